@@ -1,0 +1,97 @@
+"""The API's error codes, its one typed error, and the one function that shapes every body."""
+
+from __future__ import annotations
+
+from enum import StrEnum
+from typing import Any
+
+from rest_framework.exceptions import APIException
+
+from caly import context
+
+
+class ErrorCode(StrEnum):
+    VALIDATION_ERROR = "VALIDATION_ERROR"
+    MALFORMED_REQUEST = "MALFORMED_REQUEST"
+    AUTHENTICATION_REQUIRED = "AUTHENTICATION_REQUIRED"
+    TOKEN_INVALID = "TOKEN_INVALID"
+    TOKEN_EXPIRED = "TOKEN_EXPIRED"
+    PERMISSION_DENIED = "PERMISSION_DENIED"
+    NOT_FOUND = "NOT_FOUND"
+    METHOD_NOT_ALLOWED = "METHOD_NOT_ALLOWED"
+    NOT_ACCEPTABLE = "NOT_ACCEPTABLE"
+    CONFLICT = "CONFLICT"
+    PAYLOAD_TOO_LARGE = "PAYLOAD_TOO_LARGE"
+    UNSUPPORTED_MEDIA_TYPE = "UNSUPPORTED_MEDIA_TYPE"
+    RATE_LIMITED = "RATE_LIMITED"
+    INTERNAL_ERROR = "INTERNAL_ERROR"
+    SERVICE_UNAVAILABLE = "SERVICE_UNAVAILABLE"
+
+
+# code -> (HTTP status, when it happens). The README's error table is generated from this.
+ERRORS: dict[ErrorCode, tuple[int, str]] = {
+    ErrorCode.VALIDATION_ERROR: (400, "A field, query parameter, page or cursor is invalid; `details` maps each field to its problems."),
+    ErrorCode.MALFORMED_REQUEST: (400, "The body could not be parsed (invalid JSON, invalid UTF-8, broken multipart)."),
+    ErrorCode.AUTHENTICATION_REQUIRED: (401, "No credentials were sent."),
+    ErrorCode.TOKEN_INVALID: (401, "The credentials are wrong, revoked, of the wrong type, or the user is inactive."),
+    ErrorCode.TOKEN_EXPIRED: (401, "The access token has expired; refresh it."),
+    ErrorCode.PERMISSION_DENIED: (403, "Authenticated, but the role does not allow this action."),
+    ErrorCode.NOT_FOUND: (404, "No such route, or no such object for this client."),
+    ErrorCode.METHOD_NOT_ALLOWED: (405, "The route exists but not for this method; see the `Allow` header."),
+    ErrorCode.NOT_ACCEPTABLE: (406, "The `Accept` header asks for a format the API does not produce."),
+    ErrorCode.CONFLICT: (409, "The request conflicts with existing data (a duplicate, a stale state)."),
+    ErrorCode.PAYLOAD_TOO_LARGE: (413, "The body is larger than the endpoint accepts."),
+    ErrorCode.UNSUPPORTED_MEDIA_TYPE: (415, "The `Content-Type` is not one the endpoint parses."),
+    ErrorCode.RATE_LIMITED: (429, "Too many requests; retry after the seconds in `Retry-After`."),
+    ErrorCode.INTERNAL_ERROR: (500, "An unexpected error; it is logged with the request id."),
+    ErrorCode.SERVICE_UNAVAILABLE: (503, "A dependency (database, cache, storage, provider) is unavailable; retry later."),
+}
+
+_CODE_FOR_STATUS = {status: code for code, (status, _) in reversed(ERRORS.items())}
+
+
+def code_for_status(status: int) -> ErrorCode:
+    return _CODE_FOR_STATUS.get(status, ErrorCode.INTERNAL_ERROR if status >= 500 else ErrorCode.VALIDATION_ERROR)
+
+
+class ApiError(APIException):
+    """Raise from services and views; the exception handler renders it in the envelope."""
+
+    def __init__(
+        self,
+        code: ErrorCode,
+        message: str,
+        *,
+        details: Any = None,
+        status: int | None = None,
+        headers: dict[str, str] | None = None,
+    ):
+        self.code = code
+        self.status_code = status or ERRORS[code][0]
+        self.message = message
+        self.details = details
+        self.headers = headers or {}
+        super().__init__(detail=message, code=str(code))
+
+
+def error_payload(code: ErrorCode | str, message: str, details: Any = None) -> dict[str, Any]:
+    error: dict[str, Any] = {"code": str(code), "message": message}
+    if details not in (None, {}, []):
+        error["details"] = details
+    return error
+
+
+def envelope(*, data: Any = None, error: dict[str, Any] | None = None, pagination: dict | None = None) -> dict[str, Any]:
+    """The one shape of every /api/ body: success with data, or failure with error; meta always."""
+    meta: dict[str, Any] = {"request_id": context.current_request_id()}
+    if pagination is not None:
+        meta["pagination"] = pagination
+    if error is not None:
+        return {"success": False, "error": error, "meta": meta}
+    return {"success": True, "data": data, "meta": meta}
+
+
+def render_markdown() -> str:
+    rows = ["| code | HTTP status | when |", "|---|---|---|"]
+    rows += [f"| `{code}` | {status} | {text} |" for code, (status, text) in ERRORS.items()]
+    return "\n".join(rows)

@@ -1,0 +1,188 @@
+"""The two paginators: keyset (cursor) for large time-ordered lists, page numbers for small ones.
+
+Both validate their parameters strictly (400 VALIDATION_ERROR, never a silent coercion) and put
+their state in `meta.pagination` through `response.pagination`, which the renderer reads.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import json
+import math
+from datetime import date, datetime
+from decimal import Decimal
+from uuid import UUID
+
+from django.conf import settings
+from django.core.exceptions import ValidationError as DjangoValidationError
+from django.db.models import F
+from django.db.models.fields.tuple_lookups import Tuple, TupleGreaterThan, TupleLessThan
+from rest_framework.exceptions import ValidationError
+from rest_framework.pagination import BasePagination
+from rest_framework.response import Response
+
+from caly.api import shapes as api_schema
+
+
+def _positive_int(request, name: str, default: int, maximum: int) -> int:
+    raw = request.query_params.get(name)
+    if raw is None:
+        return default
+    if not raw.isdigit() or not 1 <= int(raw) <= maximum:
+        raise ValidationError({name: [f"Must be a whole number from 1 to {maximum}."]})
+    return int(raw)
+
+
+class PageNumberPagination(BasePagination):
+    """`?page=N&page_size=M` with an exact total; for small collections (team, products)."""
+
+    page_query_param = "page"
+    page_size_query_param = "page_size"
+
+    def paginate_queryset(self, queryset, request, view=None):
+        max_size = settings.API_MAX_PAGE_SIZE
+        self.page_size = _positive_int(request, self.page_size_query_param, settings.API_PAGE_SIZE, max_size)
+        self.total = queryset.count()
+        self.total_pages = max(1, math.ceil(self.total / self.page_size))
+        self.page = _positive_int(request, self.page_query_param, 1, 10**9)
+        if self.page > self.total_pages:
+            raise ValidationError({self.page_query_param: [f"Page {self.page} does not exist; there are {self.total_pages}."]})
+        start = (self.page - 1) * self.page_size
+        return list(queryset[start : start + self.page_size])
+
+    def get_pagination_meta(self) -> dict:
+        return {
+            "page": self.page,
+            "page_size": self.page_size,
+            "total": self.total,
+            "total_pages": self.total_pages,
+            "has_more": self.page < self.total_pages,
+        }
+
+    def get_paginated_response(self, data):
+        response = Response(data)
+        response.pagination = self.get_pagination_meta()
+        return response
+
+    def get_paginated_response_schema(self, schema):
+        return api_schema.paginated_envelope(schema, api_schema.PAGE_NUMBER_META)
+
+    def get_schema_operation_parameters(self, view):
+        return [
+            api_schema.query_integer(self.page_query_param, "Page number, from 1.", 1, None),
+            api_schema.query_integer(
+                self.page_size_query_param,
+                f"Items per page (default {settings.API_PAGE_SIZE}).",
+                1,
+                settings.API_MAX_PAGE_SIZE,
+            ),
+        ]
+
+
+class KeysetPagination(BasePagination):
+    """`?limit=N&cursor=…` seeking on an index with a row-value comparison; no COUNT.
+
+    The view names two fields of the same direction in `keyset_ordering`, the last one unique
+    (for example `("-started_at", "-id")`). Page 1 and page 20,000 cost the same.
+    """
+
+    limit_query_param = "limit"
+    cursor_query_param = "cursor"
+    default_ordering = ("-created_at", "-id")
+
+    def paginate_queryset(self, queryset, request, view=None):
+        self.limit = _positive_int(request, self.limit_query_param, settings.API_PAGE_SIZE, settings.API_MAX_PAGE_SIZE)
+        self.ordering = tuple(getattr(view, "keyset_ordering", self.default_ordering))
+        self.fields = [name.lstrip("-") for name in self.ordering]
+        self.descending = self.ordering[0].startswith("-")
+        cursor = self._decode(request.query_params.get(self.cursor_query_param), queryset.model)
+        self.had_cursor = cursor is not None
+        self.backwards = bool(cursor and cursor["backwards"])
+
+        order = self.ordering if not self.backwards else tuple(_flip(name) for name in self.ordering)
+        queryset = queryset.order_by(*order)
+        if cursor is not None:
+            after = TupleLessThan if self.descending != self.backwards else TupleGreaterThan
+            queryset = queryset.filter(after(Tuple(*(F(name) for name in self.fields)), cursor["position"]))
+        rows = list(queryset[: self.limit + 1])
+        self.more_beyond = len(rows) > self.limit
+        rows = rows[: self.limit]
+        if self.backwards:
+            rows.reverse()
+        self.rows = rows
+        return rows
+
+    def get_pagination_meta(self) -> dict:
+        rows = self.rows
+        has_more = self.more_beyond if not self.backwards else True
+        has_previous = self.had_cursor if not self.backwards else self.more_beyond
+        return {
+            "limit": self.limit,
+            "has_more": bool(rows) and has_more,
+            "next_cursor": self._encode(rows[-1], backwards=False) if rows and has_more else None,
+            "previous_cursor": self._encode(rows[0], backwards=True) if rows and has_previous else None,
+        }
+
+    def get_paginated_response(self, data):
+        response = Response(data)
+        response.pagination = self.get_pagination_meta()
+        return response
+
+    def _encode(self, row, *, backwards: bool) -> str:
+        values = [_jsonable(row[name] if isinstance(row, dict) else getattr(row, name)) for name in self.fields]
+        raw = json.dumps({"p": values, "b": backwards}, separators=(",", ":")).encode()
+        return base64.urlsafe_b64encode(raw).decode().rstrip("=")
+
+    def _decode(self, token: str | None, model) -> dict | None:
+        if token is None:
+            return None
+        invalid = ValidationError({self.cursor_query_param: ["Invalid cursor."]})
+        try:
+            raw = base64.urlsafe_b64decode(token + "=" * (-len(token) % 4))
+            payload = json.loads(raw)
+            values, backwards = payload["p"], payload["b"]
+            if not isinstance(values, list) or len(values) != len(self.fields) or not isinstance(backwards, bool):
+                raise invalid
+            # clean() also range-checks integers, so a forged cursor cannot overflow a column.
+            position = tuple(
+                model._meta.get_field(name).clean(value, None)
+                for name, value in zip(self.fields, values, strict=True)
+            )
+        except (binascii.Error, ValueError, TypeError, KeyError, UnicodeDecodeError, DjangoValidationError):
+            raise invalid from None
+        if any(value is None or (isinstance(value, datetime) and value.tzinfo is None) for value in position):
+            raise invalid
+        return {"position": position, "backwards": backwards}
+
+    def get_paginated_response_schema(self, schema):
+        return api_schema.paginated_envelope(schema, api_schema.KEYSET_META)
+
+    def get_schema_operation_parameters(self, view):
+        return [
+            api_schema.query_integer(
+                self.limit_query_param,
+                f"Items per page (default {settings.API_PAGE_SIZE}).",
+                1,
+                settings.API_MAX_PAGE_SIZE,
+            ),
+            {
+                "name": self.cursor_query_param,
+                "in": "query",
+                "required": False,
+                "description": "Opaque cursor from meta.pagination.next_cursor or previous_cursor.",
+                "schema": {"type": "string"},
+            },
+        ]
+
+
+def _flip(name: str) -> str:
+    return name[1:] if name.startswith("-") else f"-{name}"
+
+
+def _jsonable(value):
+    if isinstance(value, (datetime, date)):
+        return value.isoformat()
+    if isinstance(value, (UUID, Decimal)):
+        return str(value)
+    return value

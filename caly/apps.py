@@ -1,0 +1,6 @@
+from django.apps import AppConfig
+
+
+class CalyConfig(AppConfig):
+    name = "caly"
+    verbose_name = "Caly"

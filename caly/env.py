@@ -1,0 +1,360 @@
+"""Every environment variable Caly reads, declared once.
+
+Settings modules read configuration only through `read()`. Production start-up calls
+`read(production=True)`, which collects *every* problem and raises one `EnvError`;
+`exit_on_error()` turns that into a single readable message and a non-zero exit.
+
+`python -m caly.env example` prints `.env.example`; `python -m caly.env markdown` prints the
+README table. Tests fail when either file disagrees with this module.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import sys
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+import environ
+
+EX_CONFIG = 78  # sysexits.h: configuration error
+
+
+class EnvError(Exception):
+    """One or more environment variables are missing or malformed."""
+
+    def __init__(self, problems: list[tuple[str, str, str]]):
+        self.problems = problems
+        super().__init__(self.render())
+
+    def render(self) -> str:
+        lines = [f"Caly cannot start: {len(self.problems)} environment variable problem(s)."]
+        for name, problem, example in self.problems:
+            lines.append(f"  - {name}: {problem} (example: {name}={example})")
+        lines.append("Set them in the environment (see .env.example and README.md) and start again.")
+        return "\n".join(lines)
+
+
+def _parse_str(raw: str) -> str:
+    return raw
+
+
+def _parse_int(raw: str) -> int:
+    try:
+        return int(raw.strip())
+    except ValueError:
+        raise ValueError("must be a whole number") from None
+
+
+def _parse_bool(raw: str) -> bool:
+    value = raw.strip().lower()
+    if value in {"1", "true", "yes", "on"}:
+        return True
+    if value in {"0", "false", "no", "off", ""}:
+        return False
+    raise ValueError("must be true or false")
+
+
+def _parse_list(raw: str) -> list[str]:
+    return [item.strip() for item in raw.split(",") if item.strip()]
+
+
+def _parse_rate(raw: str) -> str:
+    if not re.fullmatch(r"[1-9][0-9]*/[0-9]*[smhd]", raw.strip()):
+        raise ValueError("must look like 30/m (count per s, m, h or d)")
+    return raw.strip()
+
+
+def _parse_database_url(raw: str) -> dict[str, Any]:
+    if not raw.startswith(("postgres://", "postgresql://", "sqlite://")):
+        raise ValueError("must be a postgres:// or sqlite:// URL")
+    try:
+        config = environ.Env.db_url_config(raw)
+    except Exception as exc:  # django-environ raises several types for bad URLs
+        raise ValueError(f"is not a valid database URL ({exc})") from None
+    if config["ENGINE"].endswith("postgresql") and not config.get("NAME"):
+        raise ValueError("must name a database, as in postgres://user@host:5432/caly")
+    return config
+
+
+def _parse_redis_url(raw: str) -> str:
+    if not raw.startswith(("redis://", "rediss://", "unix://")):
+        raise ValueError("must be a redis://, rediss:// or unix:// URL")
+    return raw
+
+
+def _parse_email_url(raw: str) -> dict[str, Any]:
+    try:
+        return environ.Env.email_url_config(raw)
+    except Exception as exc:
+        raise ValueError(f"is not a valid email URL ({exc})") from None
+
+
+def _parse_http_url(raw: str) -> str:
+    if not raw.startswith(("http://", "https://")):
+        raise ValueError("must start with http:// or https://")
+    return raw.rstrip("/")
+
+
+def _choice(*choices: str) -> Callable[[str], str]:
+    def parse(raw: str) -> str:
+        value = raw.strip().lower()
+        if value not in choices:
+            raise ValueError(f"must be one of {', '.join(choices)}")
+        return value
+
+    parse.type_name = "one of " + " / ".join(choices)
+    return parse
+
+
+def _positive(parse: Callable[[str], int]) -> Callable[[str], int]:
+    def wrapped(raw: str) -> int:
+        value = parse(raw)
+        if value < 1:
+            raise ValueError("must be 1 or more")
+        return value
+
+    wrapped.type_name = "int ≥ 1"
+    return wrapped
+
+
+@dataclass(frozen=True)
+class Var:
+    name: str
+    parse: Callable[[str], Any]
+    default: str | None
+    required_in_production: bool
+    description: str
+    example: str
+    secret: bool = False
+
+    @property
+    def type_name(self) -> str:
+        return _TYPE_NAMES.get(self.parse) or getattr(self.parse, "type_name", "string")
+
+
+_TYPE_NAMES = {
+    _parse_str: "string",
+    _parse_int: "int",
+    _parse_bool: "bool",
+    _parse_list: "list",
+    _parse_database_url: "database URL",
+    _parse_redis_url: "Redis URL",
+    _parse_email_url: "email URL",
+    _parse_http_url: "URL",
+    _parse_rate: "rate",
+}
+# What an empty value means for types where "nothing" is a real value; others become None.
+_EMPTY = {_parse_str: "", _parse_list: []}
+
+# (name, parser, default, required in production, description, example)
+VARIABLES: tuple[Var, ...] = (
+    Var("DJANGO_SETTINGS_MODULE", _parse_str, "caly.settings.local", False,
+        "Settings module: caly.settings.local, caly.settings.test or caly.settings.production.",
+        "caly.settings.production"),
+    Var("SECRET_KEY", _parse_str, None, True,
+        "Django's signing key: 50+ random characters, unique per environment.",
+        "k3y-from-python-c-import-secrets-print-secrets-token-urlsafe-50", secret=True),
+    Var("ALLOWED_HOSTS", _parse_list, "127.0.0.1,localhost", True,
+        "Comma-separated host names this site answers to.", "caly.example.com"),
+    Var("CSRF_TRUSTED_ORIGINS", _parse_list, "", False,
+        "Comma-separated origins trusted for unsafe requests (scheme included).",
+        "https://caly.example.com"),
+    Var("SITE_URL", _parse_http_url, "http://127.0.0.1:8000", True,
+        "Public base URL, used in emails and in callback URLs given to providers.",
+        "https://caly.example.com"),
+    Var("DATABASE_URL", _parse_database_url, "sqlite:///db.sqlite3", True,
+        "Database: postgres://… (PostgreSQL, psycopg 3) or sqlite:///path (embedded).",
+        "postgres://caly:password@127.0.0.1:5432/caly"),
+    Var("DATABASE_POOL_MAX_SIZE", _parse_int, "0", False,
+        "0: persistent connections with health checks. N > 0: psycopg pool of N per process "
+        "(PostgreSQL only; persistent connections are then off).", "8"),
+    Var("DATABASE_CONN_MAX_AGE", _parse_int, "60", False,
+        "Seconds a persistent connection is kept when the pool is off.", "60"),
+    Var("REDIS_URL", _parse_redis_url, "", True,
+        "Redis for the shared cache and rate limits. Empty: a per-process memory cache "
+        "(fine for one local process only).", "redis://127.0.0.1:6379/0"),
+    Var("STORAGE_BACKEND", _choice("local", "s3"), "local", True,
+        "Where files live: local (MEDIA_ROOT) or s3 (Wasabi or any S3-compatible store).", "s3"),
+    Var("MEDIA_ROOT", _parse_str, "media", False,
+        "Folder for local file storage, relative to the project or absolute.", "/var/lib/caly/media"),
+    Var("STATIC_ROOT", _parse_str, "staticfiles", False,
+        "Folder `collectstatic` fills and whitenoise serves from.", "/app/staticfiles"),
+    Var("S3_ENDPOINT_URL", _parse_http_url, "", False,
+        "S3 endpoint (required when STORAGE_BACKEND=s3).", "https://s3.ap-southeast-1.wasabisys.com"),
+    Var("S3_REGION_NAME", _parse_str, "", False,
+        "S3 region (required when STORAGE_BACKEND=s3).", "ap-southeast-1"),
+    Var("S3_BUCKET_NAME", _parse_str, "", False,
+        "Private bucket for recordings and backups (required when STORAGE_BACKEND=s3).",
+        "caly-recordings"),
+    Var("S3_ACCESS_KEY_ID", _parse_str, "", False,
+        "S3 access key (required when STORAGE_BACKEND=s3).", "AKIAEXAMPLE", secret=True),
+    Var("S3_SECRET_ACCESS_KEY", _parse_str, "", False,
+        "S3 secret key (required when STORAGE_BACKEND=s3).", "wJalrXUtnFEMIexample", secret=True),
+    Var("S3_PRESIGNED_URL_EXPIRY_SECONDS", _positive(_parse_int), "300", False,
+        "Lifetime of presigned download URLs.", "300"),
+    Var("EMAIL_URL", _parse_email_url, "consolemail://", True,
+        "Outgoing mail: consolemail:// prints, smtp+tls://user:password@host:587 sends.",
+        "smtp+tls://user:password@smtp.example.com:587", secret=True),
+    Var("DEFAULT_FROM_EMAIL", _parse_str, "Caly <no-reply@caly.local>", False,
+        "Sender of outgoing mail.", "Caly <no-reply@caly.example.com>"),
+    Var("TASKS_BACKEND", _choice("database", "immediate"), "database", False,
+        "database: queue in the database, run by `manage.py db_worker`; "
+        "immediate: run in the request (tests and quick demos only).", "database"),
+    Var("LOG_LEVEL", _choice("debug", "info", "warning", "error"), "info", False,
+        "Lowest level written to the log.", "info"),
+    Var("LOG_FORMAT", _choice("text", "json"), "", False,
+        "text: readable lines; json: one JSON object per line. Empty: json in production, "
+        "text elsewhere.", "json"),
+    Var("SLOW_REQUEST_MS", _positive(_parse_int), "500", False,
+        "Requests slower than this are logged as warnings.", "500"),
+    Var("API_PAGE_SIZE", _positive(_parse_int), "50", False,
+        "Default items per page of an API list.", "50"),
+    Var("API_MAX_PAGE_SIZE", _positive(_parse_int), "1000", False,
+        "Largest page an API client may ask for.", "1000"),
+    Var("CLIENT_ERRORS_RATE", _parse_rate, "30/m", False,
+        "Browser error reports accepted per IP address (count/period: s, m, h, d).", "30/m"),
+    Var("HEALTH_TOKEN", _parse_str, "", False,
+        "Bearer token that opens /health/detailed to monitors (staff can always see it).",
+        "a-long-random-token", secret=True),
+    Var("APP_VERSION", _parse_str, "dev", False,
+        "Release shown by /health/detailed (for example the git commit).", "2026.11.25-abc1234"),
+    Var("SECURE_SSL_REDIRECT", _parse_bool, "true", False,
+        "Production: redirect HTTP to HTTPS (turn off only when the proxy already does).", "true"),
+    Var("SECURE_PROXY_SSL_HEADER", _parse_bool, "true", False,
+        "Production: trust X-Forwarded-Proto from the load balancer to detect HTTPS.", "true"),
+    Var("SECURE_HSTS_SECONDS", _parse_int, "31536000", False,
+        "Production: Strict-Transport-Security max-age (one year or more).", "31536000"),
+    Var("WEB_CONCURRENCY", _positive(_parse_int), "", False,
+        "gunicorn worker processes. Empty: 2 × CPU cores.", "4"),
+    Var("GUNICORN_THREADS", _positive(_parse_int), "4", False,
+        "Threads per gunicorn worker.", "4"),
+    Var("GUNICORN_TIMEOUT", _positive(_parse_int), "30", False,
+        "Seconds a request may run before its worker is restarted.", "30"),
+    Var("GUNICORN_GRACEFUL_TIMEOUT", _positive(_parse_int), "30", False,
+        "Seconds in-flight requests get to finish after SIGTERM.", "30"),
+    Var("BIND_ADDRESS", _parse_str, "0.0.0.0", False,
+        "Address gunicorn listens on.", "0.0.0.0"),
+    Var("PORT", _positive(_parse_int), "8000", False, "Port gunicorn listens on.", "8000"),
+)
+
+BY_NAME: dict[str, Var] = {var.name: var for var in VARIABLES}
+
+_S3_REQUIRED = ("S3_ENDPOINT_URL", "S3_REGION_NAME", "S3_BUCKET_NAME", "S3_ACCESS_KEY_ID",
+                "S3_SECRET_ACCESS_KEY")
+_DEFAULT_SECRET_PREFIX = "insecure-"
+
+
+def read(environ_: Mapping[str, str] | None = None, *, production: bool = False) -> dict[str, Any]:
+    """Parse every declared variable; raise EnvError listing all problems at once."""
+    source = os.environ if environ_ is None else environ_
+    values: dict[str, Any] = {}
+    problems: list[tuple[str, str, str]] = []
+    for var in VARIABLES:
+        raw = source.get(var.name)
+        if raw is None or raw == "":
+            if production and var.required_in_production:
+                problems.append((var.name, "is required in production but not set", var.example))
+                values[var.name] = None
+                continue
+            raw = var.default
+        if not raw:
+            values[var.name] = _EMPTY.get(var.parse)
+            continue
+        try:
+            values[var.name] = var.parse(raw)
+        except ValueError as exc:
+            problems.append((var.name, f"{exc}, got {_shown(var, raw)}", var.example))
+            values[var.name] = None
+
+    if production:
+        problems.extend(_production_problems(values))
+    if values.get("STORAGE_BACKEND") == "s3":
+        for name in _S3_REQUIRED:
+            if not values.get(name):
+                problems.append((name, "is required when STORAGE_BACKEND=s3", BY_NAME[name].example))
+    if values.get("API_PAGE_SIZE") and values.get("API_MAX_PAGE_SIZE"):
+        if values["API_PAGE_SIZE"] > values["API_MAX_PAGE_SIZE"]:
+            problems.append(("API_PAGE_SIZE", "must not exceed API_MAX_PAGE_SIZE", "50"))
+    if problems:
+        raise EnvError(problems)
+    return values
+
+
+def _production_problems(values: dict[str, Any]) -> list[tuple[str, str, str]]:
+    problems = []
+    secret = values.get("SECRET_KEY")
+    if secret and (len(secret) < 50 or len(set(secret)) < 5 or secret.startswith(_DEFAULT_SECRET_PREFIX)):
+        problems.append(("SECRET_KEY", "must be 50+ random characters and not a development key",
+                         BY_NAME["SECRET_KEY"].example))
+    hosts = values.get("ALLOWED_HOSTS")
+    if hosts is not None and ("*" in hosts or not hosts):
+        problems.append(("ALLOWED_HOSTS", "must list the real host names, not *", "caly.example.com"))
+    hsts = values.get("SECURE_HSTS_SECONDS")
+    if hsts is not None and hsts < 31536000:
+        problems.append(("SECURE_HSTS_SECONDS", "must be at least 31536000 (one year)", "31536000"))
+    if values.get("TASKS_BACKEND") == "immediate":
+        problems.append(("TASKS_BACKEND", "immediate runs tasks inside requests; use database",
+                         "database"))
+    return problems
+
+
+def _shown(var: Var, raw: str) -> str:
+    if var.secret:
+        return "a value that is hidden because it is secret"
+    return repr(raw if len(raw) <= 60 else raw[:57] + "...")
+
+
+def exit_on_error(*, production: bool) -> dict[str, Any]:
+    """`read()` for process start-up: print one message and exit 78 on any problem."""
+    try:
+        return read(production=production)
+    except EnvError as exc:
+        sys.stderr.write(exc.render() + "\n")
+        sys.stderr.flush()
+        raise SystemExit(EX_CONFIG) from None
+
+
+def load_dotenv(path: os.PathLike | str) -> None:
+    """Read a local `.env` file if present; real environment variables win."""
+    if os.path.isfile(path):
+        environ.Env.read_env(str(path), overwrite=False)
+
+
+def render_example() -> str:
+    lines = [
+        "# Caly environment. Generated by `python -m caly.env example`; edit caly/env.py, not this file.",
+        "# Local runs need none of these. Lines marked [production] must be set in production.",
+        "",
+    ]
+    for var in VARIABLES:
+        tag = " [production]" if var.required_in_production else ""
+        lines.append(f"# {var.description}{tag}")
+        lines.append(f"# {var.name}={var.example}")
+        lines.append(f"{var.name}={var.default or ''}" if not var.secret else f"{var.name}=")
+        lines.append("")
+    return "\n".join(lines)
+
+
+def render_markdown() -> str:
+    rows = [
+        "| variable | type | default | production | what it is for |",
+        "|---|---|---|---|---|",
+    ]
+    for var in VARIABLES:
+        default = f"`{var.default}`" if var.default else "—"
+        required = "required" if var.required_in_production else ""
+        rows.append(f"| `{var.name}` | {var.type_name} | {default} | {required} | {var.description} |")
+    return "\n".join(rows)
+
+
+if __name__ == "__main__":
+    command = sys.argv[1] if len(sys.argv) > 1 else ""
+    if command == "example":
+        print(render_example(), end="")
+    elif command == "markdown":
+        print(render_markdown())
+    else:
+        sys.exit("usage: python -m caly.env example|markdown")

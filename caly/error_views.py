@@ -1,0 +1,59 @@
+"""Error pages that keep the site's look, and the JSON envelope for the same errors under /api/.
+
+The 500 view renders without a RequestContext: no context processors run, so it works while
+the database is down.
+"""
+
+from __future__ import annotations
+
+from django.http import HttpResponse, JsonResponse
+from django.template import loader
+
+from caly import context
+from caly.api.errors import ErrorCode, envelope, error_payload
+
+_PAGES = {
+    400: ("400.html", ErrorCode.MALFORMED_REQUEST, "Bad request."),
+    403: ("403.html", ErrorCode.PERMISSION_DENIED, "You do not have permission to do this."),
+    404: ("404.html", ErrorCode.NOT_FOUND, "Not found."),
+    500: ("500.html", ErrorCode.INTERNAL_ERROR, "Internal server error. Quote the request id to support."),
+}
+
+
+def _is_api(request) -> bool:
+    return request.path.startswith("/api/")
+
+
+def _respond(request, status: int, *, with_request_context: bool = True, reason: str = "") -> HttpResponse:
+    template_name, code, message = _PAGES[status]
+    if _is_api(request):
+        return JsonResponse(envelope(error=error_payload(code, message)), status=status)
+    template = loader.get_template(template_name)
+    page_context = {"request_id": context.current_request_id(), "reason": reason, "path": request.path}
+    html = template.render(page_context, request if with_request_context else None)
+    return HttpResponse(html, status=status)
+
+
+def bad_request(request, exception=None):
+    return _respond(request, 400)
+
+
+def permission_denied(request, exception=None):
+    return _respond(request, 403)
+
+
+def page_not_found(request, exception=None):
+    return _respond(request, 404)
+
+
+def server_error(request):
+    return _respond(request, 500, with_request_context=False)
+
+
+def csrf_failure(request, reason=""):
+    if _is_api(request):
+        return JsonResponse(
+            envelope(error=error_payload(ErrorCode.PERMISSION_DENIED, "CSRF verification failed.")), status=403
+        )
+    html = loader.get_template("403_csrf.html").render({"request_id": context.current_request_id()}, request)
+    return HttpResponse(html, status=403)

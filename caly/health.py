@@ -1,0 +1,147 @@
+"""Liveness, readiness and a detailed report for monitors and load balancers.
+
+/health/live answers without I/O. /health/ready checks every dependency a request needs and
+answers 503 naming the failing one, so a load balancer stops sending traffic.
+"""
+
+from __future__ import annotations
+
+import hmac
+import os
+import platform
+import time
+import uuid
+from collections.abc import Callable
+
+import django
+from django.conf import settings
+from django.core.cache import cache
+from django.core.files.storage import FileSystemStorage, default_storage
+from django.db import DEFAULT_DB_ALIAS, connections
+from django.db.migrations.executor import MigrationExecutor
+from django.http import JsonResponse
+from django.views.decorators.cache import never_cache
+
+STARTED_AT = time.monotonic()
+_migrations_applied = False
+
+
+def check_database() -> None:
+    with connections[DEFAULT_DB_ALIAS].cursor() as cursor:
+        cursor.execute("SELECT 1")
+        cursor.fetchone()
+
+
+def check_cache() -> None:
+    key, value = f"health:{uuid.uuid4().hex}", uuid.uuid4().hex
+    cache.set(key, value, timeout=10)
+    if cache.get(key) != value:
+        raise RuntimeError("value written was not read back")
+    cache.delete(key)
+
+
+def check_storage() -> None:
+    if isinstance(default_storage, FileSystemStorage):
+        location = default_storage.location
+        os.makedirs(location, exist_ok=True)
+        if not (os.path.isdir(location) and os.access(location, os.W_OK)):
+            raise RuntimeError("media folder is not writable")
+        return
+    # Any S3 call that reaches the bucket proves endpoint, credentials and bucket together.
+    default_storage.exists("health/.probe")
+
+
+def check_migrations() -> None:
+    global _migrations_applied
+    if _migrations_applied:  # once applied, they stay applied for this process's code
+        return
+    connection = connections[DEFAULT_DB_ALIAS]
+    executor = MigrationExecutor(connection)
+    pending = executor.migration_plan(executor.loader.graph.leaf_nodes())
+    if pending:
+        raise RuntimeError(f"{len(pending)} unapplied migration(s)")
+    _migrations_applied = True
+
+
+CHECKS: dict[str, Callable[[], None]] = {
+    "database": check_database,
+    "cache": check_cache,
+    "storage": check_storage,
+    "migrations": check_migrations,
+}
+
+
+def readiness_report() -> dict:
+    components = {}
+    for name, check in CHECKS.items():
+        started = time.perf_counter()
+        try:
+            check()
+        except Exception as exc:  # a health check reports every failure, whatever its type
+            status, error = "failing", f"{type(exc).__name__}: {exc}"[:300]
+        else:
+            status, error = "ok", None
+        components[name] = {"status": status, "latency_ms": round((time.perf_counter() - started) * 1000, 2)}
+        if error:
+            components[name]["error"] = error
+    healthy = all(c["status"] == "ok" for c in components.values())
+    return {"status": "ok" if healthy else "unavailable", "components": components}
+
+
+@never_cache
+def live(request):
+    return JsonResponse({"status": "ok"})
+
+
+@never_cache
+def ready(request):
+    report = readiness_report()
+    failing = [name for name, c in report["components"].items() if c["status"] != "ok"]
+    body = {"status": report["status"]}
+    if failing:
+        body["failing"] = failing
+    return JsonResponse(body, status=200 if not failing else 503)
+
+
+@never_cache
+def summary(request):
+    report = readiness_report()
+    body = {"status": report["status"], "components": {n: c["status"] for n, c in report["components"].items()}}
+    return JsonResponse(body, status=200 if report["status"] == "ok" else 503)
+
+
+def _may_see_details(request) -> bool:
+    user = getattr(request, "user", None)
+    if user is not None and user.is_authenticated and user.is_staff:
+        return True
+    token = settings.HEALTH_TOKEN
+    header = request.headers.get("Authorization", "")
+    return bool(token) and header.startswith("Bearer ") and hmac.compare_digest(header[7:].encode(), token.encode())
+
+
+@never_cache
+def detailed(request):
+    if not _may_see_details(request):
+        return JsonResponse({"status": "forbidden", "detail": "Staff login or HEALTH_TOKEN required."}, status=403)
+    report = readiness_report()
+    body = {
+        **report,
+        "version": settings.APP_VERSION,
+        "python": platform.python_version(),
+        "django": django.get_version(),
+        "uptime_seconds": round(time.monotonic() - STARTED_AT, 1),
+        "queue": _queue_depth(),
+    }
+    return JsonResponse(body, status=200 if report["status"] == "ok" else 503)
+
+
+def _queue_depth() -> dict:
+    from django_tasks_db.models import DBTaskResult
+
+    try:
+        return {
+            "ready": DBTaskResult.objects.filter(status="READY").count(),
+            "failed": DBTaskResult.objects.filter(status="FAILED").count(),
+        }
+    except Exception as exc:  # the report must still answer when the database is down
+        return {"error": type(exc).__name__}

@@ -1,0 +1,105 @@
+"""Request id, access log with slow-request warnings, and the security headers Django lacks."""
+
+from __future__ import annotations
+
+import logging
+import time
+
+from csp.middleware import CSPMiddleware, PolicyParts
+from django.conf import settings
+from django.utils.functional import empty
+
+from caly import context
+
+access_log = logging.getLogger("caly.access")
+
+
+class RequestIdMiddleware:
+    """Accepts a well-formed inbound X-Request-ID or makes one, and echoes it on the response."""
+
+    def __init__(self, get_response):
+        self.get_response = get_response
+
+    def __call__(self, request):
+        request_id = context.clean_request_id(request.headers.get(context.REQUEST_ID_HEADER))
+        request.request_id = request_id
+        token = context.activate(
+            context.RequestContext(request_id=request_id, method=request.method, path=request.path)
+        )
+        try:
+            response = self.get_response(request)
+        finally:
+            context.deactivate(token)
+        response[context.REQUEST_ID_HEADER] = request_id
+        return response
+
+
+def _authenticated_user(request):
+    """The user if authentication already ran for this request; never triggers a lookup."""
+    user = request.__dict__.get("user")
+    wrapped = getattr(user, "_wrapped", user)
+    if wrapped is None or wrapped is empty:
+        return None
+    return wrapped if getattr(wrapped, "is_authenticated", False) else None
+
+
+class AccessLogMiddleware:
+    """One line per request; requests slower than SLOW_REQUEST_MS are warnings."""
+
+    def __init__(self, get_response):
+        self.get_response = get_response
+        self.slow_ms = settings.SLOW_REQUEST_MS
+
+    def __call__(self, request):
+        started = time.perf_counter()
+        response = self.get_response(request)
+        duration_ms = round((time.perf_counter() - started) * 1000, 2)
+        user = _authenticated_user(request)
+        current = context.current()
+        if current is not None and user is not None:
+            current.user_id = user.pk
+            current.client_id = getattr(user, "client_id", None)
+        route = getattr(getattr(request, "resolver_match", None), "route", None)
+        slow = duration_ms >= self.slow_ms
+        access_log.log(
+            logging.WARNING if slow else logging.INFO,
+            "%s %s %s %.1fms%s",
+            request.method,
+            request.path,
+            response.status_code,
+            duration_ms,
+            " slow" if slow else "",
+            extra={
+                "status": response.status_code,
+                "duration_ms": duration_ms,
+                "route": route,
+                "user_id": user.pk if user else None,
+                "client_id": getattr(user, "client_id", None) if user else None,
+                "slow": slow or None,
+            },
+        )
+        return response
+
+
+class ContentSecurityPolicyMiddleware(CSPMiddleware):
+    """django-csp with the strictest policy (`default-src 'none'`) on JSON API answers."""
+
+    def get_policy_parts(self, request, response, report_only=False):
+        parts = super().get_policy_parts(request, response, report_only)
+        is_json = response.get("Content-Type", "").startswith("application/json")
+        if not report_only and is_json and parts.config is None and parts.replace is None:
+            return PolicyParts(settings.API_CONTENT_SECURITY_POLICY, None, None, None)
+        return parts
+
+
+class PermissionsPolicyMiddleware:
+    """Denies powerful browser features (camera, microphone, geolocation, payment…)."""
+
+    def __init__(self, get_response):
+        self.get_response = get_response
+        self.policy = settings.PERMISSIONS_POLICY
+
+    def __call__(self, request):
+        response = self.get_response(request)
+        response.setdefault("Permissions-Policy", self.policy)
+        return response

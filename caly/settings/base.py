@@ -1,0 +1,280 @@
+"""Settings shared by every environment. Values come from caly.env only."""
+
+from pathlib import Path
+
+from caly import env
+
+BASE_DIR = Path(__file__).resolve().parent.parent.parent
+env.load_dotenv(BASE_DIR / ".env")
+ENV = env.exit_on_error(production=False)
+
+SECRET_KEY = ENV["SECRET_KEY"] or "insecure-local-development-key-never-use-in-production"
+DEBUG = False
+ALLOWED_HOSTS = ENV["ALLOWED_HOSTS"]
+CSRF_TRUSTED_ORIGINS = ENV["CSRF_TRUSTED_ORIGINS"]
+SITE_URL = ENV["SITE_URL"]
+APP_VERSION = ENV["APP_VERSION"]
+
+INSTALLED_APPS = [
+    "django.contrib.admin",
+    "django.contrib.auth",
+    "django.contrib.contenttypes",
+    "django.contrib.sessions",
+    "django.contrib.messages",
+    "django.contrib.staticfiles",
+    "rest_framework",
+    "rest_framework_simplejwt",
+    "drf_spectacular",
+    "drf_spectacular_sidecar",
+    "django_tasks",
+    "django_tasks_db",
+    "csp",
+    "caly",
+    "accounts",
+    "recordings",
+    "integrations",
+]
+
+MIDDLEWARE = [
+    "caly.middleware.RequestIdMiddleware",
+    "caly.middleware.AccessLogMiddleware",
+    "django.middleware.security.SecurityMiddleware",
+    "whitenoise.middleware.WhiteNoiseMiddleware",
+    "django.contrib.sessions.middleware.SessionMiddleware",
+    "django.middleware.common.CommonMiddleware",
+    "django.middleware.csrf.CsrfViewMiddleware",
+    "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "django.contrib.messages.middleware.MessageMiddleware",
+    "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    "caly.middleware.ContentSecurityPolicyMiddleware",
+    "caly.middleware.PermissionsPolicyMiddleware",
+]
+
+ROOT_URLCONF = "caly.urls"
+WSGI_APPLICATION = "caly.wsgi.application"
+
+TEMPLATES = [
+    {
+        "BACKEND": "django.template.backends.django.DjangoTemplates",
+        "DIRS": [BASE_DIR / "templates"],
+        "APP_DIRS": True,
+        "OPTIONS": {
+            "context_processors": [
+                "django.template.context_processors.request",
+                "django.contrib.auth.context_processors.auth",
+                "django.contrib.messages.context_processors.messages",
+                "caly.context_processors.request_id",
+            ],
+        },
+    },
+]
+
+
+def _database(config: dict) -> dict:
+    database = dict(config)
+    if database["ENGINE"] == "django.db.backends.sqlite3":
+        name = Path(database["NAME"])
+        if database["NAME"] != ":memory:" and not name.is_absolute():
+            database["NAME"] = str(BASE_DIR / name)
+        # WAL and a busy timeout let the web process and the task worker share the file.
+        database["OPTIONS"] = {
+            "transaction_mode": "IMMEDIATE",
+            "init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL; PRAGMA busy_timeout=5000;",
+        }
+        return database
+    database["OPTIONS"] = {"connect_timeout": 5}
+    pool_size = ENV["DATABASE_POOL_MAX_SIZE"]
+    if pool_size:
+        # The pool replaces persistent connections; Django requires CONN_MAX_AGE=0 with it.
+        database["OPTIONS"]["pool"] = {"min_size": 1, "max_size": pool_size, "timeout": 10}
+        database["CONN_MAX_AGE"] = 0
+    else:
+        database["CONN_MAX_AGE"] = ENV["DATABASE_CONN_MAX_AGE"]
+        database["CONN_HEALTH_CHECKS"] = True
+    return database
+
+
+DATABASES = {"default": _database(ENV["DATABASE_URL"])}
+DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
+
+if ENV["REDIS_URL"]:
+    CACHES = {
+        "default": {
+            "BACKEND": "django_redis.cache.RedisCache",
+            "LOCATION": ENV["REDIS_URL"],
+            "KEY_PREFIX": "caly",
+            "OPTIONS": {"SOCKET_CONNECT_TIMEOUT": 2, "SOCKET_TIMEOUT": 2},
+        }
+    }
+else:
+    CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
+    # Rate limits need a cache shared by all processes; without Redis only one local
+    # process runs, and production refuses to start without REDIS_URL.
+    SILENCED_SYSTEM_CHECKS = ["django_ratelimit.E003", "django_ratelimit.W001"]
+
+AUTH_USER_MODEL = "accounts.User"
+AUTHENTICATION_BACKENDS = ["django.contrib.auth.backends.ModelBackend"]
+PASSWORD_HASHERS = [
+    "django.contrib.auth.hashers.Argon2PasswordHasher",
+    "django.contrib.auth.hashers.PBKDF2PasswordHasher",
+]
+AUTH_PASSWORD_VALIDATORS = [
+    {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
+    {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"},
+    {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
+    {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
+]
+LOGIN_URL = "admin:login"
+
+SESSION_ENGINE = "django.contrib.sessions.backends.db"
+SESSION_COOKIE_HTTPONLY = True
+SESSION_COOKIE_SAMESITE = "Lax"
+CSRF_COOKIE_HTTPONLY = True
+CSRF_COOKIE_SAMESITE = "Lax"
+CSRF_FAILURE_VIEW = "caly.error_views.csrf_failure"
+
+LANGUAGE_CODE = "en-us"
+TIME_ZONE = "UTC"
+USE_I18N = True
+USE_TZ = True
+
+STATIC_URL = "static/"
+STATIC_ROOT = Path(ENV["STATIC_ROOT"]) if Path(ENV["STATIC_ROOT"]).is_absolute() else BASE_DIR / ENV["STATIC_ROOT"]
+STATICFILES_DIRS = [BASE_DIR / "static"]
+MEDIA_URL = "media/"
+MEDIA_ROOT = Path(ENV["MEDIA_ROOT"]) if Path(ENV["MEDIA_ROOT"]).is_absolute() else BASE_DIR / ENV["MEDIA_ROOT"]
+
+if ENV["STORAGE_BACKEND"] == "s3":
+    _default_storage = {
+        "BACKEND": "storages.backends.s3.S3Storage",
+        "OPTIONS": {
+            "endpoint_url": ENV["S3_ENDPOINT_URL"],
+            "region_name": ENV["S3_REGION_NAME"],
+            "bucket_name": ENV["S3_BUCKET_NAME"],
+            "access_key": ENV["S3_ACCESS_KEY_ID"],
+            "secret_key": ENV["S3_SECRET_ACCESS_KEY"],
+            "addressing_style": "path",
+            "signature_version": "s3v4",
+            "default_acl": None,
+            "querystring_auth": True,
+            "querystring_expire": ENV["S3_PRESIGNED_URL_EXPIRY_SECONDS"],
+            "file_overwrite": True,
+        },
+    }
+else:
+    _default_storage = {
+        "BACKEND": "django.core.files.storage.FileSystemStorage",
+        "OPTIONS": {"location": str(MEDIA_ROOT)},
+    }
+STORAGES = {
+    "default": _default_storage,
+    "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},
+}
+PRESIGNED_URL_EXPIRY_SECONDS = ENV["S3_PRESIGNED_URL_EXPIRY_SECONDS"]
+
+_email = ENV["EMAIL_URL"]
+EMAIL_BACKEND = _email["EMAIL_BACKEND"]
+EMAIL_HOST = _email["EMAIL_HOST"] or "localhost"
+EMAIL_PORT = _email["EMAIL_PORT"] or 25
+EMAIL_HOST_USER = _email["EMAIL_HOST_USER"] or ""
+EMAIL_HOST_PASSWORD = _email["EMAIL_HOST_PASSWORD"] or ""
+EMAIL_USE_TLS = _email.get("EMAIL_USE_TLS", False)
+EMAIL_USE_SSL = _email.get("EMAIL_USE_SSL", False)
+EMAIL_TIMEOUT = 10
+DEFAULT_FROM_EMAIL = ENV["DEFAULT_FROM_EMAIL"]
+SERVER_EMAIL = DEFAULT_FROM_EMAIL
+
+TASKS = {
+    "default": {
+        "BACKEND": (
+            "django_tasks_db.DatabaseBackend"
+            if ENV["TASKS_BACKEND"] == "database"
+            else "django_tasks.backends.immediate.ImmediateBackend"
+        ),
+        "QUEUES": ["default"],
+    }
+}
+
+# Uploads: bodies above this are refused with 413 before they are parsed.
+DATA_UPLOAD_MAX_MEMORY_SIZE = 2_621_440
+DATA_UPLOAD_MAX_NUMBER_FIELDS = 1000
+
+REST_FRAMEWORK = {
+    "DEFAULT_RENDERER_CLASSES": ["caly.api.renderers.EnvelopeJSONRenderer"],
+    "DEFAULT_PARSER_CLASSES": [
+        "rest_framework.parsers.JSONParser",
+        "rest_framework.parsers.FormParser",
+        "rest_framework.parsers.MultiPartParser",
+    ],
+    "DEFAULT_AUTHENTICATION_CLASSES": [
+        "rest_framework_simplejwt.authentication.JWTAuthentication",
+        "rest_framework.authentication.SessionAuthentication",
+    ],
+    "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
+    "DEFAULT_PAGINATION_CLASS": "caly.api.pagination.PageNumberPagination",
+    "DEFAULT_SCHEMA_CLASS": "caly.api.schema.EnvelopeAutoSchema",
+    "EXCEPTION_HANDLER": "caly.api.exceptions.exception_handler",
+    "UNAUTHENTICATED_USER": "django.contrib.auth.models.AnonymousUser",
+}
+API_PAGE_SIZE = ENV["API_PAGE_SIZE"]
+API_MAX_PAGE_SIZE = ENV["API_MAX_PAGE_SIZE"]
+CLIENT_ERRORS_RATE = ENV["CLIENT_ERRORS_RATE"]
+CLIENT_ERRORS_MAX_BYTES = 16_384
+
+SPECTACULAR_SETTINGS = {
+    "TITLE": "Caly API",
+    "DESCRIPTION": (
+        "Calls, recordings and integrations for e-commerce companies on Exotel and Shopify. "
+        "Every response is wrapped in the envelope `{success, data | error, meta}`; "
+        "errors carry a stable `error.code` (see the README's error code table)."
+    ),
+    "VERSION": "1.0.0",
+    "SERVE_INCLUDE_SCHEMA": False,
+    "SERVE_PERMISSIONS": ["rest_framework.permissions.AllowAny"],
+    "SERVE_AUTHENTICATION": [],
+    "SCHEMA_PATH_PREFIX": r"/api/v[0-9]+",
+    "COMPONENT_SPLIT_REQUEST": True,
+    "SWAGGER_UI_DIST": "SIDECAR",
+    "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
+    "REDOC_DIST": "SIDECAR",
+    "POSTPROCESSING_HOOKS": [
+        "drf_spectacular.hooks.postprocess_schema_enums",
+        "caly.api.schema.strip_envelope_markers",
+    ],
+}
+
+# Security headers shared by every environment; production adds HSTS, HTTPS and secure cookies.
+X_FRAME_OPTIONS = "DENY"
+SECURE_CONTENT_TYPE_NOSNIFF = True
+SECURE_REFERRER_POLICY = "strict-origin-when-cross-origin"
+SECURE_CROSS_ORIGIN_OPENER_POLICY = "same-origin"
+PERMISSIONS_POLICY = (
+    "accelerometer=(), autoplay=(self), camera=(), display-capture=(), geolocation=(), gyroscope=(), "
+    "magnetometer=(), microphone=(), midi=(), payment=(), usb=(), interest-cohort=()"
+)
+CONTENT_SECURITY_POLICY = {
+    "DIRECTIVES": {
+        "default-src": ["'self'"],
+        "script-src": ["'self'"],
+        "style-src": ["'self'"],
+        "img-src": ["'self'", "data:"],
+        "font-src": ["'self'"],
+        "connect-src": ["'self'"],
+        "media-src": ["'self'", "blob:"],
+        "object-src": ["'none'"],
+        "base-uri": ["'none'"],
+        "form-action": ["'self'"],
+        "frame-ancestors": ["'none'"],
+    }
+}
+# JSON answers load nothing: the strictest policy (Mozilla Observatory's A+ for an API).
+API_CONTENT_SECURITY_POLICY = {"default-src": ["'none'"], "frame-ancestors": ["'none'"]}
+
+SLOW_REQUEST_MS = ENV["SLOW_REQUEST_MS"]
+HEALTH_TOKEN = ENV["HEALTH_TOKEN"]
+LOG_FORMAT = ENV["LOG_FORMAT"] or "text"
+LOG_LEVEL = ENV["LOG_LEVEL"].upper()
+
+from caly.logging import build_logging_config  # noqa: E402
+
+LOGGING = build_logging_config(fmt=LOG_FORMAT, level=LOG_LEVEL)

@@ -1,0 +1,28 @@
+from csp.decorators import csp_update
+from django.contrib import admin
+from django.urls import include, path
+from drf_spectacular.views import SpectacularAPIView, SpectacularRedocView, SpectacularSwaggerSplitView
+
+from caly import health, views
+
+# Swagger UI and Redoc set inline styles and Redoc starts a blob: worker; scripts stay 'self' only.
+docs_csp = csp_update({"style-src": ["'unsafe-inline'"], "worker-src": ["blob:"], "img-src": ["data:"]})
+
+urlpatterns = [
+    path("", views.home, name="home"),
+    path("status/panel", views.status_panel, name="status-panel"),
+    path("health/", health.summary, name="health"),
+    path("health/live", health.live, name="health-live"),
+    path("health/ready", health.ready, name="health-ready"),
+    path("health/detailed", health.detailed, name="health-detailed"),
+    path("api/v1/", include("caly.api.urls")),
+    path("api/schema/", SpectacularAPIView.as_view(), name="schema"),
+    path("api/docs/", docs_csp(SpectacularSwaggerSplitView.as_view(url_name="schema")), name="swagger-ui"),
+    path("api/redoc/", docs_csp(SpectacularRedocView.as_view(url_name="schema")), name="redoc"),
+    path("admin/", admin.site.urls),
+]
+
+handler400 = "caly.error_views.bad_request"
+handler403 = "caly.error_views.permission_denied"
+handler404 = "caly.error_views.page_not_found"
+handler500 = "caly.error_views.server_error"
