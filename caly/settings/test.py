@@ -14,3 +14,5 @@ STORAGES = {
 # Static files straight from the source folders; no collectstatic needed.
 WHITENOISE_USE_FINDERS = True
 WHITENOISE_AUTOREFRESH = True
+# Tests share a developer's Redis safely: their keys carry their own prefix.
+CACHES["default"]["KEY_PREFIX"] = "caly-test"  # noqa: F405
