@@ -43,7 +43,9 @@ class ClientErrorView(APIView):
     def post(self, request):
         length = request.META.get("CONTENT_LENGTH") or "0"
         if not length.isdigit() or int(length) > settings.CLIENT_ERRORS_MAX_BYTES:
-            raise ApiError(ErrorCode.PAYLOAD_TOO_LARGE, f"Reports are limited to {settings.CLIENT_ERRORS_MAX_BYTES} bytes.")
+            raise ApiError(
+                ErrorCode.PAYLOAD_TOO_LARGE, f"Reports are limited to {settings.CLIENT_ERRORS_MAX_BYTES} bytes."
+            )
         enforce_rate(request, group="client-errors", key="ip", rate=settings.CLIENT_ERRORS_RATE)
         serializer = ClientErrorSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)

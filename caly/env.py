@@ -151,100 +151,275 @@ _EMPTY = {_parse_str: "", _parse_list: []}
 
 # (name, parser, default, required in production, description, example)
 VARIABLES: tuple[Var, ...] = (
-    Var("DJANGO_SETTINGS_MODULE", _parse_str, "caly.settings.local", False,
+    Var(
+        "DJANGO_SETTINGS_MODULE",
+        _parse_str,
+        "caly.settings.local",
+        False,
         "Settings module: caly.settings.local, caly.settings.test or caly.settings.production.",
-        "caly.settings.production"),
-    Var("SECRET_KEY", _parse_str, None, True,
+        "caly.settings.production",
+    ),
+    Var(
+        "SECRET_KEY",
+        _parse_str,
+        None,
+        True,
         "Django's signing key: 50+ random characters, unique per environment.",
-        "k3y-from-python-c-import-secrets-print-secrets-token-urlsafe-50", secret=True),
-    Var("ALLOWED_HOSTS", _parse_list, "127.0.0.1,localhost", True,
-        "Comma-separated host names this site answers to.", "caly.example.com"),
-    Var("CSRF_TRUSTED_ORIGINS", _parse_list, "", False,
+        "k3y-from-python-c-import-secrets-print-secrets-token-urlsafe-50",
+        secret=True,
+    ),
+    Var(
+        "ALLOWED_HOSTS",
+        _parse_list,
+        "127.0.0.1,localhost",
+        True,
+        "Comma-separated host names this site answers to.",
+        "caly.example.com",
+    ),
+    Var(
+        "CSRF_TRUSTED_ORIGINS",
+        _parse_list,
+        "",
+        False,
         "Comma-separated origins trusted for unsafe requests (scheme included).",
-        "https://caly.example.com"),
-    Var("SITE_URL", _parse_http_url, "http://127.0.0.1:8000", True,
+        "https://caly.example.com",
+    ),
+    Var(
+        "SITE_URL",
+        _parse_http_url,
+        "http://127.0.0.1:8000",
+        True,
         "Public base URL, used in emails and in callback URLs given to providers.",
-        "https://caly.example.com"),
-    Var("DATABASE_URL", _parse_database_url, "sqlite:///db.sqlite3", True,
+        "https://caly.example.com",
+    ),
+    Var(
+        "DATABASE_URL",
+        _parse_database_url,
+        "sqlite:///db.sqlite3",
+        True,
         "Database: postgres://… (PostgreSQL, psycopg 3) or sqlite:///path (embedded).",
-        "postgres://caly:password@127.0.0.1:5432/caly"),
-    Var("DATABASE_POOL_MAX_SIZE", _parse_int, "0", False,
+        "postgres://caly:password@127.0.0.1:5432/caly",
+    ),
+    Var(
+        "DATABASE_POOL_MAX_SIZE",
+        _parse_int,
+        "0",
+        False,
         "0: persistent connections with health checks. N > 0: psycopg pool of N per process "
-        "(PostgreSQL only; persistent connections are then off).", "8"),
-    Var("DATABASE_CONN_MAX_AGE", _parse_int, "60", False,
-        "Seconds a persistent connection is kept when the pool is off.", "60"),
-    Var("REDIS_URL", _parse_redis_url, "", True,
+        "(PostgreSQL only; persistent connections are then off).",
+        "8",
+    ),
+    Var(
+        "DATABASE_CONN_MAX_AGE",
+        _parse_int,
+        "60",
+        False,
+        "Seconds a persistent connection is kept when the pool is off.",
+        "60",
+    ),
+    Var(
+        "REDIS_URL",
+        _parse_redis_url,
+        "",
+        True,
         "Redis for the shared cache and rate limits. Empty: a per-process memory cache "
-        "(fine for one local process only).", "redis://127.0.0.1:6379/0"),
-    Var("STORAGE_BACKEND", _choice("local", "s3"), "local", True,
-        "Where files live: local (MEDIA_ROOT) or s3 (Wasabi or any S3-compatible store).", "s3"),
-    Var("MEDIA_ROOT", _parse_str, "media", False,
-        "Folder for local file storage, relative to the project or absolute.", "/var/lib/caly/media"),
-    Var("STATIC_ROOT", _parse_str, "staticfiles", False,
-        "Folder `collectstatic` fills and whitenoise serves from.", "/app/staticfiles"),
-    Var("S3_ENDPOINT_URL", _parse_http_url, "", False,
-        "S3 endpoint (required when STORAGE_BACKEND=s3).", "https://s3.ap-southeast-1.wasabisys.com"),
-    Var("S3_REGION_NAME", _parse_str, "", False,
-        "S3 region (required when STORAGE_BACKEND=s3).", "ap-southeast-1"),
-    Var("S3_BUCKET_NAME", _parse_str, "", False,
+        "(fine for one local process only).",
+        "redis://127.0.0.1:6379/0",
+    ),
+    Var(
+        "STORAGE_BACKEND",
+        _choice("local", "s3"),
+        "local",
+        True,
+        "Where files live: local (MEDIA_ROOT) or s3 (Wasabi or any S3-compatible store).",
+        "s3",
+    ),
+    Var(
+        "MEDIA_ROOT",
+        _parse_str,
+        "media",
+        False,
+        "Folder for local file storage, relative to the project or absolute.",
+        "/var/lib/caly/media",
+    ),
+    Var(
+        "STATIC_ROOT",
+        _parse_str,
+        "staticfiles",
+        False,
+        "Folder `collectstatic` fills and whitenoise serves from.",
+        "/app/staticfiles",
+    ),
+    Var(
+        "S3_ENDPOINT_URL",
+        _parse_http_url,
+        "",
+        False,
+        "S3 endpoint (required when STORAGE_BACKEND=s3).",
+        "https://s3.ap-southeast-1.wasabisys.com",
+    ),
+    Var("S3_REGION_NAME", _parse_str, "", False, "S3 region (required when STORAGE_BACKEND=s3).", "ap-southeast-1"),
+    Var(
+        "S3_BUCKET_NAME",
+        _parse_str,
+        "",
+        False,
         "Private bucket for recordings and backups (required when STORAGE_BACKEND=s3).",
-        "caly-recordings"),
-    Var("S3_ACCESS_KEY_ID", _parse_str, "", False,
-        "S3 access key (required when STORAGE_BACKEND=s3).", "AKIAEXAMPLE", secret=True),
-    Var("S3_SECRET_ACCESS_KEY", _parse_str, "", False,
-        "S3 secret key (required when STORAGE_BACKEND=s3).", "wJalrXUtnFEMIexample", secret=True),
-    Var("S3_PRESIGNED_URL_EXPIRY_SECONDS", _positive(_parse_int), "300", False,
-        "Lifetime of presigned download URLs.", "300"),
-    Var("EMAIL_URL", _parse_email_url, "consolemail://", True,
+        "caly-recordings",
+    ),
+    Var(
+        "S3_ACCESS_KEY_ID",
+        _parse_str,
+        "",
+        False,
+        "S3 access key (required when STORAGE_BACKEND=s3).",
+        "AKIAEXAMPLE",
+        secret=True,
+    ),
+    Var(
+        "S3_SECRET_ACCESS_KEY",
+        _parse_str,
+        "",
+        False,
+        "S3 secret key (required when STORAGE_BACKEND=s3).",
+        "wJalrXUtnFEMIexample",
+        secret=True,
+    ),
+    Var(
+        "S3_PRESIGNED_URL_EXPIRY_SECONDS",
+        _positive(_parse_int),
+        "300",
+        False,
+        "Lifetime of presigned download URLs.",
+        "300",
+    ),
+    Var(
+        "EMAIL_URL",
+        _parse_email_url,
+        "consolemail://",
+        True,
         "Outgoing mail: consolemail:// prints, smtp+tls://user:password@host:587 sends.",
-        "smtp+tls://user:password@smtp.example.com:587", secret=True),
-    Var("DEFAULT_FROM_EMAIL", _parse_str, "Caly <no-reply@caly.local>", False,
-        "Sender of outgoing mail.", "Caly <no-reply@caly.example.com>"),
-    Var("TASKS_BACKEND", _choice("database", "immediate"), "database", False,
+        "smtp+tls://user:password@smtp.example.com:587",
+        secret=True,
+    ),
+    Var(
+        "DEFAULT_FROM_EMAIL",
+        _parse_str,
+        "Caly <no-reply@caly.local>",
+        False,
+        "Sender of outgoing mail.",
+        "Caly <no-reply@caly.example.com>",
+    ),
+    Var(
+        "TASKS_BACKEND",
+        _choice("database", "immediate"),
+        "database",
+        False,
         "database: queue in the database, run by `manage.py db_worker`; "
-        "immediate: run in the request (tests and quick demos only).", "database"),
-    Var("LOG_LEVEL", _choice("debug", "info", "warning", "error"), "info", False,
-        "Lowest level written to the log.", "info"),
-    Var("LOG_FORMAT", _choice("text", "json"), "", False,
-        "text: readable lines; json: one JSON object per line. Empty: json in production, "
-        "text elsewhere.", "json"),
-    Var("SLOW_REQUEST_MS", _positive(_parse_int), "500", False,
-        "Requests slower than this are logged as warnings.", "500"),
-    Var("API_PAGE_SIZE", _positive(_parse_int), "50", False,
-        "Default items per page of an API list.", "50"),
-    Var("API_MAX_PAGE_SIZE", _positive(_parse_int), "1000", False,
-        "Largest page an API client may ask for.", "1000"),
-    Var("CLIENT_ERRORS_RATE", _parse_rate, "30/m", False,
-        "Browser error reports accepted per IP address (count/period: s, m, h, d).", "30/m"),
-    Var("HEALTH_TOKEN", _parse_str, "", False,
+        "immediate: run in the request (tests and quick demos only).",
+        "database",
+    ),
+    Var(
+        "LOG_LEVEL",
+        _choice("debug", "info", "warning", "error"),
+        "info",
+        False,
+        "Lowest level written to the log.",
+        "info",
+    ),
+    Var(
+        "LOG_FORMAT",
+        _choice("text", "json"),
+        "",
+        False,
+        "text: readable lines; json: one JSON object per line. Empty: json in production, text elsewhere.",
+        "json",
+    ),
+    Var(
+        "SLOW_REQUEST_MS",
+        _positive(_parse_int),
+        "500",
+        False,
+        "Requests slower than this are logged as warnings.",
+        "500",
+    ),
+    Var("API_PAGE_SIZE", _positive(_parse_int), "50", False, "Default items per page of an API list.", "50"),
+    Var("API_MAX_PAGE_SIZE", _positive(_parse_int), "1000", False, "Largest page an API client may ask for.", "1000"),
+    Var(
+        "CLIENT_ERRORS_RATE",
+        _parse_rate,
+        "30/m",
+        False,
+        "Browser error reports accepted per IP address (count/period: s, m, h, d).",
+        "30/m",
+    ),
+    Var(
+        "HEALTH_TOKEN",
+        _parse_str,
+        "",
+        False,
         "Bearer token that opens /health/detailed to monitors (staff can always see it).",
-        "a-long-random-token", secret=True),
-    Var("APP_VERSION", _parse_str, "dev", False,
-        "Release shown by /health/detailed (for example the git commit).", "2026.11.25-abc1234"),
-    Var("SECURE_SSL_REDIRECT", _parse_bool, "true", False,
-        "Production: redirect HTTP to HTTPS (turn off only when the proxy already does).", "true"),
-    Var("SECURE_PROXY_SSL_HEADER", _parse_bool, "true", False,
-        "Production: trust X-Forwarded-Proto from the load balancer to detect HTTPS.", "true"),
-    Var("SECURE_HSTS_SECONDS", _parse_int, "31536000", False,
-        "Production: Strict-Transport-Security max-age (one year or more).", "31536000"),
-    Var("WEB_CONCURRENCY", _positive(_parse_int), "", False,
-        "gunicorn worker processes. Empty: 2 × CPU cores.", "4"),
-    Var("GUNICORN_THREADS", _positive(_parse_int), "4", False,
-        "Threads per gunicorn worker.", "4"),
-    Var("GUNICORN_TIMEOUT", _positive(_parse_int), "30", False,
-        "Seconds a request may run before its worker is restarted.", "30"),
-    Var("GUNICORN_GRACEFUL_TIMEOUT", _positive(_parse_int), "30", False,
-        "Seconds in-flight requests get to finish after SIGTERM.", "30"),
-    Var("BIND_ADDRESS", _parse_str, "0.0.0.0", False,
-        "Address gunicorn listens on.", "0.0.0.0"),
+        "a-long-random-token",
+        secret=True,
+    ),
+    Var(
+        "APP_VERSION",
+        _parse_str,
+        "dev",
+        False,
+        "Release shown by /health/detailed (for example the git commit).",
+        "2026.11.25-abc1234",
+    ),
+    Var(
+        "SECURE_SSL_REDIRECT",
+        _parse_bool,
+        "true",
+        False,
+        "Production: redirect HTTP to HTTPS (turn off only when the proxy already does).",
+        "true",
+    ),
+    Var(
+        "SECURE_PROXY_SSL_HEADER",
+        _parse_bool,
+        "true",
+        False,
+        "Production: trust X-Forwarded-Proto from the load balancer to detect HTTPS.",
+        "true",
+    ),
+    Var(
+        "SECURE_HSTS_SECONDS",
+        _parse_int,
+        "31536000",
+        False,
+        "Production: Strict-Transport-Security max-age (one year or more).",
+        "31536000",
+    ),
+    Var("WEB_CONCURRENCY", _positive(_parse_int), "", False, "gunicorn worker processes. Empty: 2 × CPU cores.", "4"),
+    Var("GUNICORN_THREADS", _positive(_parse_int), "4", False, "Threads per gunicorn worker.", "4"),
+    Var(
+        "GUNICORN_TIMEOUT",
+        _positive(_parse_int),
+        "30",
+        False,
+        "Seconds a request may run before its worker is restarted.",
+        "30",
+    ),
+    Var(
+        "GUNICORN_GRACEFUL_TIMEOUT",
+        _positive(_parse_int),
+        "30",
+        False,
+        "Seconds in-flight requests get to finish after SIGTERM.",
+        "30",
+    ),
+    Var("BIND_ADDRESS", _parse_str, "0.0.0.0", False, "Address gunicorn listens on.", "0.0.0.0"),
     Var("PORT", _positive(_parse_int), "8000", False, "Port gunicorn listens on.", "8000"),
 )
 
 BY_NAME: dict[str, Var] = {var.name: var for var in VARIABLES}
 
-_S3_REQUIRED = ("S3_ENDPOINT_URL", "S3_REGION_NAME", "S3_BUCKET_NAME", "S3_ACCESS_KEY_ID",
-                "S3_SECRET_ACCESS_KEY")
-_DEFAULT_SECRET_PREFIX = "insecure-"
+_S3_REQUIRED = ("S3_ENDPOINT_URL", "S3_REGION_NAME", "S3_BUCKET_NAME", "S3_ACCESS_KEY_ID", "S3_SECRET_ACCESS_KEY")
+_DEFAULT_SECRET_PREFIX = "insecure-"  # noqa: S105 - the prefix of the local development key
 
 
 def read(environ_: Mapping[str, str] | None = None, *, production: bool = False) -> dict[str, Any]:
@@ -275,9 +450,9 @@ def read(environ_: Mapping[str, str] | None = None, *, production: bool = False)
         for name in _S3_REQUIRED:
             if not values.get(name):
                 problems.append((name, "is required when STORAGE_BACKEND=s3", BY_NAME[name].example))
-    if values.get("API_PAGE_SIZE") and values.get("API_MAX_PAGE_SIZE"):
-        if values["API_PAGE_SIZE"] > values["API_MAX_PAGE_SIZE"]:
-            problems.append(("API_PAGE_SIZE", "must not exceed API_MAX_PAGE_SIZE", "50"))
+    page_size, max_page_size = values.get("API_PAGE_SIZE"), values.get("API_MAX_PAGE_SIZE")
+    if page_size and max_page_size and page_size > max_page_size:
+        problems.append(("API_PAGE_SIZE", "must not exceed API_MAX_PAGE_SIZE", "50"))
     if problems:
         raise EnvError(problems)
     return values
@@ -287,8 +462,9 @@ def _production_problems(values: dict[str, Any]) -> list[tuple[str, str, str]]:
     problems = []
     secret = values.get("SECRET_KEY")
     if secret and (len(secret) < 50 or len(set(secret)) < 5 or secret.startswith(_DEFAULT_SECRET_PREFIX)):
-        problems.append(("SECRET_KEY", "must be 50+ random characters and not a development key",
-                         BY_NAME["SECRET_KEY"].example))
+        problems.append(
+            ("SECRET_KEY", "must be 50+ random characters and not a development key", BY_NAME["SECRET_KEY"].example)
+        )
     hosts = values.get("ALLOWED_HOSTS")
     if hosts is not None and ("*" in hosts or not hosts):
         problems.append(("ALLOWED_HOSTS", "must list the real host names, not *", "caly.example.com"))
@@ -296,8 +472,7 @@ def _production_problems(values: dict[str, Any]) -> list[tuple[str, str, str]]:
     if hsts is not None and hsts < 31536000:
         problems.append(("SECURE_HSTS_SECONDS", "must be at least 31536000 (one year)", "31536000"))
     if values.get("TASKS_BACKEND") == "immediate":
-        problems.append(("TASKS_BACKEND", "immediate runs tasks inside requests; use database",
-                         "database"))
+        problems.append(("TASKS_BACKEND", "immediate runs tasks inside requests; use database", "database"))
     return problems
 
 

@@ -1,5 +1,6 @@
 """A test-only URLconf: caly's routes plus small API views that raise each kind of error."""
 
+from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
 from django.urls import include, path
 from rest_framework import generics, serializers
 from rest_framework.exceptions import PermissionDenied, Throttled
@@ -66,6 +67,10 @@ def django_boom(request):
     raise RuntimeError("plain Django view failed")
 
 
+def django_forbidden(request):
+    raise DjangoPermissionDenied
+
+
 class ClientSerializer(serializers.ModelSerializer):
     class Meta:
         model = Client
@@ -98,6 +103,7 @@ urlpatterns = [
     path("api/v1/test/keyset", KeysetClients.as_view()),
     path("api/v1/test/pages", PagedClients.as_view()),
     path("boom", django_boom),
+    path("forbidden", django_forbidden),
     path("", include("caly.urls")),
 ]
 

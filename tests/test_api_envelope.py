@@ -56,7 +56,9 @@ def test_it_rejects_bad_bodies_with_a_4xx(api, body, content_type, status, code)
 
 @override_settings(DATA_UPLOAD_MAX_MEMORY_SIZE=1000)
 def test_it_refuses_an_oversized_body_with_413(api):
-    response = api.generic("POST", "/api/v1/test/open", json.dumps({"name": "x" * 5000}), content_type="application/json")
+    response = api.generic(
+        "POST", "/api/v1/test/open", json.dumps({"name": "x" * 5000}), content_type="application/json"
+    )
     assert (response.status_code, error_code(response)) == (413, "PAYLOAD_TOO_LARGE")
 
 

@@ -66,7 +66,7 @@ def test_it_lists_every_production_problem_in_one_error():
 def test_it_explains_a_malformed_value(name, value, problem):
     with pytest.raises(env.EnvError) as error:
         env.read({name: value})
-    assert [(n, p) for n, p, _ in error.value.problems if n == name][0][1].startswith(problem)
+    assert next(p for n, p, _ in error.value.problems if n == name).startswith(problem)
 
 
 def test_it_requires_the_s3_settings_when_s3_is_chosen():

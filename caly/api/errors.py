@@ -30,7 +30,10 @@ class ErrorCode(StrEnum):
 
 # code -> (HTTP status, when it happens). The README's error table is generated from this.
 ERRORS: dict[ErrorCode, tuple[int, str]] = {
-    ErrorCode.VALIDATION_ERROR: (400, "A field, query parameter, page or cursor is invalid; `details` maps each field to its problems."),
+    ErrorCode.VALIDATION_ERROR: (
+        400,
+        "A field, query parameter, page or cursor is invalid; `details` maps each field to its problems.",
+    ),
     ErrorCode.MALFORMED_REQUEST: (400, "The body could not be parsed (invalid JSON, invalid UTF-8, broken multipart)."),
     ErrorCode.AUTHENTICATION_REQUIRED: (401, "No credentials were sent."),
     ErrorCode.TOKEN_INVALID: (401, "The credentials are wrong, revoked, of the wrong type, or the user is inactive."),
@@ -44,7 +47,10 @@ ERRORS: dict[ErrorCode, tuple[int, str]] = {
     ErrorCode.UNSUPPORTED_MEDIA_TYPE: (415, "The `Content-Type` is not one the endpoint parses."),
     ErrorCode.RATE_LIMITED: (429, "Too many requests; retry after the seconds in `Retry-After`."),
     ErrorCode.INTERNAL_ERROR: (500, "An unexpected error; it is logged with the request id."),
-    ErrorCode.SERVICE_UNAVAILABLE: (503, "A dependency (database, cache, storage, provider) is unavailable; retry later."),
+    ErrorCode.SERVICE_UNAVAILABLE: (
+        503,
+        "A dependency (database, cache, storage, provider) is unavailable; retry later.",
+    ),
 }
 
 _CODE_FOR_STATUS = {status: code for code, (status, _) in reversed(ERRORS.items())}
@@ -81,7 +87,9 @@ def error_payload(code: ErrorCode | str, message: str, details: Any = None) -> d
     return error
 
 
-def envelope(*, data: Any = None, error: dict[str, Any] | None = None, pagination: dict | None = None) -> dict[str, Any]:
+def envelope(
+    *, data: Any = None, error: dict[str, Any] | None = None, pagination: dict | None = None
+) -> dict[str, Any]:
     """The one shape of every /api/ body: success with data, or failure with error; meta always."""
     meta: dict[str, Any] = {"request_id": context.current_request_id()}
     if pagination is not None:

@@ -78,11 +78,11 @@ def _translate_django(exc: Exception) -> Exception:
 
 
 def _drf_payload(exc: drf.APIException) -> dict:
-    for exc_type, code, message in _DRF_CODES:
-        if isinstance(exc, exc_type):
-            break
-    else:
-        return error_payload(ErrorCode.INTERNAL_ERROR if exc.status_code >= 500 else ErrorCode.VALIDATION_ERROR, str(exc.detail))
+    match = next(((code, message) for exc_type, code, message in _DRF_CODES if isinstance(exc, exc_type)), None)
+    if match is None:
+        fallback = ErrorCode.INTERNAL_ERROR if exc.status_code >= 500 else ErrorCode.VALIDATION_ERROR
+        return error_payload(fallback, str(exc.detail))
+    code, message = match
     if isinstance(exc, InvalidToken) and _mentions_expiry(exc.detail):
         return error_payload(ErrorCode.TOKEN_EXPIRED, "The token has expired.")
     if isinstance(exc, drf.ValidationError):

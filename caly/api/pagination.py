@@ -47,7 +47,9 @@ class PageNumberPagination(BasePagination):
         self.total_pages = max(1, math.ceil(self.total / self.page_size))
         self.page = _positive_int(request, self.page_query_param, 1, 10**9)
         if self.page > self.total_pages:
-            raise ValidationError({self.page_query_param: [f"Page {self.page} does not exist; there are {self.total_pages}."]})
+            raise ValidationError(
+                {self.page_query_param: [f"Page {self.page} does not exist; there are {self.total_pages}."]}
+            )
         start = (self.page - 1) * self.page_size
         return list(queryset[start : start + self.page_size])
 
@@ -146,8 +148,7 @@ class KeysetPagination(BasePagination):
                 raise invalid
             # clean() also range-checks integers, so a forged cursor cannot overflow a column.
             position = tuple(
-                model._meta.get_field(name).clean(value, None)
-                for name, value in zip(self.fields, values, strict=True)
+                model._meta.get_field(name).clean(value, None) for name, value in zip(self.fields, values, strict=True)
             )
         except (binascii.Error, ValueError, TypeError, KeyError, UnicodeDecodeError, DjangoValidationError):
             raise invalid from None
