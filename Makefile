@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: run test lint format serve worker migrate demo clean
+.PHONY: run test lint format docs serve worker migrate demo clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -36,6 +36,10 @@ lint: $(STAMP)
 format: $(STAMP)
 	$(BIN)/ruff check --fix .
 	$(BIN)/ruff format .
+
+# .env.example and the README tables are generated from caly/env.py and caly/api/errors.py.
+docs: $(STAMP)
+	$(BIN)/python -m caly.docs
 
 # Production-style server: gunicorn with gunicorn.conf.py (needs collectstatic for static files).
 serve: $(STAMP)

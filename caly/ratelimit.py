@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import ipaddress
 import math
 
+from django.conf import settings
 from django_ratelimit.core import get_usage
 
 from caly.api.errors import ApiError, ErrorCode
@@ -19,3 +21,24 @@ def enforce_rate(request, *, group: str, key: str, rate: str) -> None:
             f"Too many requests; retry in {retry_after} seconds.",
             headers={"Retry-After": str(retry_after)},
         )
+
+
+def client_ip(request) -> str:
+    """The caller's address: REMOTE_ADDR, or the X-Forwarded-For entry our own proxies appended.
+
+    With TRUSTED_PROXY_COUNT = N, the N-th address from the right of X-Forwarded-For is the one
+    the outermost trusted proxy saw; anything left of it is client-supplied and ignored, so a
+    forged header cannot pick another client's rate-limit bucket.
+    """
+    hops = settings.TRUSTED_PROXY_COUNT
+    remote = request.META.get("REMOTE_ADDR") or "0.0.0.0"  # noqa: S104 - a placeholder, never bound
+    if hops <= 0:
+        return remote
+    forwarded = [part.strip() for part in request.META.get("HTTP_X_FORWARDED_FOR", "").split(",") if part.strip()]
+    if len(forwarded) < hops:
+        return remote
+    candidate = forwarded[-hops]
+    try:
+        return str(ipaddress.ip_address(candidate))
+    except ValueError:
+        return remote

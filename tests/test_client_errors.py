@@ -74,3 +74,23 @@ def test_it_rate_limits_reports_per_address(client, settings):
 def test_it_stores_nothing(client, django_assert_num_queries, db):
     with django_assert_num_queries(0):
         assert post(client, REPORT).status_code == 202
+
+
+def test_it_takes_the_client_address_from_our_own_proxy_only(rf, settings):
+    from caly.ratelimit import client_ip
+
+    forged = rf.get("/", REMOTE_ADDR="10.0.0.2", HTTP_X_FORWARDED_FOR="6.6.6.6, 203.0.113.9")
+    settings.TRUSTED_PROXY_COUNT = 0
+    assert client_ip(forged) == "10.0.0.2"
+    settings.TRUSTED_PROXY_COUNT = 1
+    assert client_ip(forged) == "203.0.113.9"  # the entry our load balancer appended
+    assert client_ip(rf.get("/", REMOTE_ADDR="10.0.0.2")) == "10.0.0.2"
+    assert client_ip(rf.get("/", REMOTE_ADDR="10.0.0.2", HTTP_X_FORWARDED_FOR="not-an-ip")) == "10.0.0.2"
+
+
+def test_it_rate_limits_by_forwarded_address_behind_a_proxy(client, settings):
+    settings.CLIENT_ERRORS_RATE = "2/m"
+    settings.TRUSTED_PROXY_COUNT = 1
+    first = [post(client, REPORT, HTTP_X_FORWARDED_FOR="203.0.113.1").status_code for _ in range(3)]
+    second = post(client, REPORT, HTTP_X_FORWARDED_FOR="spoofed, 203.0.113.2").status_code
+    assert first == [202, 202, 429] and second == 202
