@@ -11,6 +11,7 @@ import multiprocessing
 import os
 
 from caly import env
+from caly.logging import build_logging_config
 
 _production = os.environ.get("DJANGO_SETTINGS_MODULE", "caly.settings.local").endswith(".production")
 _env = env.exit_on_error(production=_production)
@@ -24,10 +25,15 @@ timeout = _env["GUNICORN_TIMEOUT"]
 graceful_timeout = _env["GUNICORN_GRACEFUL_TIMEOUT"]
 keepalive = 5
 preload_app = False
+# One shared control socket per user would collide between instances on one host; signals suffice.
+control_socket_disable = True
 # Recycle workers now and then so a slow leak cannot grow without bound; jitter avoids all at once.
 max_requests = 5000
 max_requests_jitter = 500
 # Django's access log middleware writes one structured line per request; gunicorn's would repeat it.
 accesslog = None
-errorlog = "-"
-loglevel = "info"
+# gunicorn's own lines (boot, worker exits, timeouts) in the same format as the application's.
+logconfig_dict = build_logging_config(
+    fmt=_env["LOG_FORMAT"] or ("json" if _production else "text"), level=_env["LOG_LEVEL"].upper()
+)
+logconfig_dict["loggers"]["gunicorn.error"] = {"level": "INFO", "handlers": ["stdout"], "propagate": False}
