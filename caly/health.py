@@ -21,6 +21,7 @@ from django.db import DEFAULT_DB_ALIAS, connections
 from django.db.migrations.executor import MigrationExecutor
 from django.http import JsonResponse
 from django.views.decorators.cache import never_cache
+from django.views.decorators.http import require_safe
 
 STARTED_AT = time.monotonic()
 _migrations_applied = False
@@ -89,11 +90,13 @@ def readiness_report() -> dict:
 
 
 @never_cache
+@require_safe
 def live(request):
     return JsonResponse({"status": "ok"})
 
 
 @never_cache
+@require_safe
 def ready(request):
     report = readiness_report()
     failing = [name for name, c in report["components"].items() if c["status"] != "ok"]
@@ -104,6 +107,7 @@ def ready(request):
 
 
 @never_cache
+@require_safe
 def summary(request):
     report = readiness_report()
     body = {"status": report["status"], "components": {n: c["status"] for n, c in report["components"].items()}}
@@ -120,6 +124,7 @@ def _may_see_details(request) -> bool:
 
 
 @never_cache
+@require_safe
 def detailed(request):
     if not _may_see_details(request):
         return JsonResponse({"status": "forbidden", "detail": "Staff login or HEALTH_TOKEN required."}, status=403)

@@ -7,6 +7,7 @@ import time
 
 from csp.middleware import CSPMiddleware, PolicyParts
 from django.conf import settings
+from django.middleware.common import CommonMiddleware as DjangoCommonMiddleware
 from django.utils.functional import empty
 
 from caly import context
@@ -103,3 +104,11 @@ class PermissionsPolicyMiddleware:
         response = self.get_response(request)
         response.setdefault("Permissions-Policy", self.policy)
         return response
+
+
+class CommonMiddleware(DjangoCommonMiddleware):
+    """Django's, minus APPEND_SLASH redirects under /api/: API clients get a 404 envelope instead
+    of a redirect that would turn a POST into a GET."""
+
+    def should_redirect_with_slash(self, request):
+        return not request.path_info.startswith("/api/") and super().should_redirect_with_slash(request)

@@ -145,3 +145,13 @@ def test_it_documents_every_error_code_with_a_status():
 
     assert set(ERRORS) == set(ErrorCode)
     assert all(400 <= status < 600 for status, _ in ERRORS.values())
+
+
+def test_it_answers_a_missing_trailing_slash_under_api_with_a_404_envelope(client):
+    response = client.post("/api/v1/client-errors", "{}", content_type="application/json")
+    assert (response.status_code, error_code(response)) == (404, "NOT_FOUND")
+
+
+def test_it_still_redirects_pages_to_their_trailing_slash(client):
+    response = client.get("/health")
+    assert response.status_code == 301 and response["Location"] == "/health/"

@@ -135,3 +135,8 @@ def test_it_reports_the_failing_component_in_details(client, settings):
     report = body(response)
     assert response.status_code == 503 and report["components"]["cache"]["status"] == "failing"
     assert "error" in report["components"]["cache"]
+
+
+def test_it_only_answers_reads(client):
+    assert client.post("/health/ready").status_code == 405
+    assert client.head("/health/live").status_code == 200
