@@ -44,7 +44,7 @@ docs: $(STAMP)
 # Production-style server: gunicorn with gunicorn.conf.py (needs collectstatic for static files).
 serve: $(STAMP)
 	$(BIN)/python manage.py collectstatic --noinput
-	$(BIN)/gunicorn caly.wsgi
+	$(BIN)/python -m caly.serve
 
 worker: $(STAMP)
 	$(BIN)/python manage.py db_worker
