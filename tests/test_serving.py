@@ -69,7 +69,12 @@ def gunicorn(tmp_path: Path) -> Iterator[Server]:
     with log.open("w") as out:
         # Its own process group, so a fallback kill reaches the workers too.
         process = subprocess.Popen(
-            [PYTHON, "-m", "caly.serve"], cwd=ROOT, env=env, stdout=out, stderr=subprocess.STDOUT, start_new_session=True
+            [PYTHON, "-m", "caly.serve"],
+            cwd=ROOT,
+            env=env,
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
         )
     server = Server(process, port, inflight, log)
     try:
