@@ -22,7 +22,6 @@ STAFF_EMAIL = "ops@caly.example.com"
 STAFF_PASSWORD = "correct-horse-battery-staple-42"
 
 
-
 def procfile_command(process: str) -> list[str]:
     """The Procfile's command for `process`, run with the project's virtualenv."""
     for line in (ROOT / "Procfile").read_text().splitlines():

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import copy
+
 from drf_spectacular.openapi import AutoSchema
 from drf_spectacular.plumbing import ResolvedComponent
 
@@ -14,7 +16,11 @@ class EnvelopeAutoSchema(AutoSchema):
 
     def _error_ref(self) -> dict:
         component = ResolvedComponent(
-            name="ErrorEnvelope", type=ResolvedComponent.SCHEMA, schema=ERROR_ENVELOPE, object="ErrorEnvelope"
+            name="ErrorEnvelope",
+            type=ResolvedComponent.SCHEMA,
+            # A copy: postprocessing hooks rewrite component schemas in place (enums become $refs).
+            schema=copy.deepcopy(ERROR_ENVELOPE),
+            object="ErrorEnvelope",
         )
         self.registry.register_on_missing(component)
         return component.ref

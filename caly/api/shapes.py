@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import copy
+
 from caly.api.errors import ErrorCode
 
 META = {
@@ -52,10 +54,15 @@ STANDARD_ERROR_STATUSES = ("400", "401", "403", "404", "405", "406", "413", "415
 
 
 def success_envelope(data_schema: dict, meta: dict = META) -> dict:
+    """A fresh dict each time: schema generation edits what it is given in place."""
     return {
         "type": "object",
         "required": ["success", "data", "meta"],
-        "properties": {"success": {"type": "boolean", "enum": [True]}, "data": data_schema, "meta": meta},
+        "properties": {
+            "success": {"type": "boolean", "enum": [True]},
+            "data": data_schema,
+            "meta": copy.deepcopy(meta),
+        },
     }
 
 
@@ -63,7 +70,7 @@ def paginated_envelope(list_schema: dict, pagination_meta: dict) -> dict:
     meta = {
         "type": "object",
         "required": ["request_id", "pagination"],
-        "properties": {**META["properties"], "pagination": pagination_meta},
+        "properties": {**copy.deepcopy(META["properties"]), "pagination": copy.deepcopy(pagination_meta)},
     }
     return {**success_envelope(list_schema, meta), "x-envelope": True}
 
