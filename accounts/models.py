@@ -1,4 +1,4 @@
-"""The tenant (Client) and the user who logs in with an email address."""
+"""The tenant (Client), its users with their roles, invitations, refresh-token families and the audit log."""
 
 from __future__ import annotations
 
@@ -7,14 +7,25 @@ import zoneinfo
 
 from django.contrib.auth.models import AbstractBaseUser, BaseUserManager, PermissionsMixin
 from django.core.exceptions import ValidationError
+from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
 from django.db.models.functions import Lower
 from django.utils import timezone
+
+from accounts.roles import Role
+from caly.tenancy import TenantQuerySet
 
 
 def validate_timezone(value: str) -> None:
     if value not in zoneinfo.available_timezones():
         raise ValidationError("%(value)s is not a known time zone.", params={"value": value})
+
+
+class OnboardingStep(models.TextChoices):
+    COMPANY = "company", "Company details"
+    EXOTEL = "exotel", "Connect Exotel"
+    SHOPIFY = "shopify", "Connect Shopify"
+    DONE = "done", "Done"
 
 
 class Client(models.Model):
@@ -25,6 +36,32 @@ class Client(models.Model):
     slug = models.SlugField(max_length=80, unique=True)
     is_active = models.BooleanField(default=True)
     timezone = models.CharField(max_length=64, default="Asia/Kolkata", validators=[validate_timezone])
+
+    # Business settings the call agents work by.
+    return_window_days = models.PositiveSmallIntegerField(
+        default=30, validators=[MinValueValidator(1), MaxValueValidator(365)]
+    )
+    refund_auto_threshold_inr = models.DecimalField(
+        max_digits=10,
+        decimal_places=2,
+        default=0,
+        validators=[MinValueValidator(0), MaxValueValidator(10_000_000)],
+        help_text="Refunds up to this amount (₹) need no approval.",
+    )
+    cancel_window_hours = models.PositiveSmallIntegerField(
+        default=24, validators=[MinValueValidator(0), MaxValueValidator(720)]
+    )
+    escalation_threshold = models.PositiveSmallIntegerField(
+        default=3,
+        validators=[MinValueValidator(1), MaxValueValidator(100)],
+        help_text="Calls from one customer within a day before the case is escalated.",
+    )
+    notify_by_email = models.BooleanField(default=True)
+    notify_by_sms = models.BooleanField(default=False)
+    notify_by_whatsapp = models.BooleanField(default=False)
+
+    onboarding_step = models.CharField(max_length=20, choices=OnboardingStep.choices, default=OnboardingStep.COMPANY)
+    onboarding_completed_at = models.DateTimeField(null=True, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
 
@@ -35,7 +72,11 @@ class Client(models.Model):
         return self.name
 
 
-class UserManager(BaseUserManager):
+class UserQuerySet(TenantQuerySet):
+    pass
+
+
+class UserManager(BaseUserManager.from_queryset(UserQuerySet)):
     use_in_migrations = True
 
     def get_by_natural_key(self, email: str):
@@ -56,7 +97,7 @@ class UserManager(BaseUserManager):
         return self._create(email, password, **fields)
 
     def create_superuser(self, email: str, password: str | None = None, **fields) -> User:
-        fields.update(is_staff=True, is_superuser=True, client=None)
+        fields.update(is_staff=True, is_superuser=True, client=None, role="")
         return self._create(email, password, **fields)
 
 
@@ -66,11 +107,19 @@ class User(AbstractBaseUser, PermissionsMixin):
     # Always stored lower-case (a constraint enforces it), so `unique` is case-insensitive and
     # lookups by the lower-cased address use the unique index directly.
     email = models.EmailField(max_length=254, unique=True)
+    public_id = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
     first_name = models.CharField(max_length=150, blank=True)
     last_name = models.CharField(max_length=150, blank=True)
     client = models.ForeignKey(Client, on_delete=models.PROTECT, null=True, blank=True, related_name="users")
+    role = models.CharField(
+        max_length=10, choices=Role.choices, blank=True, help_text="A client user's role; staff have none."
+    )
     is_active = models.BooleanField(default=True)
     is_staff = models.BooleanField(default=False, help_text="Caly staff: may use the admin; belongs to no client.")
+    email_verified_at = models.DateTimeField(null=True, blank=True)
+    # Bumped when the password changes or the user is deactivated: every access token carries it,
+    # so outstanding tokens stop working at once.
+    token_version = models.PositiveIntegerField(default=0, editable=False)
     date_joined = models.DateTimeField(default=timezone.now)
 
     objects = UserManager()
@@ -91,7 +140,14 @@ class User(AbstractBaseUser, PermissionsMixin):
                 name="accounts_user_staff_has_no_client",
                 violation_error_message="Staff users belong to no client.",
             ),
+            models.CheckConstraint(
+                condition=(models.Q(client__isnull=True) & models.Q(role=""))
+                | (models.Q(client__isnull=False) & models.Q(role__in=Role.values)),
+                name="accounts_user_role_iff_client",
+                violation_error_message="A client's user has a role; a user without a client has none.",
+            ),
         ]
+        indexes = [models.Index(fields=["client", "role"], name="accounts_user_client_role")]
 
     def __str__(self) -> str:
         return self.email
@@ -109,3 +165,153 @@ class User(AbstractBaseUser, PermissionsMixin):
 
     def get_short_name(self) -> str:
         return self.first_name or self.email
+
+    @property
+    def email_verified(self) -> bool:
+        return self.email_verified_at is not None
+
+
+class Invitation(models.Model):
+    """An invitation to join a client with a role; single-use, expiring. Only a hash of the token is kept."""
+
+    client = models.ForeignKey(Client, on_delete=models.CASCADE, related_name="invitations")
+    public_id = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
+    email = models.EmailField(max_length=254)
+    role = models.CharField(max_length=10, choices=Role.choices)
+    invited_by = models.ForeignKey(User, on_delete=models.SET_NULL, null=True, related_name="+")
+    token_sha256 = models.CharField(max_length=64, unique=True, editable=False)
+    created_at = models.DateTimeField(auto_now_add=True)
+    expires_at = models.DateTimeField()
+    accepted_at = models.DateTimeField(null=True, blank=True)
+    accepted_user = models.ForeignKey(User, on_delete=models.SET_NULL, null=True, blank=True, related_name="+")
+    revoked_at = models.DateTimeField(null=True, blank=True)
+
+    objects = TenantQuerySet.as_manager()
+
+    class Meta:
+        indexes = [models.Index(fields=["client", "-created_at"], name="accounts_inv_client_created")]
+        constraints = [
+            models.CheckConstraint(
+                condition=models.Q(email=Lower("email")), name="accounts_invitation_email_lowercase"
+            ),
+            models.UniqueConstraint(
+                fields=["client", "email"],
+                condition=models.Q(accepted_at__isnull=True, revoked_at__isnull=True),
+                name="accounts_invitation_one_open_per_email",
+                violation_error_message="This address already has an open invitation.",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.email} → {self.client}"
+
+    @property
+    def status(self) -> str:
+        if self.accepted_at:
+            return "accepted"
+        if self.revoked_at:
+            return "revoked"
+        if self.expires_at <= timezone.now():
+            return "expired"
+        return "pending"
+
+
+class RefreshFamily(models.Model):
+    """One sign-in: the chain of refresh tokens rotated from it, with an absolute end.
+
+    Only the newest refresh token (`current_jti`) is valid. Presenting an older one means a token
+    was copied: the whole family is revoked.
+    """
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    user = models.ForeignKey(User, on_delete=models.CASCADE, related_name="refresh_families")
+    current_jti = models.CharField(max_length=64)
+    previous_jti = models.CharField(max_length=64, blank=True)
+    rotated_at = models.DateTimeField(null=True, blank=True)
+    rotation_count = models.PositiveIntegerField(default=0)
+    created_at = models.DateTimeField(auto_now_add=True)
+    expires_at = models.DateTimeField(help_text="Absolute: rotation never extends it.")
+    revoked_at = models.DateTimeField(null=True, blank=True)
+    revoked_reason = models.CharField(max_length=40, blank=True)
+    ip = models.GenericIPAddressField(null=True, blank=True)
+    user_agent = models.CharField(max_length=300, blank=True)
+
+    class Meta:
+        verbose_name_plural = "refresh families"
+        indexes = [
+            models.Index(fields=["user", "revoked_at"], name="accounts_family_user_revoked"),
+            models.Index(fields=["expires_at"], name="accounts_family_expires"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.user} · {self.id}"
+
+    @property
+    def is_usable(self) -> bool:
+        return self.revoked_at is None and self.expires_at > timezone.now()
+
+
+class AuditAction(models.TextChoices):
+    LOGIN_SUCCEEDED = "login.succeeded", "Login succeeded"
+    LOGIN_FAILED = "login.failed", "Login failed"
+    LOGOUT = "logout", "Logged out"
+    TOKEN_REUSE_DETECTED = "token.reuse_detected", "Refresh token reuse detected; family revoked"
+    CLIENT_REGISTERED = "client.registered", "Client registered"
+    EMAIL_VERIFIED = "email.verified", "Email address verified"
+    PASSWORD_CHANGED = "password.changed", "Password changed"
+    PASSWORD_RESET_REQUESTED = "password.reset_requested", "Password reset requested"
+    PASSWORD_RESET = "password.reset", "Password reset"
+    PROFILE_UPDATED = "user.profile_updated", "Profile updated"
+    USER_INVITED = "user.invited", "User invited"
+    INVITATION_REVOKED = "invitation.revoked", "Invitation revoked"
+    USER_JOINED = "user.joined", "User joined"
+    USER_ROLE_CHANGED = "user.role_changed", "User role changed"
+    USER_DEACTIVATED = "user.deactivated", "User deactivated"
+    USER_ACTIVATED = "user.activated", "User activated"
+    CLIENT_SETTINGS_CHANGED = "client.settings_changed", "Client settings changed"
+    CLIENT_DEACTIVATED = "client.deactivated", "Client deactivated"
+    CLIENT_ACTIVATED = "client.activated", "Client activated"
+    FAMILY_REVOKED = "token.family_revoked", "Sign-in revoked by staff"
+
+
+class AppendOnlyQuerySet(TenantQuerySet):
+    def update(self, **kwargs):
+        raise TypeError("Audit events are append-only.")
+
+    def delete(self):
+        raise TypeError("Audit events are append-only.")
+
+
+class AuditEvent(models.Model):
+    """Who did what to which object, from where, when. Append-only: never updated or deleted."""
+
+    client = models.ForeignKey(Client, on_delete=models.PROTECT, null=True, blank=True, related_name="+")
+    public_id = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
+    actor = models.ForeignKey(User, on_delete=models.PROTECT, null=True, blank=True, related_name="+")
+    action = models.CharField(max_length=40, choices=AuditAction.choices)
+    target_type = models.CharField(max_length=40, blank=True)
+    target_id = models.CharField(max_length=64, blank=True)
+    ip = models.GenericIPAddressField(null=True, blank=True)
+    user_agent = models.CharField(max_length=300, blank=True)
+    request_id = models.CharField(max_length=128, blank=True)
+    metadata = models.JSONField(default=dict, blank=True)
+    created_at = models.DateTimeField(default=timezone.now, editable=False)
+
+    objects = AppendOnlyQuerySet.as_manager()
+
+    class Meta:
+        indexes = [
+            models.Index(fields=["client", "-created_at", "-id"], name="accounts_audit_client_latest"),
+            models.Index(fields=["client", "action", "-created_at"], name="accounts_audit_client_action"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.action} at {self.created_at:%Y-%m-%d %H:%M}"
+
+    def save(self, *args, **kwargs):
+        if not self._state.adding:
+            raise TypeError("Audit events are append-only.")
+        super().save(*args, **kwargs)
+
+    def delete(self, *args, **kwargs):
+        raise TypeError("Audit events are append-only.")

@@ -1,17 +1,18 @@
 """Regenerate the documentation generated from code: `python -m caly.docs` (or `make docs`).
 
-Rewrites `.env.example` and the README's environment and error-code tables; tests fail when
-either is stale.
+Rewrites `.env.example` and the README's environment, error-code and role tables; tests fail
+when any is stale.
 """
 
 import re
 from pathlib import Path
 
+from accounts import roles
 from caly import env
 from caly.api import errors
 
 ROOT = Path(__file__).resolve().parent.parent
-BLOCKS = {"env-table": env.render_markdown, "error-table": errors.render_markdown}
+BLOCKS = {"env-table": env.render_markdown, "error-table": errors.render_markdown, "role-table": roles.render_markdown}
 
 
 def replace_block(text: str, marker: str, content: str) -> str:

@@ -120,6 +120,17 @@ def _positive(parse: Callable[[str], int]) -> Callable[[str], int]:
     return wrapped
 
 
+def _int_between(low: int, high: int) -> Callable[[str], int]:
+    def parse(raw: str) -> int:
+        value = _parse_int(raw)
+        if not low <= value <= high:
+            raise ValueError(f"must be from {low} to {high}")
+        return value
+
+    parse.type_name = f"int {low}–{high}"
+    return parse
+
+
 @dataclass(frozen=True)
 class Var:
     name: str
@@ -353,6 +364,54 @@ VARIABLES: tuple[Var, ...] = (
         "Browser error reports accepted per IP address (count/period: s, m, h, d).",
         "30/m",
     ),
+    Var("JWT_ACCESS_TOKEN_MINUTES", _int_between(1, 15), "10", False, "Lifetime of an API access token.", "10"),
+    Var(
+        "JWT_REFRESH_FAMILY_DAYS",
+        _int_between(1, 90),
+        "14",
+        False,
+        "Absolute lifetime of a sign-in (a refresh-token family); rotation never extends it.",
+        "14",
+    ),
+    Var(
+        "JWT_REFRESH_REUSE_GRACE_SECONDS",
+        _int_between(0, 30),
+        "5",
+        False,
+        "A refresh token replayed this soon after its own rotation (two tabs refreshing at once) is "
+        "refused without revoking the sign-in; later replays revoke it.",
+        "5",
+    ),
+    Var(
+        "EMAIL_VERIFICATION_MAX_AGE_HOURS",
+        _int_between(1, 720),
+        "48",
+        False,
+        "How long an email verification link works.",
+        "48",
+    ),
+    Var("PASSWORD_RESET_MAX_AGE_MINUTES", _int_between(5, 1440), "60", False, "How long a reset link works.", "60"),
+    Var("INVITATION_MAX_AGE_DAYS", _int_between(1, 30), "7", False, "How long an invitation works.", "7"),
+    Var(
+        "RATE_LIMIT_LOGIN_ACCOUNT",
+        _parse_rate,
+        "5/15m",
+        False,
+        "Failed logins allowed per account per window.",
+        "5/15m",
+    ),
+    Var("RATE_LIMIT_LOGIN_IP", _parse_rate, "20/15m", False, "Failed logins allowed per IP address.", "20/15m"),
+    Var("RATE_LIMIT_REGISTER_IP", _parse_rate, "10/h", False, "Sign-ups allowed per IP address.", "10/h"),
+    Var(
+        "RATE_LIMIT_PASSWORD_RESET_IP",
+        _parse_rate,
+        "10/h",
+        False,
+        "Password reset and verification e-mails requested per IP address.",
+        "10/h",
+    ),
+    Var("RATE_LIMIT_REFRESH_FAMILY", _parse_rate, "30/m", False, "Token refreshes per sign-in.", "30/m"),
+    Var("RATE_LIMIT_API_USER", _parse_rate, "1200/m", False, "Authenticated API requests per user.", "1200/m"),
     Var(
         "TRUSTED_PROXY_COUNT",
         _parse_int,

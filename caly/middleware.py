@@ -11,6 +11,7 @@ from django.middleware.common import CommonMiddleware as DjangoCommonMiddleware
 from django.utils.functional import empty
 
 from caly import context
+from caly.ratelimit import client_ip
 
 access_log = logging.getLogger("caly.access")
 
@@ -25,7 +26,12 @@ class RequestIdMiddleware:
         request_id = context.clean_request_id(request.headers.get(context.REQUEST_ID_HEADER))
         request.request_id = request_id
         token = context.activate(
-            context.RequestContext(request_id=request_id, method=request.method, path=request.path)
+            context.RequestContext(
+                request_id=request_id,
+                method=request.method,
+                path=request.path,
+                extra={"ip": client_ip(request), "user_agent": request.headers.get("User-Agent", "")[:300]},
+            )
         )
         try:
             response = self.get_response(request)

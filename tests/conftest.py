@@ -11,6 +11,7 @@ from django.core.cache import cache
 from django.db import connection
 from rest_framework.test import APIClient
 
+from accounts.roles import Role
 from tests.factories import ClientFactory, StaffFactory, UserFactory
 
 IN_CI = os.environ.get("CI", "").lower() == "true"
@@ -65,19 +66,19 @@ def client_b(db):
 @pytest.fixture
 def alice(client_a):
     """Owner of client A."""
-    return UserFactory(email="alice@acme.example", first_name="Alice", client=client_a)
+    return UserFactory(email="alice@acme.example", first_name="Alice", client=client_a, role=Role.OWNER)
 
 
 @pytest.fixture
 def bob(client_a):
-    """Member of client A."""
-    return UserFactory(email="bob@acme.example", first_name="Bob", client=client_a)
+    """Member (agent) of client A."""
+    return UserFactory(email="bob@acme.example", first_name="Bob", client=client_a, role=Role.AGENT)
 
 
 @pytest.fixture
 def charlie(client_b):
     """Owner of client B: the outsider for every tenant-isolation test."""
-    return UserFactory(email="charlie@bolt.example", first_name="Charlie", client=client_b)
+    return UserFactory(email="charlie@bolt.example", first_name="Charlie", client=client_b, role=Role.OWNER)
 
 
 @pytest.fixture

@@ -1,7 +1,9 @@
 import factory
+from django.utils import timezone
 from factory.django import DjangoModelFactory
 
 from accounts.models import Client, User
+from accounts.roles import Role
 
 PASSWORD = "correct horse battery staple"
 
@@ -25,6 +27,8 @@ class UserFactory(DjangoModelFactory):
     first_name = factory.Faker("first_name")
     last_name = factory.Faker("last_name")
     client = factory.SubFactory(ClientFactory)
+    role = factory.LazyAttribute(lambda user: Role.VIEWER if user.client else "")
+    email_verified_at = factory.LazyFunction(timezone.now)
     password = factory.PostGenerationMethodCall("set_password", PASSWORD)
 
     @factory.post_generation
@@ -35,4 +39,5 @@ class UserFactory(DjangoModelFactory):
 
 class StaffFactory(UserFactory):
     client = None
+    role = ""
     is_staff = True

@@ -9,6 +9,11 @@ from django_tasks_db.models import DBTaskResult
 from accounts.models import Client
 
 
+@pytest.fixture(autouse=True)
+def _database_queue(settings):
+    settings.TASKS = {"default": {"BACKEND": "django_tasks_db.DatabaseBackend", "QUEUES": ["default"]}}
+
+
 @task()
 def rename_client(client_id: int, name: str) -> str:
     Client.objects.filter(pk=client_id).update(name=name)

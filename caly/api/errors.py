@@ -17,6 +17,7 @@ class ErrorCode(StrEnum):
     TOKEN_INVALID = "TOKEN_INVALID"
     TOKEN_EXPIRED = "TOKEN_EXPIRED"
     PERMISSION_DENIED = "PERMISSION_DENIED"
+    EMAIL_NOT_VERIFIED = "EMAIL_NOT_VERIFIED"
     NOT_FOUND = "NOT_FOUND"
     METHOD_NOT_ALLOWED = "METHOD_NOT_ALLOWED"
     NOT_ACCEPTABLE = "NOT_ACCEPTABLE"
@@ -39,6 +40,10 @@ ERRORS: dict[ErrorCode, tuple[int, str]] = {
     ErrorCode.TOKEN_INVALID: (401, "The credentials are wrong, revoked, of the wrong type, or the user is inactive."),
     ErrorCode.TOKEN_EXPIRED: (401, "The access token has expired; refresh it."),
     ErrorCode.PERMISSION_DENIED: (403, "Authenticated, but the role does not allow this action."),
+    ErrorCode.EMAIL_NOT_VERIFIED: (
+        403,
+        "The email address is not verified yet; follow the link in the verification email.",
+    ),
     ErrorCode.NOT_FOUND: (404, "No such route, or no such object for this client."),
     ErrorCode.METHOD_NOT_ALLOWED: (405, "The route exists but not for this method; see the `Allow` header."),
     ErrorCode.NOT_ACCEPTABLE: (406, "The `Accept` header asks for a format the API does not produce."),

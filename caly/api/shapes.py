@@ -36,7 +36,7 @@ ERROR_ENVELOPE = {
     "type": "object",
     "required": ["success", "error", "meta"],
     "properties": {
-        "success": {"type": "boolean", "enum": [False]},
+        "success": {"type": "boolean", "description": "Always false here."},
         "error": {
             "type": "object",
             "required": ["code", "message"],
@@ -59,7 +59,7 @@ def success_envelope(data_schema: dict, meta: dict = META) -> dict:
         "type": "object",
         "required": ["success", "data", "meta"],
         "properties": {
-            "success": {"type": "boolean", "enum": [True]},
+            "success": {"type": "boolean", "description": "Always true here."},
             "data": data_schema,
             "meta": copy.deepcopy(meta),
         },

@@ -1,7 +1,8 @@
-from django.urls import path
+from django.urls import include, path
 
 from caly import client_errors
 
 urlpatterns = [
     path("client-errors/", client_errors.ClientErrorView.as_view(), name="client-errors"),
+    path("", include("accounts.api.urls")),
 ]

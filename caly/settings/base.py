@@ -1,5 +1,6 @@
 """Settings shared by every environment. Values come from caly.env only."""
 
+from datetime import timedelta
 from pathlib import Path
 
 from caly import env
@@ -207,7 +208,7 @@ REST_FRAMEWORK = {
         "rest_framework.parsers.MultiPartParser",
     ],
     "DEFAULT_AUTHENTICATION_CLASSES": [
-        "rest_framework_simplejwt.authentication.JWTAuthentication",
+        "accounts.authentication.JWTAuthentication",
         "rest_framework.authentication.SessionAuthentication",
     ],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
@@ -221,6 +222,35 @@ API_MAX_PAGE_SIZE = ENV["API_MAX_PAGE_SIZE"]
 CLIENT_ERRORS_RATE = ENV["CLIENT_ERRORS_RATE"]
 TRUSTED_PROXY_COUNT = ENV["TRUSTED_PROXY_COUNT"]
 RATELIMIT_IP_META_KEY = "caly.ratelimit.client_ip"
+RATE_LIMITS = {
+    "login_account": ENV["RATE_LIMIT_LOGIN_ACCOUNT"],
+    "login_ip": ENV["RATE_LIMIT_LOGIN_IP"],
+    "register_ip": ENV["RATE_LIMIT_REGISTER_IP"],
+    "password_reset_ip": ENV["RATE_LIMIT_PASSWORD_RESET_IP"],
+    "refresh_family": ENV["RATE_LIMIT_REFRESH_FAMILY"],
+    "api_user": ENV["RATE_LIMIT_API_USER"],
+}
+
+# JWT for API clients: simplejwt signs and verifies; accounts.jwt keeps the refresh families.
+SIMPLE_JWT = {
+    "ACCESS_TOKEN_LIFETIME": timedelta(minutes=ENV["JWT_ACCESS_TOKEN_MINUTES"]),
+    "REFRESH_TOKEN_LIFETIME": timedelta(days=ENV["JWT_REFRESH_FAMILY_DAYS"]),
+    "ROTATE_REFRESH_TOKENS": False,  # rotation is ours (accounts.jwt), with reuse detection
+    "UPDATE_LAST_LOGIN": False,
+    "ALGORITHM": "HS256",
+    "ISSUER": "caly",
+    "AUDIENCE": "caly-api",
+    "AUTH_HEADER_TYPES": ("Bearer",),
+    "USER_ID_FIELD": "id",
+    "USER_ID_CLAIM": "user_id",
+    "TOKEN_TYPE_CLAIM": "token_type",
+    "LEEWAY": 0,
+}
+JWT_REFRESH_REUSE_GRACE_SECONDS = ENV["JWT_REFRESH_REUSE_GRACE_SECONDS"]
+EMAIL_VERIFICATION_MAX_AGE = timedelta(hours=ENV["EMAIL_VERIFICATION_MAX_AGE_HOURS"])
+PASSWORD_RESET_MAX_AGE = timedelta(minutes=ENV["PASSWORD_RESET_MAX_AGE_MINUTES"])
+PASSWORD_RESET_TIMEOUT = int(PASSWORD_RESET_MAX_AGE.total_seconds())
+INVITATION_MAX_AGE = timedelta(days=ENV["INVITATION_MAX_AGE_DAYS"])
 CLIENT_ERRORS_MAX_BYTES = 16_384
 
 SPECTACULAR_SETTINGS = {

@@ -16,3 +16,5 @@ WHITENOISE_USE_FINDERS = True
 WHITENOISE_AUTOREFRESH = True
 # Tests share a developer's Redis safely: their keys carry their own prefix.
 CACHES["default"]["KEY_PREFIX"] = "caly-test"  # noqa: F405
+# Tasks (e-mails) run as they are enqueued; tests of the worker itself switch to the database backend.
+TASKS = {"default": {"BACKEND": "django_tasks.backends.immediate.ImmediateBackend", "QUEUES": ["default"]}}

@@ -5,8 +5,10 @@ import secrets
 from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError
 from django.db import transaction
+from django.utils import timezone
 
 from accounts.models import Client, User
+from accounts.roles import Role
 
 DEMO_STAFF_EMAIL = "admin@caly.local"
 DEMO_OWNER_EMAIL = "owner@demo-store.caly.local"
@@ -25,8 +27,10 @@ class Command(BaseCommand):
         if not settings.DEBUG and not allow_production:
             raise CommandError("seed_demo creates known logins; it runs only with DEBUG on (or --allow-production).")
         client, _ = Client.objects.get_or_create(slug="demo-store", defaults={"name": "Demo Store"})
-        staff_password = self._upsert(DEMO_STAFF_EMAIL, client=None, is_staff=True, is_superuser=True)
-        owner_password = self._upsert(DEMO_OWNER_EMAIL, client=client, is_staff=False, is_superuser=False)
+        staff_password = self._upsert(DEMO_STAFF_EMAIL, client=None, role="", is_staff=True, is_superuser=True)
+        owner_password = self._upsert(
+            DEMO_OWNER_EMAIL, client=client, role=Role.OWNER, is_staff=False, is_superuser=False
+        )
         self.stdout.write(self.style.SUCCESS("Demo data ready. Sign in at http://127.0.0.1:8000/admin/"))
         self.stdout.write(f"  staff:        {DEMO_STAFF_EMAIL}  password: {staff_password}")
         self.stdout.write(f"  client owner: {DEMO_OWNER_EMAIL}  password: {owner_password}  (client: {client.name})")
@@ -34,6 +38,7 @@ class Command(BaseCommand):
     def _upsert(self, email: str, **fields) -> str:
         password = secrets.token_urlsafe(12)
         user = User.objects.filter(email=email).first() or User(email=email)
+        fields.setdefault("email_verified_at", user.email_verified_at or timezone.now())
         for name, value in fields.items():
             setattr(user, name, value)
         user.set_password(password)

@@ -1,0 +1,211 @@
+from django.contrib.auth.password_validation import password_validators_help_texts
+from rest_framework import serializers
+
+from accounts.models import AuditAction, AuditEvent, Client, Invitation, User
+from accounts.roles import Role
+
+TOKEN_MAX_LENGTH = 1024
+PASSWORD_FIELD = {"max_length": 128, "trim_whitespace": False, "write_only": True, "style": {"input_type": "password"}}
+
+
+def password_field(**kwargs) -> serializers.CharField:
+    return serializers.CharField(**PASSWORD_FIELD, help_text=" ".join(password_validators_help_texts()), **kwargs)
+
+
+class ClientSerializer(serializers.ModelSerializer):
+    id = serializers.UUIDField(source="public_id", read_only=True)
+
+    class Meta:
+        model = Client
+        fields = [
+            "id",
+            "name",
+            "slug",
+            "timezone",
+            "is_active",
+            "return_window_days",
+            "refund_auto_threshold_inr",
+            "cancel_window_hours",
+            "escalation_threshold",
+            "notify_by_email",
+            "notify_by_sms",
+            "notify_by_whatsapp",
+            "onboarding_step",
+            "onboarding_completed_at",
+            "created_at",
+            "updated_at",
+        ]
+        read_only_fields = [
+            "slug",
+            "is_active",
+            "onboarding_step",
+            "onboarding_completed_at",
+            "created_at",
+            "updated_at",
+        ]
+
+
+class ClientUpdateSerializer(serializers.ModelSerializer):
+    class Meta:
+        model = Client
+        fields = [
+            "name",
+            "timezone",
+            "return_window_days",
+            "refund_auto_threshold_inr",
+            "cancel_window_hours",
+            "escalation_threshold",
+            "notify_by_email",
+            "notify_by_sms",
+            "notify_by_whatsapp",
+        ]
+        extra_kwargs = {"name": {"min_length": 1, "max_length": 200}}
+
+
+class ProfileSerializer(serializers.ModelSerializer):
+    id = serializers.UUIDField(source="public_id", read_only=True)
+    email_verified = serializers.BooleanField(read_only=True)
+    client = ClientSerializer(read_only=True)
+
+    class Meta:
+        model = User
+        fields = ["id", "email", "first_name", "last_name", "role", "email_verified", "last_login", "client"]
+        read_only_fields = ["email", "role", "last_login"]
+
+
+class ProfileUpdateSerializer(serializers.ModelSerializer):
+    class Meta:
+        model = User
+        fields = ["first_name", "last_name"]
+
+
+class MemberSerializer(serializers.ModelSerializer):
+    id = serializers.UUIDField(source="public_id", read_only=True)
+
+    class Meta:
+        model = User
+        fields = ["id", "email", "first_name", "last_name", "role", "is_active", "last_login", "date_joined"]
+        read_only_fields = fields
+
+
+class MemberRoleSerializer(serializers.Serializer):
+    role = serializers.ChoiceField(choices=Role.choices)
+
+
+class InvitationSerializer(serializers.ModelSerializer):
+    id = serializers.UUIDField(source="public_id", read_only=True)
+    status = serializers.CharField(read_only=True)
+    invited_by = serializers.EmailField(source="invited_by.email", read_only=True, allow_null=True, default=None)
+
+    class Meta:
+        model = Invitation
+        fields = [
+            "id",
+            "email",
+            "role",
+            "status",
+            "invited_by",
+            "created_at",
+            "expires_at",
+            "accepted_at",
+            "revoked_at",
+        ]
+        read_only_fields = fields
+
+
+class InvitationCreateSerializer(serializers.Serializer):
+    email = serializers.EmailField(max_length=254)
+    role = serializers.ChoiceField(choices=Role.choices)
+
+
+class TokenPairSerializer(serializers.Serializer):
+    access = serializers.CharField()
+    refresh = serializers.CharField()
+    token_type = serializers.CharField()
+    access_expires_at = serializers.DateTimeField()
+    refresh_expires_at = serializers.DateTimeField()
+
+
+class SignInSerializer(serializers.Serializer):
+    tokens = TokenPairSerializer()
+    user = ProfileSerializer()
+
+
+class RegisterSerializer(serializers.Serializer):
+    company_name = serializers.CharField(max_length=200)
+    email = serializers.EmailField(max_length=254)
+    password = password_field()
+    first_name = serializers.CharField(max_length=150, required=False, allow_blank=True, default="")
+    last_name = serializers.CharField(max_length=150, required=False, allow_blank=True, default="")
+    timezone = serializers.CharField(max_length=64, required=False, allow_blank=True, default="")
+
+
+class LoginSerializer(serializers.Serializer):
+    email = serializers.EmailField(max_length=254)
+    password = serializers.CharField(**PASSWORD_FIELD)
+
+
+class RefreshSerializer(serializers.Serializer):
+    refresh = serializers.CharField(max_length=TOKEN_MAX_LENGTH)
+
+
+class TokenSerializer(serializers.Serializer):
+    token = serializers.CharField(max_length=TOKEN_MAX_LENGTH)
+
+
+class EmailSerializer(serializers.Serializer):
+    email = serializers.EmailField(max_length=254)
+
+
+class PasswordChangeSerializer(serializers.Serializer):
+    current_password = serializers.CharField(**PASSWORD_FIELD)
+    new_password = password_field()
+
+
+class PasswordResetConfirmSerializer(serializers.Serializer):
+    token = serializers.CharField(max_length=TOKEN_MAX_LENGTH)
+    new_password = password_field()
+
+
+class InvitationAcceptSerializer(serializers.Serializer):
+    token = serializers.CharField(max_length=TOKEN_MAX_LENGTH)
+    password = password_field()
+    first_name = serializers.CharField(max_length=150, required=False, allow_blank=True, default="")
+    last_name = serializers.CharField(max_length=150, required=False, allow_blank=True, default="")
+
+
+class MessageSerializer(serializers.Serializer):
+    detail = serializers.CharField()
+
+
+class AuditEventSerializer(serializers.ModelSerializer):
+    id = serializers.UUIDField(source="public_id", read_only=True)
+    actor = serializers.SerializerMethodField()
+
+    class Meta:
+        model = AuditEvent
+        fields = [
+            "id",
+            "action",
+            "actor",
+            "target_type",
+            "target_id",
+            "ip",
+            "user_agent",
+            "request_id",
+            "metadata",
+            "created_at",
+        ]
+        read_only_fields = fields
+
+    def get_actor(self, event) -> dict | None:
+        if event.actor is None:
+            return None
+        return {"id": str(event.actor.public_id), "email": event.actor.email}
+
+
+class AuditEventFilterSerializer(serializers.Serializer):
+    action = serializers.ChoiceField(choices=AuditAction.choices, required=False)
+    actor = serializers.UUIDField(required=False)
+    created_after = serializers.DateTimeField(required=False)
+    created_before = serializers.DateTimeField(required=False)

@@ -1,0 +1,29 @@
+from django.urls import path
+
+from accounts.api import views
+
+urlpatterns = [
+    path("auth/register", views.RegisterView.as_view(), name="auth-register"),
+    path("auth/verify", views.VerifyEmailView.as_view(), name="auth-verify"),
+    path("auth/verify/resend", views.VerifyEmailResendView.as_view(), name="auth-verify-resend"),
+    path("auth/login", views.LoginView.as_view(), name="auth-login"),
+    path("auth/refresh", views.RefreshView.as_view(), name="auth-refresh"),
+    path("auth/logout", views.LogoutView.as_view(), name="auth-logout"),
+    path("auth/password/change", views.PasswordChangeView.as_view(), name="auth-password-change"),
+    path("auth/password/reset", views.PasswordResetRequestView.as_view(), name="auth-password-reset"),
+    path("auth/password/reset/confirm", views.PasswordResetConfirmView.as_view(), name="auth-password-reset-confirm"),
+    path("auth/invitations/accept", views.InvitationAcceptView.as_view(), name="auth-invitation-accept"),
+    path("me", views.MeView.as_view(), name="me"),
+    path("client", views.ClientView.as_view(), name="client"),
+    path("team/members", views.MemberListView.as_view(), name="team-members"),
+    path("team/members/<uuid:public_id>", views.MemberDetailView.as_view(), name="team-member"),
+    path(
+        "team/members/<uuid:public_id>/deactivate", views.MemberDeactivateView.as_view(), name="team-member-deactivate"
+    ),
+    path("team/members/<uuid:public_id>/activate", views.MemberActivateView.as_view(), name="team-member-activate"),
+    path("team/invitations", views.InvitationListView.as_view(), name="team-invitations"),
+    path(
+        "team/invitations/<uuid:public_id>/revoke", views.InvitationRevokeView.as_view(), name="team-invitation-revoke"
+    ),
+    path("audit-events", views.AuditEventListView.as_view(), name="audit-events"),
+]

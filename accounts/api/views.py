@@ -1,0 +1,325 @@
+"""Accounts API: thin views over accounts.services; every tenant view declares its capabilities."""
+
+from __future__ import annotations
+
+from drf_spectacular.utils import OpenApiParameter, extend_schema
+from rest_framework import status
+from rest_framework.mixins import ListModelMixin
+from rest_framework.response import Response
+
+from accounts import jwt, ratelimits, selectors, services
+from accounts.api import serializers as s
+from accounts.models import AuditAction, AuditEvent, Invitation, User
+from accounts.roles import Capability
+from caly import context
+from caly.api.errors import ApiError, ErrorCode
+from caly.api.pagination import KeysetPagination
+from caly.api.views import PublicAPIView, TenantAPIView
+
+AUTH_TAG = ["auth"]
+TEAM_TAG = ["team"]
+
+
+def _detail(message: str, status_code: int = status.HTTP_200_OK) -> Response:
+    return Response({"detail": message}, status=status_code)
+
+
+def _request_origin() -> tuple[str | None, str]:
+    current = context.current()
+    extra = current.extra if current else {}
+    return extra.get("ip"), extra.get("user_agent", "")
+
+
+def _sign_in(user: User, status_code: int = status.HTTP_200_OK) -> Response:
+    ip, user_agent = _request_origin()
+    pair = services.auth_login(user=user, ip=ip, user_agent=user_agent)
+    return Response({"tokens": pair.as_dict(), "user": s.ProfileSerializer(user).data}, status=status_code)
+
+
+def _valid(serializer_class, request) -> dict:
+    serializer = serializer_class(data=request.data)
+    serializer.is_valid(raise_exception=True)
+    return serializer.validated_data
+
+
+# --- public: sign-up, sign-in, passwords, invitations ------------------------------------------
+
+
+class RegisterView(PublicAPIView):
+    serializer_class = s.RegisterSerializer
+
+    @extend_schema(tags=AUTH_TAG, responses={201: s.ProfileSerializer}, summary="Sign up a company and its owner")
+    def post(self, request):
+        ratelimits.enforce(request, group="register", rate_name="register_ip")
+        data = _valid(s.RegisterSerializer, request)
+        owner = services.client_register(
+            company_name=data["company_name"],
+            email=data["email"],
+            password=data["password"],
+            first_name=data["first_name"],
+            last_name=data["last_name"],
+            timezone_name=data["timezone"],
+        )
+        return Response(s.ProfileSerializer(owner).data, status=status.HTTP_201_CREATED)
+
+
+class VerifyEmailView(PublicAPIView):
+    serializer_class = s.TokenSerializer
+
+    @extend_schema(tags=AUTH_TAG, responses={200: s.ProfileSerializer}, summary="Verify an email address")
+    def post(self, request):
+        user = services.email_verify(token=_valid(s.TokenSerializer, request)["token"])
+        return Response(s.ProfileSerializer(user).data)
+
+
+class VerifyEmailResendView(PublicAPIView):
+    serializer_class = s.EmailSerializer
+
+    @extend_schema(tags=AUTH_TAG, responses={202: s.MessageSerializer}, summary="Send the verification email again")
+    def post(self, request):
+        ratelimits.enforce(request, group="email-links", rate_name="password_reset_ip")
+        services.email_verification_resend(email=_valid(s.EmailSerializer, request)["email"])
+        return _detail("If an unverified account has this address, a new link is on its way.", 202)
+
+
+class LoginView(PublicAPIView):
+    serializer_class = s.LoginSerializer
+
+    @extend_schema(tags=AUTH_TAG, responses={200: s.SignInSerializer}, summary="Sign in: a token pair and the profile")
+    def post(self, request):
+        data = _valid(s.LoginSerializer, request)
+        ratelimits.login_check(request, data["email"])
+        try:
+            user = services.user_authenticate(email=data["email"], password=data["password"])
+        except ApiError as error:
+            if error.code == ErrorCode.TOKEN_INVALID:
+                ratelimits.login_failed(request, data["email"])
+            raise
+        return _sign_in(user)
+
+
+class RefreshView(PublicAPIView):
+    serializer_class = s.RefreshSerializer
+
+    @extend_schema(tags=AUTH_TAG, responses={200: s.TokenPairSerializer}, summary="Exchange a refresh token")
+    def post(self, request):
+        raw = _valid(s.RefreshSerializer, request)["refresh"]
+        ratelimits.refresh_check(request, jwt.refresh_family_id(raw))
+        pair, _ = jwt.family_rotate(raw=raw)
+        return Response(pair.as_dict())
+
+
+class LogoutView(PublicAPIView):
+    serializer_class = s.RefreshSerializer
+
+    @extend_schema(tags=AUTH_TAG, responses={200: s.MessageSerializer}, summary="Sign out (revoke the sign-in)")
+    def post(self, request):
+        services.auth_logout(refresh=_valid(s.RefreshSerializer, request)["refresh"])
+        return _detail("Signed out.")
+
+
+class PasswordResetRequestView(PublicAPIView):
+    serializer_class = s.EmailSerializer
+
+    @extend_schema(tags=AUTH_TAG, responses={202: s.MessageSerializer}, summary="Ask for a password reset link")
+    def post(self, request):
+        ratelimits.enforce(request, group="email-links", rate_name="password_reset_ip")
+        services.password_reset_request(email=_valid(s.EmailSerializer, request)["email"])
+        return _detail("If an account has this address, a reset link is on its way.", 202)
+
+
+class PasswordResetConfirmView(PublicAPIView):
+    serializer_class = s.PasswordResetConfirmSerializer
+
+    @extend_schema(tags=AUTH_TAG, responses={200: s.MessageSerializer}, summary="Set a new password from a reset link")
+    def post(self, request):
+        data = _valid(s.PasswordResetConfirmSerializer, request)
+        services.password_reset_confirm(token=data["token"], new_password=data["new_password"])
+        return _detail("Your password has been changed; sign in with the new one.")
+
+
+class InvitationAcceptView(PublicAPIView):
+    serializer_class = s.InvitationAcceptSerializer
+
+    @extend_schema(tags=AUTH_TAG, responses={201: s.SignInSerializer}, summary="Accept an invitation and sign in")
+    def post(self, request):
+        ratelimits.enforce(request, group="register", rate_name="register_ip")
+        data = _valid(s.InvitationAcceptSerializer, request)
+        user = services.invitation_accept(
+            token=data["token"], password=data["password"], first_name=data["first_name"], last_name=data["last_name"]
+        )
+        return _sign_in(user, status.HTTP_201_CREATED)
+
+
+# --- the signed-in user and their client -------------------------------------------------------
+
+
+class PasswordChangeView(TenantAPIView):
+    capabilities = {"POST": Capability.READ}
+    serializer_class = s.PasswordChangeSerializer
+
+    @extend_schema(tags=AUTH_TAG, responses={200: s.SignInSerializer}, summary="Change your password")
+    def post(self, request):
+        data = _valid(s.PasswordChangeSerializer, request)
+        user = services.password_change(
+            user=request.user, current_password=data["current_password"], new_password=data["new_password"]
+        )
+        return _sign_in(user)  # every earlier sign-in ended; this one continues with fresh tokens
+
+
+class MeView(TenantAPIView):
+    capabilities = {"GET": Capability.READ, "PATCH": Capability.READ}
+    serializer_class = s.ProfileSerializer
+
+    @extend_schema(tags=["me"], summary="Your profile")
+    def get(self, request):
+        return Response(s.ProfileSerializer(request.user).data)
+
+    @extend_schema(tags=["me"], request=s.ProfileUpdateSerializer, summary="Change your name")
+    def patch(self, request):
+        serializer = s.ProfileUpdateSerializer(request.user, data=request.data, partial=True)
+        serializer.is_valid(raise_exception=True)
+        user = services.user_update_profile(user=request.user, **serializer.validated_data)
+        return Response(s.ProfileSerializer(user).data)
+
+
+class ClientView(TenantAPIView):
+    capabilities = {"GET": Capability.READ, "PATCH": Capability.MANAGE_CLIENT}
+    serializer_class = s.ClientSerializer
+
+    @extend_schema(tags=["client"], summary="Your company and its business settings")
+    def get(self, request):
+        return Response(s.ClientSerializer(self.client).data)
+
+    @extend_schema(tags=["client"], request=s.ClientUpdateSerializer, summary="Change company details and settings")
+    def patch(self, request):
+        serializer = s.ClientUpdateSerializer(self.client, data=request.data, partial=True)
+        serializer.is_valid(raise_exception=True)
+        client = services.client_update(client=self.client, actor=request.user, **serializer.validated_data)
+        return Response(s.ClientSerializer(client).data)
+
+
+# --- team --------------------------------------------------------------------------------------
+
+
+class MemberListView(ListModelMixin, TenantAPIView):
+    capabilities = {"GET": Capability.MANAGE_TEAM}
+    serializer_class = s.MemberSerializer
+    queryset = User.objects.all()
+
+    def get_tenant_queryset(self):
+        return selectors.member_list(client=self.client)
+
+    @extend_schema(tags=TEAM_TAG, summary="Your company's members")
+    def get(self, request):
+        return self.list(request)
+
+
+class MemberDetailView(TenantAPIView):
+    capabilities = {"GET": Capability.MANAGE_TEAM, "PATCH": Capability.MANAGE_TEAM}
+    serializer_class = s.MemberSerializer
+    queryset = User.objects.all()
+
+    @extend_schema(tags=TEAM_TAG, summary="One member")
+    def get(self, request, public_id):
+        return Response(self.get_serializer(self.get_object()).data)
+
+    @extend_schema(tags=TEAM_TAG, request=s.MemberRoleSerializer, summary="Change a member's role")
+    def patch(self, request, public_id):
+        member = self.get_object()
+        role = _valid(s.MemberRoleSerializer, request)["role"]
+        member = services.member_change_role(actor=request.user, member=member, role=role)
+        return Response(self.get_serializer(member).data)
+
+
+class MemberDeactivateView(TenantAPIView):
+    capabilities = {"POST": Capability.MANAGE_TEAM}
+    serializer_class = s.MemberSerializer
+    queryset = User.objects.all()
+
+    @extend_schema(tags=TEAM_TAG, request=None, summary="Deactivate a member (never the last owner)")
+    def post(self, request, public_id):
+        member = services.member_deactivate(actor=request.user, member=self.get_object())
+        return Response(self.get_serializer(member).data)
+
+
+class MemberActivateView(TenantAPIView):
+    capabilities = {"POST": Capability.MANAGE_TEAM}
+    serializer_class = s.MemberSerializer
+    queryset = User.objects.all()
+
+    @extend_schema(tags=TEAM_TAG, request=None, summary="Reactivate a member")
+    def post(self, request, public_id):
+        member = services.member_activate(actor=request.user, member=self.get_object())
+        return Response(self.get_serializer(member).data)
+
+
+class InvitationListView(ListModelMixin, TenantAPIView):
+    capabilities = {"GET": Capability.MANAGE_TEAM, "POST": Capability.MANAGE_TEAM}
+    serializer_class = s.InvitationSerializer
+    queryset = Invitation.objects.all()
+
+    def get_tenant_queryset(self):
+        return selectors.invitation_list(client=self.client)
+
+    @extend_schema(tags=TEAM_TAG, summary="Invitations, pending first")
+    def get(self, request):
+        return self.list(request)
+
+    @extend_schema(tags=TEAM_TAG, request=s.InvitationCreateSerializer, responses={201: s.InvitationSerializer})
+    def post(self, request):
+        data = _valid(s.InvitationCreateSerializer, request)
+        invitation, _ = services.invitation_create(actor=request.user, email=data["email"], role=data["role"])
+        return Response(self.get_serializer(invitation).data, status=status.HTTP_201_CREATED)
+
+
+class InvitationRevokeView(TenantAPIView):
+    capabilities = {"POST": Capability.MANAGE_TEAM}
+    serializer_class = s.InvitationSerializer
+    queryset = Invitation.objects.all()
+
+    @extend_schema(tags=TEAM_TAG, request=None, summary="Revoke a pending invitation")
+    def post(self, request, public_id):
+        invitation = services.invitation_revoke(actor=request.user, invitation=self.get_object())
+        return Response(self.get_serializer(invitation).data)
+
+
+# --- audit log ---------------------------------------------------------------------------------
+
+
+class AuditEventListView(ListModelMixin, TenantAPIView):
+    capabilities = {"GET": Capability.VIEW_AUDIT}
+    serializer_class = s.AuditEventSerializer
+    queryset = AuditEvent.objects.all()
+    pagination_class = KeysetPagination
+    keyset_ordering = ("-created_at", "-id")
+
+    def get_tenant_queryset(self):
+        filters = s.AuditEventFilterSerializer(data=self.request.query_params)
+        filters.is_valid(raise_exception=True)
+        data = filters.validated_data
+        actor = None
+        if "actor" in data:
+            actor = User.objects.for_client(self.client).filter(public_id=data["actor"]).first()
+            if actor is None:
+                return AuditEvent.objects.none()
+        return selectors.audit_event_list(
+            client=self.client,
+            action=data.get("action"),
+            actor=actor,
+            created_after=data.get("created_after"),
+            created_before=data.get("created_before"),
+        )
+
+    @extend_schema(
+        tags=["audit"],
+        summary="Your company's audit log, newest first",
+        parameters=[
+            OpenApiParameter("action", str, enum=[action.value for action in AuditAction]),
+            OpenApiParameter("actor", str, description="A member's id"),
+            OpenApiParameter("created_after", str, description="ISO 8601 date-time, inclusive"),
+            OpenApiParameter("created_before", str, description="ISO 8601 date-time, exclusive"),
+        ],
+    )
+    def get(self, request):
+        return self.list(request)

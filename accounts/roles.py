@@ -1,0 +1,61 @@
+"""Roles and what each may do: the one table every API view and page consults.
+
+The README's role table is generated from ROLE_CAPABILITIES (`make docs`).
+"""
+
+from enum import StrEnum
+
+from django.db import models
+
+
+class Role(models.TextChoices):
+    OWNER = "owner", "Owner"
+    ADMIN = "admin", "Admin"
+    AGENT = "agent", "Agent"
+    VIEWER = "viewer", "Viewer"
+
+
+class Capability(StrEnum):
+    READ = "read"  # calls, products, team list, own client
+    PLAY_RECORDINGS = "play_recordings"  # listen to and download recordings
+    MANAGE_INTEGRATIONS = "manage_integrations"  # Exotel and Shopify connections
+    MANAGE_TEAM = "manage_team"  # invite, change roles, deactivate
+    MANAGE_CLIENT = "manage_client"  # company details and business settings
+    VIEW_AUDIT = "view_audit"  # the audit log
+    MANAGE_BILLING = "manage_billing"  # billing-level settings
+    DELETE_CLIENT = "delete_client"
+
+
+_VIEWER = {Capability.READ}
+_AGENT = _VIEWER | {Capability.PLAY_RECORDINGS}
+_ADMIN = _AGENT | {
+    Capability.MANAGE_INTEGRATIONS,
+    Capability.MANAGE_TEAM,
+    Capability.MANAGE_CLIENT,
+    Capability.VIEW_AUDIT,
+}
+_OWNER = _ADMIN | {Capability.MANAGE_BILLING, Capability.DELETE_CLIENT}
+
+ROLE_CAPABILITIES: dict[Role, frozenset[Capability]] = {
+    Role.VIEWER: frozenset(_VIEWER),
+    Role.AGENT: frozenset(_AGENT),
+    Role.ADMIN: frozenset(_ADMIN),
+    Role.OWNER: frozenset(_OWNER),
+}
+
+
+def can(role: str | None, capability: Capability) -> bool:
+    return role in ROLE_CAPABILITIES and capability in ROLE_CAPABILITIES[Role(role)]
+
+
+def roles_with(capability: Capability) -> list[Role]:
+    return [role for role, capabilities in ROLE_CAPABILITIES.items() if capability in capabilities]
+
+
+def render_markdown() -> str:
+    roles = list(ROLE_CAPABILITIES)
+    rows = ["| capability | " + " | ".join(role.value for role in roles) + " |", "|---" * (len(roles) + 1) + "|"]
+    for capability in Capability:
+        marks = " | ".join("✓" if capability in ROLE_CAPABILITIES[role] else "" for role in roles)
+        rows.append(f"| `{capability}` | {marks} |")
+    return "\n".join(rows)

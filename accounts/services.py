@@ -1,0 +1,465 @@
+"""Every write of the accounts app: sign-up, sign-in, passwords, profile, client settings, team.
+
+Functions are keyword-only, run in a transaction, validate with full_clean() and write the audit
+log. They raise ApiError (rendered by the API's handler; pages show its message).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import secrets
+from typing import Any
+
+from django.conf import settings
+from django.contrib.auth import authenticate
+from django.contrib.auth.password_validation import validate_password
+from django.core.exceptions import ValidationError
+from django.db import IntegrityError, transaction
+from django.utils import timezone
+from django.utils.text import slugify
+
+from accounts import jwt, signed_tokens
+from accounts.audit import audit_record
+from accounts.models import AuditAction, Client, Invitation, User
+from accounts.roles import Role
+from accounts.tasks import send_templated_email
+from caly.api.errors import ApiError, ErrorCode
+
+CLIENT_SETTINGS_FIELDS = (
+    "name",
+    "timezone",
+    "return_window_days",
+    "refund_auto_threshold_inr",
+    "cancel_window_hours",
+    "escalation_threshold",
+    "notify_by_email",
+    "notify_by_sms",
+    "notify_by_whatsapp",
+)
+
+
+def _invalid(field: str, message: str) -> ApiError:
+    return ApiError(ErrorCode.VALIDATION_ERROR, "The request is invalid.", details={field: [message]})
+
+
+def _validation_error(exc: ValidationError) -> ApiError:
+    details = exc.message_dict if hasattr(exc, "error_dict") else {"non_field_errors": exc.messages}
+    return ApiError(ErrorCode.VALIDATION_ERROR, "The request is invalid.", details=details)
+
+
+def _check_password(password: str, user: User, field: str = "password") -> None:
+    try:
+        validate_password(password, user)
+    except ValidationError as exc:
+        raise ApiError(ErrorCode.VALIDATION_ERROR, "The request is invalid.", details={field: exc.messages}) from None
+
+
+def _link(path: str) -> str:
+    return f"{settings.SITE_URL}{path}"
+
+
+def _unique_slug(name: str) -> str:
+    base = slugify(name)[:60].strip("-") or "client"
+    slug = base
+    while Client.objects.filter(slug=slug).exists():
+        slug = f"{base}-{secrets.token_hex(3)}"
+    return slug
+
+
+# --- sign-up and e-mail verification -----------------------------------------------------------
+
+
+@transaction.atomic
+def client_register(
+    *, company_name: str, email: str, password: str, first_name: str = "", last_name: str = "", timezone_name: str = ""
+) -> User:
+    """Create a client and its owner (unverified) and send the verification e-mail; CONFLICT if taken."""
+    email = User.objects.normalize_email(email).lower()
+    if User.objects.filter(email=email).exists():
+        raise ApiError(ErrorCode.CONFLICT, "An account with this email address already exists.")
+    client = Client(name=company_name.strip(), slug=_unique_slug(company_name))
+    if timezone_name:
+        client.timezone = timezone_name
+    owner = User(email=email, first_name=first_name.strip(), last_name=last_name.strip(), role=Role.OWNER)
+    _check_password(password, owner)
+    try:
+        client.full_clean()
+        client.save()
+        owner.client = client
+        owner.set_password(password)
+        owner.full_clean(exclude=["password"])
+        with transaction.atomic():
+            owner.save()
+    except ValidationError as exc:
+        raise _validation_error(exc) from None
+    except IntegrityError:  # a concurrent sign-up with the same address won the race
+        raise ApiError(ErrorCode.CONFLICT, "An account with this email address already exists.") from None
+    audit_record(action=AuditAction.CLIENT_REGISTERED, client=client, actor=owner, target=client)
+    email_verification_send(user=owner)
+    return owner
+
+
+def email_verification_send(*, user: User) -> None:
+    """E-mail `user` a single-use verification link (nothing if already verified)."""
+    if user.email_verified:
+        return
+    token = signed_tokens.make_token(signed_tokens.VERIFY_EMAIL, user)
+    send_templated_email.enqueue(
+        to=user.email,
+        template="verify_email",
+        context={
+            "name": user.get_short_name(),
+            "client_name": user.client.name if user.client else "Caly",
+            "link": _link(f"/accounts/verify/{token}/"),
+            "valid_hours": int(settings.EMAIL_VERIFICATION_MAX_AGE.total_seconds() // 3600),
+        },
+    )
+
+
+def email_verification_resend(*, email: str) -> None:
+    """Send a new link if an unverified active account has this address; silent otherwise."""
+    user = User.objects.select_related("client").filter(email=email.strip().lower(), is_active=True).first()
+    if user is not None:
+        email_verification_send(user=user)
+
+
+@transaction.atomic
+def email_verify(*, token: str) -> User:
+    """Mark the address verified; VALIDATION_ERROR if the link is forged, expired or used."""
+    user = signed_tokens.read_token(signed_tokens.VERIFY_EMAIL, token, max_age=settings.EMAIL_VERIFICATION_MAX_AGE)
+    if user is None or user.email_verified:
+        raise _invalid("token", "This verification link is invalid, expired or already used.")
+    user.email_verified_at = timezone.now()
+    user.save(update_fields=["email_verified_at"])
+    audit_record(action=AuditAction.EMAIL_VERIFIED, client=user.client, actor=user, target=user)
+    return user
+
+
+# --- sign-in -----------------------------------------------------------------------------------
+
+
+def user_authenticate(*, email: str, password: str) -> User:
+    """The client user with these credentials, allowed to sign in; raises ApiError otherwise.
+
+    Failures are audited. Rate limits are the caller's (accounts.ratelimits), since they need the request.
+    """
+    email = email.strip().lower()
+    user = authenticate(username=email, password=password)
+    if user is None:
+        known = User.objects.select_related("client").filter(email=email).first()
+        audit_record(
+            action=AuditAction.LOGIN_FAILED,
+            client=known.client if known else None,
+            actor=known,
+            metadata={"email": email[:254], "reason": "inactive" if known and not known.is_active else "credentials"},
+        )
+        raise ApiError(ErrorCode.TOKEN_INVALID, "The email address or password is wrong.")
+    if user.client is None:
+        raise ApiError(ErrorCode.PERMISSION_DENIED, "Staff accounts sign in to the admin.")
+    if not user.client.is_active:
+        raise ApiError(ErrorCode.PERMISSION_DENIED, "This company's Caly account is deactivated.")
+    if not user.email_verified:
+        raise ApiError(ErrorCode.EMAIL_NOT_VERIFIED, "Please verify your email address first.")
+    return user
+
+
+@transaction.atomic
+def auth_login(*, user: User, ip: str | None, user_agent: str) -> jwt.TokenPair:
+    """Start an API sign-in for an authenticated user: a new refresh family and token pair."""
+    pair = jwt.family_start(user=user, ip=ip, user_agent=user_agent)
+    user_record_login(user=user, channel="api")
+    return pair
+
+
+def user_record_login(*, user: User, channel: str) -> None:
+    user.last_login = timezone.now()
+    user.save(update_fields=["last_login"])
+    audit_record(action=AuditAction.LOGIN_SUCCEEDED, client=user.client, actor=user, metadata={"channel": channel})
+
+
+def auth_logout(*, refresh: str) -> None:
+    """End the sign-in the refresh token belongs to (idempotent)."""
+    family = jwt.family_revoke(family_id=jwt.refresh_family_id(refresh), reason="logout")
+    if family is not None:
+        audit_record(action=AuditAction.LOGOUT, client=family.user.client, actor=family.user, target=family)
+
+
+# --- passwords ---------------------------------------------------------------------------------
+
+
+@transaction.atomic
+def password_change(*, user: User, current_password: str, new_password: str) -> User:
+    """Set a new password after checking the current one; ends every sign-in of the user."""
+    if not user.check_password(current_password):
+        raise _invalid("current_password", "The current password is wrong.")
+    _check_password(new_password, user, field="new_password")
+    user.set_password(new_password)
+    user.save(update_fields=["password"])
+    jwt.user_revoke_all(user=user, reason="password_changed")
+    audit_record(action=AuditAction.PASSWORD_CHANGED, client=user.client, actor=user, target=user)
+    return user
+
+
+def password_reset_request(*, email: str) -> None:
+    """E-mail a reset link if an active account has this address; the caller answers the same either way."""
+    user = User.objects.select_related("client").filter(email=email.strip().lower(), is_active=True).first()
+    if user is None or not user.has_usable_password():
+        return
+    token = signed_tokens.make_token(signed_tokens.RESET_PASSWORD, user)
+    send_templated_email.enqueue(
+        to=user.email,
+        template="password_reset",
+        context={
+            "name": user.get_short_name(),
+            "link": _link(f"/accounts/password/reset/{token}/"),
+            "valid_minutes": int(settings.PASSWORD_RESET_MAX_AGE.total_seconds() // 60),
+        },
+    )
+    audit_record(action=AuditAction.PASSWORD_RESET_REQUESTED, client=user.client, actor=user, target=user)
+
+
+def password_reset_user(*, token: str) -> User | None:
+    """The user a reset link is for, or None if it is forged, expired or used."""
+    user = signed_tokens.read_token(signed_tokens.RESET_PASSWORD, token, max_age=settings.PASSWORD_RESET_MAX_AGE)
+    return user if user is not None and user.is_active else None
+
+
+@transaction.atomic
+def password_reset_confirm(*, token: str, new_password: str) -> User:
+    """Set a new password from a reset link (single use); ends every sign-in of the user."""
+    user = password_reset_user(token=token)
+    if user is None:
+        raise _invalid("token", "This reset link is invalid, expired or already used.")
+    _check_password(new_password, user, field="new_password")
+    user.set_password(new_password)
+    if user.email_verified_at is None:
+        user.email_verified_at = timezone.now()  # the link proved the address
+    user.save(update_fields=["password", "email_verified_at"])
+    jwt.user_revoke_all(user=user, reason="password_reset")
+    audit_record(action=AuditAction.PASSWORD_RESET, client=user.client, actor=user, target=user)
+    return user
+
+
+# --- profile and client ------------------------------------------------------------------------
+
+
+@transaction.atomic
+def user_update_profile(*, user: User, **fields: Any) -> User:
+    changed = _apply(user, fields, allowed=("first_name", "last_name"))
+    if changed:
+        audit_record(action=AuditAction.PROFILE_UPDATED, client=user.client, actor=user, target=user, metadata=changed)
+    return user
+
+
+@transaction.atomic
+def client_update(*, client: Client, actor: User, **fields: Any) -> Client:
+    """Change the company's details and business settings (validated); audited with old and new values."""
+    changed = _apply(client, fields, allowed=CLIENT_SETTINGS_FIELDS)
+    if changed:
+        audit_record(
+            action=AuditAction.CLIENT_SETTINGS_CHANGED, client=client, actor=actor, target=client, metadata=changed
+        )
+    return client
+
+
+def _apply(instance, fields: dict[str, Any], *, allowed: tuple[str, ...]) -> dict[str, dict[str, str]]:
+    changed = {}
+    for name, value in fields.items():
+        if name not in allowed:
+            raise _invalid(name, "This field cannot be changed here.")
+        old = getattr(instance, name)
+        if old != value:
+            changed[name] = {"old": str(old), "new": str(value)}
+            setattr(instance, name, value)
+    if changed:
+        try:
+            instance.full_clean(exclude=["password"] if isinstance(instance, User) else None)
+        except ValidationError as exc:
+            raise _validation_error(exc) from None
+        instance.save()
+    return changed
+
+
+# --- team --------------------------------------------------------------------------------------
+
+
+def _lock_client(client: Client) -> Client:
+    """Serialize team changes of one client, so 'never the last owner' holds under concurrency."""
+    return Client.objects.select_for_update().get(pk=client.pk)
+
+
+def _other_active_owners(member: User) -> int:
+    return (
+        User.objects.filter(client_id=member.client_id, role=Role.OWNER, is_active=True).exclude(pk=member.pk).count()
+    )
+
+
+def _check_may_manage(actor: User, member: User, new_role: str | None = None) -> None:
+    touches_owner = member.role == Role.OWNER or new_role == Role.OWNER
+    if touches_owner and actor.role != Role.OWNER:
+        raise ApiError(ErrorCode.PERMISSION_DENIED, "Only an owner can grant, change or remove the owner role.")
+
+
+@transaction.atomic
+def member_change_role(*, actor: User, member: User, role: str) -> User:
+    """Give a member another role; owners only for owner changes; never leaves the client without an owner."""
+    _lock_client(member.client)
+    if role not in Role.values:
+        raise _invalid("role", f"Must be one of {', '.join(Role.values)}.")
+    _check_may_manage(actor, member, role)
+    if member.role == role:
+        return member
+    if member.role == Role.OWNER and member.is_active and not _other_active_owners(member):
+        raise ApiError(ErrorCode.CONFLICT, "The client's last owner cannot be given another role.")
+    old = member.role
+    member.role = role
+    member.save(update_fields=["role"])
+    audit_record(
+        action=AuditAction.USER_ROLE_CHANGED,
+        client=member.client,
+        actor=actor,
+        target=member,
+        metadata={"old": old, "new": role},
+    )
+    return member
+
+
+@transaction.atomic
+def member_deactivate(*, actor: User, member: User) -> User:
+    """Deactivate a member: they can no longer sign in and their tokens stop working at once."""
+    _lock_client(member.client)
+    _check_may_manage(actor, member)
+    if not member.is_active:
+        return member
+    if member.role == Role.OWNER and not _other_active_owners(member):
+        raise ApiError(ErrorCode.CONFLICT, "The client's last owner cannot be deactivated.")
+    member.is_active = False
+    member.save(update_fields=["is_active"])
+    jwt.user_revoke_all(user=member, reason="deactivated")
+    audit_record(action=AuditAction.USER_DEACTIVATED, client=member.client, actor=actor, target=member)
+    return member
+
+
+@transaction.atomic
+def member_activate(*, actor: User, member: User) -> User:
+    _check_may_manage(actor, member)
+    if member.is_active:
+        return member
+    member.is_active = True
+    member.save(update_fields=["is_active"])
+    audit_record(action=AuditAction.USER_ACTIVATED, client=member.client, actor=actor, target=member)
+    return member
+
+
+def _token_digest(token: str) -> str:
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+@transaction.atomic
+def invitation_create(*, actor: User, email: str, role: str) -> tuple[Invitation, str]:
+    """Invite `email` to the actor's client; returns the invitation and its one-time token (e-mailed)."""
+    email = User.objects.normalize_email(email).lower()
+    if role not in Role.values:
+        raise _invalid("role", f"Must be one of {', '.join(Role.values)}.")
+    if role == Role.OWNER and actor.role != Role.OWNER:
+        raise ApiError(ErrorCode.PERMISSION_DENIED, "Only an owner can invite another owner.")
+    if User.objects.filter(email=email).exists():
+        raise ApiError(ErrorCode.CONFLICT, "A Caly account with this email address already exists.")
+    client = actor.client
+    open_invitations = Invitation.objects.for_client(client).filter(
+        email=email, accepted_at__isnull=True, revoked_at__isnull=True
+    )
+    # An expired invitation may be replaced; a pending one must be revoked first.
+    for stale in open_invitations.select_for_update():
+        if stale.status == "pending":
+            raise ApiError(ErrorCode.CONFLICT, "This address already has a pending invitation.")
+        stale.revoked_at = timezone.now()
+        stale.save(update_fields=["revoked_at"])
+    token = secrets.token_urlsafe(32)
+    invitation = Invitation(
+        client=client,
+        email=email,
+        role=role,
+        invited_by=actor,
+        token_sha256=_token_digest(token),
+        expires_at=timezone.now() + settings.INVITATION_MAX_AGE,
+    )
+    try:
+        invitation.full_clean()
+    except ValidationError as exc:
+        raise _validation_error(exc) from None
+    invitation.save()
+    send_templated_email.enqueue(
+        to=email,
+        template="invitation",
+        context={
+            "inviter": actor.get_full_name(),
+            "client_name": client.name,
+            "role": Role(role).label.lower(),
+            "link": _link(f"/accounts/invitations/{token}/"),
+            "valid_days": settings.INVITATION_MAX_AGE.days,
+        },
+    )
+    audit_record(
+        action=AuditAction.USER_INVITED, client=client, actor=actor, target=invitation, metadata={"role": role}
+    )
+    return invitation, token
+
+
+@transaction.atomic
+def invitation_revoke(*, actor: User, invitation: Invitation) -> Invitation:
+    if invitation.status != "pending":
+        raise ApiError(ErrorCode.CONFLICT, f"This invitation is already {invitation.status}.")
+    invitation.revoked_at = timezone.now()
+    invitation.save(update_fields=["revoked_at"])
+    audit_record(action=AuditAction.INVITATION_REVOKED, client=invitation.client, actor=actor, target=invitation)
+    return invitation
+
+
+def invitation_for_token(token: str) -> Invitation | None:
+    """The pending invitation a token opens, or None."""
+    invitation = (
+        Invitation.objects.select_related("client", "invited_by").filter(token_sha256=_token_digest(token)).first()
+    )
+    return invitation if invitation is not None and invitation.status == "pending" else None
+
+
+@transaction.atomic
+def invitation_accept(*, token: str, password: str, first_name: str = "", last_name: str = "") -> User:
+    """Create the invited user (verified, with the invited role); the invitation is then spent."""
+    invitation = (
+        Invitation.objects.select_for_update()
+        .select_related("client")
+        .filter(token_sha256=_token_digest(token))
+        .first()
+    )
+    if invitation is None or invitation.status != "pending" or not invitation.client.is_active:
+        raise _invalid("token", "This invitation is invalid, expired, revoked or already used.")
+    if User.objects.filter(email=invitation.email).exists():
+        raise ApiError(ErrorCode.CONFLICT, "A Caly account with this email address already exists.")
+    user = User(
+        email=invitation.email,
+        first_name=first_name.strip(),
+        last_name=last_name.strip(),
+        client=invitation.client,
+        role=invitation.role,
+        email_verified_at=timezone.now(),  # the e-mailed token proves the address
+    )
+    _check_password(password, user)
+    user.set_password(password)
+    try:
+        user.full_clean(exclude=["password"])
+    except ValidationError as exc:
+        raise _validation_error(exc) from None
+    user.save()
+    invitation.accepted_at = timezone.now()
+    invitation.accepted_user = user
+    invitation.save(update_fields=["accepted_at", "accepted_user"])
+    audit_record(
+        action=AuditAction.USER_JOINED,
+        client=invitation.client,
+        actor=user,
+        target=user,
+        metadata={"role": invitation.role, "invitation": str(invitation.public_id)},
+    )
+    return user
