@@ -16,7 +16,7 @@ from django.utils.crypto import constant_time_compare
 from accounts.models import User
 
 VERIFY_EMAIL = "accounts.verify-email"
-RESET_PASSWORD = "accounts.reset-password"
+RESET_PASSWORD = "accounts.reset-password"  # noqa: S105 - a signing salt, not a password
 
 
 def _fingerprint(purpose: str, user: User) -> str:
