@@ -98,7 +98,12 @@ def family_rotate(*, raw: str) -> tuple[TokenPair, RefreshFamily]:
     failure: ApiError | None = None
     reused = False
     with transaction.atomic():
-        family = RefreshFamily.objects.select_for_update().select_related("user__client").filter(pk=family_id).first()
+        family = (
+            RefreshFamily.objects.select_for_update(of=("self",))
+            .select_related("user__client")
+            .filter(pk=family_id)
+            .first()
+        )
         now = timezone.now()
         if family is None or family.revoked_at is not None:
             failure = ApiError(ErrorCode.TOKEN_INVALID, "This sign-in has ended; sign in again.")
@@ -151,11 +156,17 @@ def _revoke(family: RefreshFamily, *, reason: str) -> None:
 
 
 def family_revoke(*, family_id: uuid.UUID, reason: str) -> RefreshFamily | None:
-    """End one sign-in (logout). Idempotent; returns the family, or None if it does not exist."""
+    """End one sign-in (logout). Idempotent: returns the family if this call ended it, else None."""
     with transaction.atomic():
-        family = RefreshFamily.objects.select_for_update().filter(pk=family_id).first()
-        if family is not None and family.revoked_at is None:
-            _revoke(family, reason=reason)
+        family = (
+            RefreshFamily.objects.select_for_update(of=("self",))
+            .select_related("user__client")
+            .filter(pk=family_id)
+            .first()
+        )
+        if family is None or family.revoked_at is not None:
+            return None
+        _revoke(family, reason=reason)
     return family
 
 
