@@ -180,7 +180,7 @@ def test_it_rotates_refresh_tokens_within_one_family(api, alice):
 
 def test_it_logs_out_by_revoking_the_family_and_its_access_tokens(api, alice):
     tokens = login(api, alice.email)
-    response, body = call(api, "auth/logout", {"refresh": tokens["refresh"]})
+    response, _ = call(api, "auth/logout", {"refresh": tokens["refresh"]})
     assert response.status_code == 200
     assert RefreshFamily.objects.get().revoked_reason == "logout"
     assert call(api, "me", token=tokens["access"], method="get")[0].status_code == 401
