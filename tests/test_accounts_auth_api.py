@@ -135,6 +135,7 @@ def test_it_signs_in_with_a_token_pair_and_the_profile(api, alice):
     assert response.status_code == 200
     assert set(data["tokens"]) == {"access", "refresh", "token_type", "access_expires_at", "refresh_expires_at"}
     assert data["user"]["email"] == "alice@acme.example" and data["user"]["client"]["name"] == "Acme Apparel"
+    assert response["Cache-Control"] == "no-store"
     me, body = call(api, "me", token=data["tokens"]["access"], method="get")
     assert me.status_code == 200 and body["data"]["id"] == str(alice.public_id)
     assert AuditEvent.objects.filter(action=AuditAction.LOGIN_SUCCEEDED, actor=alice).exists()

@@ -30,10 +30,17 @@ def _request_origin() -> tuple[str | None, str]:
     return extra.get("ip"), extra.get("user_agent", "")
 
 
+def _no_store(response: Response) -> Response:
+    """Answers that carry tokens must never be cached (RFC 6749 §5.1)."""
+    response["Cache-Control"] = "no-store"
+    response["Pragma"] = "no-cache"
+    return response
+
+
 def _sign_in(user: User, status_code: int = status.HTTP_200_OK) -> Response:
     ip, user_agent = _request_origin()
     pair = services.auth_login(user=user, ip=ip, user_agent=user_agent)
-    return Response({"tokens": pair.as_dict(), "user": s.ProfileSerializer(user).data}, status=status_code)
+    return _no_store(Response({"tokens": pair.as_dict(), "user": s.ProfileSerializer(user).data}, status=status_code))
 
 
 def _valid(serializer_class, request) -> dict:
@@ -106,7 +113,7 @@ class RefreshView(PublicAPIView):
         raw = _valid(s.RefreshSerializer, request)["refresh"]
         ratelimits.refresh_check(request, jwt.refresh_family_id(raw))
         pair, _ = jwt.family_rotate(raw=raw)
-        return Response(pair.as_dict())
+        return _no_store(Response(pair.as_dict()))
 
 
 class LogoutView(PublicAPIView):
