@@ -59,6 +59,12 @@ class Client(models.Model):
     notify_by_email = models.BooleanField(default=True)
     notify_by_sms = models.BooleanField(default=False)
     notify_by_whatsapp = models.BooleanField(default=False)
+    recording_retention_days = models.PositiveIntegerField(
+        null=True,
+        blank=True,
+        validators=[MinValueValidator(1), MaxValueValidator(3650)],
+        help_text="Recordings older than this are deleted; empty keeps them.",
+    )
 
     onboarding_step = models.CharField(max_length=20, choices=OnboardingStep.choices, default=OnboardingStep.COMPANY)
     onboarding_completed_at = models.DateTimeField(null=True, blank=True)
@@ -272,6 +278,9 @@ class AuditAction(models.TextChoices):
     CLIENT_DEACTIVATED = "client.deactivated", "Client deactivated"
     CLIENT_ACTIVATED = "client.activated", "Client activated"
     FAMILY_REVOKED = "token.family_revoked", "Sign-in revoked by staff"
+    CALL_UPDATED = "call.updated", "Call updated"
+    RECORDING_DOWNLOADED = "recording.downloaded", "Recording played or downloaded"
+    RECORDING_DELETED = "recording.deleted", "Recording deleted"
 
 
 class AppendOnlyQuerySet(TenantQuerySet):

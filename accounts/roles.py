@@ -18,6 +18,9 @@ class Role(models.TextChoices):
 class Capability(StrEnum):
     READ = "read"  # calls, products, team list, own client
     PLAY_RECORDINGS = "play_recordings"  # listen to and download recordings
+    UPDATE_CALLS = "update_calls"  # mark resolved, rate satisfaction, write notes
+    EXPORT_CALLS = "export_calls"  # CSV exports of calls (customer numbers in bulk)
+    DELETE_RECORDINGS = "delete_recordings"
     MANAGE_INTEGRATIONS = "manage_integrations"  # Exotel and Shopify connections
     MANAGE_TEAM = "manage_team"  # invite, change roles, deactivate
     MANAGE_CLIENT = "manage_client"  # company details and business settings
@@ -27,12 +30,14 @@ class Capability(StrEnum):
 
 
 _VIEWER = {Capability.READ}
-_AGENT = _VIEWER | {Capability.PLAY_RECORDINGS}
+_AGENT = _VIEWER | {Capability.PLAY_RECORDINGS, Capability.UPDATE_CALLS}
 _ADMIN = _AGENT | {
     Capability.MANAGE_INTEGRATIONS,
     Capability.MANAGE_TEAM,
     Capability.MANAGE_CLIENT,
     Capability.VIEW_AUDIT,
+    Capability.EXPORT_CALLS,
+    Capability.DELETE_RECORDINGS,
 }
 _OWNER = _ADMIN | {Capability.MANAGE_BILLING, Capability.DELETE_CLIENT}
 

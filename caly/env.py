@@ -305,6 +305,14 @@ VARIABLES: tuple[Var, ...] = (
         "300",
     ),
     Var(
+        "RECORDING_MAX_MB",
+        _int_between(1, 4096),
+        "512",
+        False,
+        "Largest recording Caly stores; a bigger download is cut off and marked failed.",
+        "512",
+    ),
+    Var(
         "EMAIL_URL",
         _parse_email_url,
         "consolemail://",
@@ -411,6 +419,15 @@ VARIABLES: tuple[Var, ...] = (
         "10/h",
     ),
     Var("RATE_LIMIT_REFRESH_FAMILY", _parse_rate, "30/m", False, "Token refreshes per sign-in.", "30/m"),
+    Var("RATE_LIMIT_EXPORT_USER", _parse_rate, "10/h", False, "CSV exports per user.", "10/h"),
+    Var(
+        "CALL_EXPORT_MAX_ROWS",
+        _int_between(1, 10_000_000),
+        "100000",
+        False,
+        "Rows one CSV export may hold (newest first).",
+        "100000",
+    ),
     Var("RATE_LIMIT_API_USER", _parse_rate, "1200/m", False, "Authenticated API requests per user.", "1200/m"),
     Var(
         "TRUSTED_PROXY_COUNT",

@@ -1,1 +1,132 @@
-# Models arrive with the issue that builds this app.
+"""Calls and their recordings. Provider-neutral: integrations feed them, recordings store bytes."""
+
+from __future__ import annotations
+
+import uuid
+
+from django.core.validators import MaxValueValidator, MinValueValidator, RegexValidator
+from django.db import models
+from django.db.models import Q
+
+from accounts.models import Client
+from caly.tenancy import TenantQuerySet
+
+e164 = RegexValidator(r"^\+[1-9][0-9]{6,14}$", "Enter a phone number in E.164 form, such as +919876543210.")
+
+
+class Provider(models.TextChoices):
+    EXOTEL = "exotel", "Exotel"
+
+
+class Direction(models.TextChoices):
+    INBOUND = "inbound", "Inbound"
+    OUTBOUND = "outbound", "Outbound"
+
+
+class CallStatus(models.TextChoices):
+    QUEUED = "queued", "Queued"
+    RINGING = "ringing", "Ringing"
+    IN_PROGRESS = "in-progress", "In progress"
+    COMPLETED = "completed", "Completed"
+    BUSY = "busy", "Busy"
+    NO_ANSWER = "no-answer", "No answer"
+    FAILED = "failed", "Failed"
+    CANCELED = "canceled", "Canceled"
+
+
+class Call(models.Model):
+    client = models.ForeignKey(Client, on_delete=models.PROTECT, related_name="+")
+    public_id = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
+    provider = models.CharField(max_length=20, choices=Provider.choices, default=Provider.EXOTEL)
+    provider_call_id = models.CharField(max_length=100)
+    direction = models.CharField(max_length=10, choices=Direction.choices)
+    from_number = models.CharField(max_length=16, validators=[e164])
+    to_number = models.CharField(max_length=16, validators=[e164])
+    status = models.CharField(max_length=12, choices=CallStatus.choices, default=CallStatus.QUEUED)
+    started_at = models.DateTimeField()
+    answered_at = models.DateTimeField(null=True, blank=True)
+    ended_at = models.DateTimeField(null=True, blank=True)
+    duration_seconds = models.PositiveIntegerField(default=0)
+    is_resolved = models.BooleanField(default=False)
+    customer_satisfaction = models.PositiveSmallIntegerField(
+        null=True, blank=True, validators=[MinValueValidator(1), MaxValueValidator(5)]
+    )
+    notes = models.TextField(blank=True, max_length=5000)
+    transcript = models.TextField(blank=True)
+    metadata = models.JSONField(default=dict, blank=True)
+    has_recording = models.BooleanField(default=False, help_text="Kept in step with its stored recording.")
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    objects = TenantQuerySet.as_manager()
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["client", "provider", "provider_call_id"], name="recordings_call_unique_provider_id"
+            ),
+            models.CheckConstraint(
+                condition=Q(customer_satisfaction__isnull=True) | Q(customer_satisfaction__range=(1, 5)),
+                name="recordings_call_satisfaction_1_5",
+            ),
+        ]
+        indexes = [
+            models.Index(fields=["client", "-started_at", "-id"], name="rec_call_client_started"),
+            models.Index(fields=["client", "status", "-started_at", "-id"], name="rec_call_client_status"),
+            models.Index(
+                fields=["client", "from_number"], name="rec_call_client_from", opclasses=["", "varchar_pattern_ops"]
+            ),
+            models.Index(
+                fields=["client", "to_number"], name="rec_call_client_to", opclasses=["", "varchar_pattern_ops"]
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.from_number} → {self.to_number} at {self.started_at:%Y-%m-%d %H:%M}"
+
+
+class RecordingStatus(models.TextChoices):
+    PENDING = "pending", "Pending"
+    FETCHING = "fetching", "Fetching"
+    STORED = "stored", "Stored"
+    FAILED = "failed", "Failed"
+    DELETED = "deleted", "Deleted"
+
+
+class Recording(models.Model):
+    client = models.ForeignKey(Client, on_delete=models.PROTECT, related_name="+")
+    call = models.ForeignKey(Call, on_delete=models.PROTECT, related_name="recordings")
+    public_id = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
+    status = models.CharField(max_length=10, choices=RecordingStatus.choices, default=RecordingStatus.PENDING)
+    # Copied from the call so the list can seek on this table's own index.
+    started_at = models.DateTimeField()
+    storage_key = models.CharField(max_length=300, blank=True)
+    content_type = models.CharField(max_length=100, blank=True)
+    size_bytes = models.BigIntegerField(null=True, blank=True)
+    duration_seconds = models.PositiveIntegerField(null=True, blank=True)
+    sha256 = models.CharField(max_length=64, blank=True)
+    channels = models.PositiveSmallIntegerField(null=True, blank=True)
+    source_url = models.URLField(max_length=2000, blank=True, help_text="The provider's URL; never shown to users.")
+    attempts = models.PositiveIntegerField(default=0)
+    last_error = models.TextField(blank=True)
+    stored_at = models.DateTimeField(null=True, blank=True)
+    deleted_at = models.DateTimeField(null=True, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    objects = TenantQuerySet.as_manager()
+
+    class Meta:
+        constraints = [
+            # One live recording per call: storing the same call again reuses it.
+            models.UniqueConstraint(
+                fields=["call"], condition=~Q(status="deleted"), name="recordings_recording_one_live_per_call"
+            ),
+        ]
+        indexes = [
+            models.Index(fields=["client", "-started_at", "-id"], name="rec_rec_client_started"),
+            models.Index(fields=["client", "status", "-started_at", "-id"], name="rec_rec_client_status"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.public_id} ({self.status})"

@@ -5,4 +5,5 @@ from caly import client_errors
 urlpatterns = [
     path("client-errors/", client_errors.ClientErrorView.as_view(), name="client-errors"),
     path("", include("accounts.api.urls")),
+    path("", include("recordings.api.urls")),
 ]

@@ -165,13 +165,15 @@ if ENV["STORAGE_BACKEND"] == "s3":
 else:
     _default_storage = {
         "BACKEND": "django.core.files.storage.FileSystemStorage",
-        "OPTIONS": {"location": str(MEDIA_ROOT)},
+        # Storing a recording again replaces the object under its key (idempotent stores).
+        "OPTIONS": {"location": str(MEDIA_ROOT), "allow_overwrite": True},
     }
 STORAGES = {
     "default": _default_storage,
     "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},
 }
 PRESIGNED_URL_EXPIRY_SECONDS = ENV["S3_PRESIGNED_URL_EXPIRY_SECONDS"]
+RECORDING_MAX_BYTES = ENV["RECORDING_MAX_MB"] * 1024 * 1024
 
 _email = ENV["EMAIL_URL"]
 EMAIL_BACKEND = _email["EMAIL_BACKEND"]
@@ -229,7 +231,9 @@ RATE_LIMITS = {
     "password_reset_ip": ENV["RATE_LIMIT_PASSWORD_RESET_IP"],
     "refresh_family": ENV["RATE_LIMIT_REFRESH_FAMILY"],
     "api_user": ENV["RATE_LIMIT_API_USER"],
+    "export_user": ENV["RATE_LIMIT_EXPORT_USER"],
 }
+CALL_EXPORT_MAX_ROWS = ENV["CALL_EXPORT_MAX_ROWS"]
 
 # JWT for API clients: simplejwt signs and verifies; accounts.jwt keeps the refresh families.
 SIMPLE_JWT = {
@@ -271,6 +275,11 @@ SPECTACULAR_SETTINGS = {
     "REDOC_DIST": "SIDECAR",
     # Declared even before the first authenticated route exists, so clients see how to log in.
     "APPEND_COMPONENTS": {"securitySchemes": {"jwtAuth": {"type": "http", "scheme": "bearer", "bearerFormat": "JWT"}}},
+    "ENUM_NAME_OVERRIDES": {
+        "CallStatusEnum": "recordings.models.CallStatus",
+        "RecordingStatusEnum": "recordings.models.RecordingStatus",
+        "RoleEnum": "accounts.roles.Role",
+    },
     "POSTPROCESSING_HOOKS": [
         "drf_spectacular.hooks.postprocess_schema_enums",
         "caly.api.schema.strip_envelope_markers",

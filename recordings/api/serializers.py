@@ -1,0 +1,156 @@
+import re
+from datetime import timedelta
+
+from rest_framework import serializers
+
+from recordings.models import Call, CallStatus, Direction, Recording, RecordingStatus
+
+NUMBER_PREFIX = re.compile(r"^\+?[0-9]{1,15}$")
+MAX_RANGE_DAYS = 366
+
+
+class RecordingSerializer(serializers.ModelSerializer):
+    id = serializers.UUIDField(source="public_id", read_only=True)
+    call_id = serializers.UUIDField(source="call.public_id", read_only=True)
+    download_url = serializers.SerializerMethodField()
+
+    class Meta:
+        model = Recording
+        fields = [
+            "id",
+            "call_id",
+            "status",
+            "started_at",
+            "content_type",
+            "size_bytes",
+            "duration_seconds",
+            "sha256",
+            "channels",
+            "attempts",
+            "stored_at",
+            "deleted_at",
+            "download_url",
+        ]
+        read_only_fields = fields
+
+    def get_download_url(self, recording) -> str | None:
+        if recording.status != RecordingStatus.STORED:
+            return None
+        return f"/api/v1/recordings/{recording.public_id}/download"
+
+
+class CallSerializer(serializers.ModelSerializer):
+    """The list shape; `call_row()` in views builds the same dict from `.values()` rows, faster."""
+
+    id = serializers.UUIDField(source="public_id", read_only=True)
+
+    class Meta:
+        model = Call
+        fields = [
+            "id",
+            "provider",
+            "provider_call_id",
+            "direction",
+            "from_number",
+            "to_number",
+            "status",
+            "started_at",
+            "answered_at",
+            "ended_at",
+            "duration_seconds",
+            "is_resolved",
+            "customer_satisfaction",
+            "has_recording",
+            "notes",
+        ]
+        read_only_fields = fields
+
+
+class CallDetailSerializer(CallSerializer):
+    recordings = serializers.SerializerMethodField()
+
+    class Meta(CallSerializer.Meta):
+        fields = [*CallSerializer.Meta.fields, "transcript", "metadata", "created_at", "updated_at", "recordings"]
+        read_only_fields = fields
+
+    def get_recordings(self, call) -> list[dict]:
+        live = [r for r in call.recordings.all() if r.status != RecordingStatus.DELETED]
+        return RecordingSerializer(live, many=True).data
+
+
+class CallUpdateSerializer(serializers.ModelSerializer):
+    class Meta:
+        model = Call
+        fields = ["is_resolved", "customer_satisfaction", "notes"]
+        extra_kwargs = {"customer_satisfaction": {"min_value": 1, "max_value": 5}}
+
+
+class DateRangeFilterSerializer(serializers.Serializer):
+    started_from = serializers.DateField(required=False, help_text="First local day (client's time zone).")
+    started_to = serializers.DateField(required=False, help_text="Last local day, inclusive.")
+
+    def validate(self, data):
+        first, last = data.get("started_from"), data.get("started_to")
+        if first and last and first > last:
+            raise serializers.ValidationError({"started_to": ["Must not be before started_from."]})
+        return data
+
+
+def _number_prefix(value: str) -> str:
+    if not NUMBER_PREFIX.match(value):
+        raise serializers.ValidationError("Digits with an optional leading +, at most 15.")
+    return value
+
+
+class CallFilterSerializer(DateRangeFilterSerializer):
+    status = serializers.ChoiceField(choices=CallStatus.choices, required=False)
+    direction = serializers.ChoiceField(choices=Direction.choices, required=False)
+    number = serializers.RegexField(r"^\+[1-9][0-9]{6,14}$", required=False, help_text="Exact E.164 number.")
+    number_prefix = serializers.CharField(required=False, max_length=16, validators=[_number_prefix])
+    resolved = serializers.BooleanField(required=False, allow_null=True, default=None)
+    has_recording = serializers.BooleanField(required=False, allow_null=True, default=None)
+    min_duration = serializers.IntegerField(required=False, min_value=0, max_value=10**7)
+    max_duration = serializers.IntegerField(required=False, min_value=0, max_value=10**7)
+    q = serializers.CharField(required=False, max_length=100, help_text="Number prefix or words in the notes.")
+
+
+class RecordingFilterSerializer(DateRangeFilterSerializer):
+    status = serializers.ChoiceField(choices=RecordingStatus.choices, required=False)
+    direction = serializers.ChoiceField(choices=Direction.choices, required=False)
+    number = serializers.RegexField(r"^\+[1-9][0-9]{6,14}$", required=False)
+
+
+class StatsFilterSerializer(serializers.Serializer):
+    started_from = serializers.DateField(required=False)
+    started_to = serializers.DateField(required=False)
+
+    def validate(self, data):
+        first, last = data.get("started_from"), data.get("started_to")
+        if first and last and first > last:
+            raise serializers.ValidationError({"started_to": ["Must not be before started_from."]})
+        if first and last and (last - first) > timedelta(days=MAX_RANGE_DAYS):
+            raise serializers.ValidationError({"started_to": [f"At most {MAX_RANGE_DAYS} days at a time."]})
+        return data
+
+
+class DayCountSerializer(serializers.Serializer):
+    date = serializers.DateField()
+    calls = serializers.IntegerField()
+
+
+class StatsSummarySerializer(serializers.Serializer):
+    # `from` is a keyword, so the field is declared below.
+    to = serializers.DateField()
+    timezone = serializers.CharField()
+    calls = serializers.IntegerField()
+    answered = serializers.IntegerField()
+    answered_rate = serializers.FloatField(allow_null=True)
+    average_duration_seconds = serializers.FloatField(allow_null=True)
+    resolved_rate = serializers.FloatField(allow_null=True)
+    average_satisfaction = serializers.FloatField(allow_null=True)
+    recordings_stored = serializers.IntegerField()
+    recordings_failed = serializers.IntegerField()
+    calls_per_day = DayCountSerializer(many=True)
+
+
+StatsSummarySerializer._declared_fields["from"] = serializers.DateField()

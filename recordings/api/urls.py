@@ -1,0 +1,13 @@
+from django.urls import path
+
+from recordings.api import views
+
+urlpatterns = [
+    path("calls", views.CallListView.as_view(), name="calls"),
+    path("calls/export", views.CallExportView.as_view(), name="calls-export"),
+    path("calls/<uuid:public_id>", views.CallDetailView.as_view(), name="call"),
+    path("recordings", views.RecordingListView.as_view(), name="recordings"),
+    path("recordings/<uuid:public_id>", views.RecordingDetailView.as_view(), name="recording"),
+    path("recordings/<uuid:public_id>/download", views.RecordingDownloadView.as_view(), name="recording-download"),
+    path("stats/summary", views.StatsSummaryView.as_view(), name="stats-summary"),
+]

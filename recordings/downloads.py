@@ -1,0 +1,82 @@
+"""Serving recording bytes: a presigned redirect for S3, or a ranged stream for local files."""
+
+from __future__ import annotations
+
+import re
+
+from django.http import HttpResponse, HttpResponseRedirect, StreamingHttpResponse
+
+from recordings import storage
+from recordings.models import Recording
+
+_RANGE = re.compile(r"^bytes=(\d*)-(\d*)$")
+
+
+def parse_range(header: str | None, size: int) -> tuple[int, int] | bool | None:
+    """(first, last) byte positions of a single satisfiable range; None to send everything;
+    False when the range cannot be satisfied (416). Malformed and multiple ranges are ignored (200)."""
+    match = _RANGE.match((header or "").strip())
+    if not match:
+        return None
+    first, last = match.groups()
+    if not first and not last:
+        return None
+    if not first:  # the last N bytes
+        length = int(last)
+        if length == 0:
+            return False
+        return max(0, size - length), size - 1
+    start = int(first)
+    end = min(int(last), size - 1) if last else size - 1
+    if start >= size or (last and int(last) < start):
+        return False
+    return start, end
+
+
+def _stream(key: str, start: int, length: int):
+    with storage.open_object(key) as handle:
+        handle.seek(start)
+        remaining = length
+        while remaining > 0:
+            chunk = handle.read(min(storage.CHUNK_BYTES, remaining))
+            if not chunk:
+                break
+            remaining -= len(chunk)
+            yield chunk
+
+
+def recording_response(recording: Recording, *, range_header: str | None, attachment: bool) -> HttpResponse:
+    filename = f"call-{recording.call.public_id}.{recording.storage_key.rsplit('.', 1)[-1]}"
+    if not storage.is_local():
+        return HttpResponseRedirect(
+            storage.presigned_url(recording.storage_key, filename=filename, attachment=attachment)
+        )
+    size = storage.object_size(recording.storage_key)
+    wanted = parse_range(range_header, size)
+    if wanted is False:
+        response = HttpResponse(status=416)
+        response["Content-Range"] = f"bytes */{size}"
+        return response
+    start, end = wanted if wanted else (0, size - 1)
+    length = end - start + 1 if size else 0
+    response = StreamingHttpResponse(
+        _stream(recording.storage_key, start, length),
+        status=206 if wanted else 200,
+        content_type=recording.content_type or "application/octet-stream",
+    )
+    if wanted:
+        response["Content-Range"] = f"bytes {start}-{end}/{size}"
+    response["Content-Length"] = str(length)
+    response["Accept-Ranges"] = "bytes"
+    response["Content-Disposition"] = f'{"attachment" if attachment else "inline"}; filename="{filename}"'
+    response["Cache-Control"] = "private, max-age=0, must-revalidate"
+    if recording.sha256:
+        response["ETag"] = f'"{recording.sha256}"'
+    return response
+
+
+def is_first_request(range_header: str | None) -> bool:
+    """A play or download starts here (no range, or from byte 0): the request that gets audited,
+    not each seek of the player."""
+    match = _RANGE.match((range_header or "").strip())
+    return match is None or match.group(1) == "0"

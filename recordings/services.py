@@ -1,0 +1,161 @@
+"""Writes of calls and recordings: create, store bytes, update, delete, retention."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterable
+from datetime import timedelta
+from typing import IO, Any
+
+from django.core.exceptions import ValidationError
+from django.db import IntegrityError, transaction
+from django.db.models import Q
+from django.utils import timezone
+
+from accounts.audit import audit_record
+from accounts.models import AuditAction, Client, User
+from caly.api.errors import ApiError, ErrorCode
+from recordings import storage
+from recordings.models import Call, Recording, RecordingStatus
+
+logger = logging.getLogger("caly.recordings")
+CALL_EDITABLE_FIELDS = ("is_resolved", "customer_satisfaction", "notes")
+
+
+def call_create(*, client: Client, **fields: Any) -> Call:
+    """Create a call after full validation; raises ValidationError."""
+    call = Call(client=client, **fields)
+    call.full_clean()
+    call.save()
+    return call
+
+
+@transaction.atomic
+def call_update(*, call: Call, actor: User, **fields: Any) -> Call:
+    """Mark resolved, rate satisfaction, write notes; audited with the old and new values."""
+    changed = {}
+    for name, value in fields.items():
+        if name not in CALL_EDITABLE_FIELDS:
+            raise ApiError(ErrorCode.VALIDATION_ERROR, "The request is invalid.", details={name: ["Read-only."]})
+        if getattr(call, name) != value:
+            changed[name] = {"old": str(getattr(call, name)), "new": str(value)}
+            setattr(call, name, value)
+    if changed:
+        try:
+            call.full_clean()
+        except ValidationError as exc:
+            raise ApiError(ErrorCode.VALIDATION_ERROR, "The request is invalid.", details=exc.message_dict) from None
+        call.save(update_fields=[*changed, "updated_at"])
+        audit_record(action=AuditAction.CALL_UPDATED, client=call.client, actor=actor, target=call, metadata=changed)
+    return call
+
+
+def _live_recording(call: Call) -> Recording:
+    """The call's one live recording row, created if missing (race-safe through the unique constraint)."""
+    existing = Recording.objects.filter(call=call).exclude(status=RecordingStatus.DELETED).first()
+    if existing is not None:
+        return existing
+    try:
+        with transaction.atomic():
+            return Recording.objects.create(client_id=call.client_id, call=call, started_at=call.started_at)
+    except IntegrityError:
+        return Recording.objects.filter(call=call).exclude(status=RecordingStatus.DELETED).get()
+
+
+def recording_store(
+    *,
+    call: Call,
+    stream: IO[bytes] | Iterable[bytes],
+    content_type: str,
+    source_url: str = "",
+    duration_seconds: int | None = None,
+    channels: int | None = None,
+) -> Recording:
+    """Stream a call's audio into storage (size and sha256 computed on the way) and record it.
+
+    Idempotent: the same call always has one key and one live row. Raises the storage's error
+    after marking the recording failed.
+    """
+    recording = _live_recording(call)
+    key = storage.recording_key(
+        client_public_id=call.client.public_id,
+        call_public_id=call.public_id,
+        started_at=call.started_at,
+        content_type=content_type,
+    )
+    Recording.objects.filter(pk=recording.pk).update(
+        status=RecordingStatus.FETCHING, attempts=recording.attempts + 1, source_url=source_url or recording.source_url
+    )
+    try:
+        reader = storage.store_stream(key=key, stream=stream, content_type=content_type)
+    except Exception as exc:
+        Recording.objects.filter(pk=recording.pk).update(status=RecordingStatus.FAILED, last_error=str(exc)[:2000])
+        logger.warning("Storing the recording of call %s failed: %s", call.public_id, exc)
+        raise
+    with transaction.atomic():
+        recording.refresh_from_db()
+        if recording.storage_key and recording.storage_key != key:
+            storage.delete_object(recording.storage_key)  # the content type (extension) changed
+        recording.status = RecordingStatus.STORED
+        recording.storage_key = key
+        recording.content_type = content_type
+        recording.size_bytes = reader.size_bytes
+        recording.sha256 = reader.sha256
+        recording.duration_seconds = duration_seconds
+        recording.channels = channels
+        recording.last_error = ""
+        recording.stored_at = timezone.now()
+        recording.save()
+        Call.objects.filter(pk=call.pk).update(has_recording=True)
+    return recording
+
+
+@transaction.atomic
+def recording_delete(*, recording: Recording, actor: User | None, reason: str = "deleted") -> Recording:
+    """Soft-delete the row and remove the object; audited."""
+    if recording.status == RecordingStatus.DELETED:
+        return recording
+    key = recording.storage_key
+    recording.status = RecordingStatus.DELETED
+    recording.deleted_at = timezone.now()
+    recording.save(update_fields=["status", "deleted_at", "updated_at"])
+    Call.objects.filter(pk=recording.call_id).update(has_recording=False)
+    audit_record(
+        action=AuditAction.RECORDING_DELETED,
+        client=recording.client,
+        actor=actor,
+        target=recording,
+        metadata={"reason": reason},
+    )
+    transaction.on_commit(lambda: storage.delete_object(key))
+    return recording
+
+
+def recordings_expired(*, now=None):
+    """Live recordings older than their client's retention period."""
+    now = now or timezone.now()
+    expired = Q()
+    for client_id, days in Client.objects.filter(recording_retention_days__isnull=False).values_list(
+        "id", "recording_retention_days"
+    ):
+        expired |= Q(client_id=client_id, started_at__lt=now - timedelta(days=days))
+    if not expired:
+        return Recording.objects.none()
+    return Recording.objects.filter(expired).exclude(status=RecordingStatus.DELETED).select_related("client")
+
+
+def recordings_purge_expired(*, dry_run: bool, now=None) -> dict[str, int]:
+    """Delete recordings past retention (or only count them); returns counts."""
+    counts = {"expired": 0, "deleted": 0, "failed": 0}
+    for recording in recordings_expired(now=now).iterator(chunk_size=500):
+        counts["expired"] += 1
+        if dry_run:
+            continue
+        try:
+            recording_delete(recording=recording, actor=None, reason="retention")
+            counts["deleted"] += 1
+        except Exception:
+            counts["failed"] += 1
+            logger.exception("Retention could not delete recording %s", recording.public_id)
+    logger.info("Recording retention %s: %s", "dry run" if dry_run else "run", counts)
+    return counts
