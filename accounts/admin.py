@@ -1,23 +1,109 @@
-from django.contrib import admin
+"""The admin Caly staff use: clients, users, sign-ins, invitations and the audit log.
+
+Every change staff make to who may sign in is audited with the staff member as actor and ends
+the sign-ins it should end, so a deactivation takes effect on the API at once.
+"""
+
+from __future__ import annotations
+
+import json
+
+from django.contrib import admin, messages
 from django.contrib.auth.admin import UserAdmin as DjangoUserAdmin
 from django.contrib.auth.forms import UserChangeForm, UserCreationForm
+from django.template.defaultfilters import pluralize
+from django.utils import timezone
+from django.utils.html import format_html
 
-from accounts.models import Client, User
+from accounts import services
+from accounts.models import AuditEvent, Client, Invitation, RefreshFamily, User
+
+# --- writes staff make (kept here until services grow staff variants) ---------------------------
+
+
+# --- clients ------------------------------------------------------------------------------------
+
+
+class ClientUserInline(admin.TabularInline):
+    """The client's people at a glance; users are added by invitation and changed on their own page."""
+
+    model = User
+    fk_name = "client"
+    fields = ["email", "role", "is_active", "last_login"]
+    readonly_fields = fields
+    ordering = ["email"]
+    extra = 0
+    show_change_link = True
+
+    def has_add_permission(self, request, obj=None) -> bool:
+        return False
+
+    def has_delete_permission(self, request, obj=None) -> bool:
+        return False
 
 
 @admin.register(Client)
 class ClientAdmin(admin.ModelAdmin):
     list_display = ["name", "slug", "is_active", "timezone", "created_at"]
-    list_filter = ["is_active"]
+    list_filter = ["is_active", "onboarding_step", "timezone"]
     search_fields = ["name", "slug", "public_id"]
     prepopulated_fields = {"slug": ["name"]}
     readonly_fields = ["public_id", "created_at", "updated_at"]
+    fieldsets = [
+        ("Company", {"fields": ["name", "slug", "public_id", "timezone", "is_active", "created_at", "updated_at"]}),
+        (
+            "Business settings",
+            {
+                "fields": [
+                    "return_window_days",
+                    "refund_auto_threshold_inr",
+                    "cancel_window_hours",
+                    "escalation_threshold",
+                    "notify_by_email",
+                    "notify_by_sms",
+                    "notify_by_whatsapp",
+                    "recording_retention_days",
+                ]
+            },
+        ),
+        ("Onboarding", {"fields": ["onboarding_step", "onboarding_completed_at"]}),
+    ]
+    inlines = [ClientUserInline]
+    actions = ["deactivate_clients", "activate_clients"]
+
+    def save_model(self, request, obj, form, change) -> None:
+        super().save_model(request, obj, form, change)
+        if change and "is_active" in form.changed_data:  # the same effects and audit as the actions
+            services.client_set_active(client=obj, actor=request.user, active=obj.is_active)
+
+    @admin.action(description="Deactivate selected clients", permissions=["change"])
+    def deactivate_clients(self, request, queryset) -> None:
+        changed, unchanged, ended = services.clients_set_active(
+            client_ids=list(queryset.values_list("pk", flat=True)), actor=request.user, active=False
+        )
+        message = f"Deactivated {changed} client{pluralize(changed)}; ended {ended} sign-in{pluralize(ended)}."
+        if unchanged:
+            message += f" {unchanged} {pluralize(unchanged, 'was,were')} already inactive."
+        self.message_user(request, message, messages.SUCCESS)
+
+    @admin.action(description="Activate selected clients", permissions=["change"])
+    def activate_clients(self, request, queryset) -> None:
+        changed, unchanged, _ = services.clients_set_active(
+            client_ids=list(queryset.values_list("pk", flat=True)), actor=request.user, active=True
+        )
+        message = f"Activated {changed} client{pluralize(changed)}."
+        if unchanged:
+            message += f" {unchanged} {pluralize(unchanged, 'was,were')} already active."
+        self.message_user(request, message, messages.SUCCESS)
+
+
+# --- users --------------------------------------------------------------------------------------
 
 
 class EmailUserCreationForm(UserCreationForm):
     class Meta:
         model = User
-        fields = ["email", "client"]
+        fields = ["email", "client", "role"]
 
 
 class EmailUserChangeForm(UserChangeForm):
@@ -31,15 +117,206 @@ class UserAdmin(DjangoUserAdmin):
     form = EmailUserChangeForm
     add_form = EmailUserCreationForm
     ordering = ["email"]
-    list_display = ["email", "client", "is_active", "is_staff", "last_login"]
-    list_filter = ["is_active", "is_staff", "client"]
+    list_display = ["email", "client", "role", "is_active", "is_staff", "last_login"]
+    list_filter = ["client", "role", "is_active", "is_staff"]
     list_select_related = ["client"]
     search_fields = ["email", "first_name", "last_name"]
     autocomplete_fields = ["client"]
+    readonly_fields = ["public_id", "email_verified_at", "token_version"]
     fieldsets = [
-        (None, {"fields": ["email", "password"]}),
-        ("Person", {"fields": ["first_name", "last_name", "client"]}),
+        (None, {"fields": ["email", "password", "public_id"]}),
+        ("Person", {"fields": ["first_name", "last_name"]}),
+        ("Client", {"fields": ["client", "role"]}),
         ("Access", {"fields": ["is_active", "is_staff", "is_superuser", "groups", "user_permissions"]}),
+        ("Verification and tokens", {"fields": ["email_verified_at", "token_version"]}),
         ("Dates", {"fields": ["last_login", "date_joined"]}),
     ]
-    add_fieldsets = [(None, {"classes": ["wide"], "fields": ["email", "client", "password1", "password2"]})]
+    add_fieldsets = [(None, {"classes": ["wide"], "fields": ["email", "client", "role", "password1", "password2"]})]
+
+    def save_model(self, request, obj, form, change) -> None:
+        super().save_model(request, obj, form, change)  # changeform_view runs all of this in one transaction
+        if change:
+            services.user_changed_by_staff(
+                user=obj,
+                actor=request.user,
+                old_role=form.initial.get("role", ""),
+                role_changed="role" in form.changed_data,
+                active_changed="is_active" in form.changed_data,
+            )
+
+
+# --- sign-ins -----------------------------------------------------------------------------------
+
+
+class RevokedFilter(admin.SimpleListFilter):
+    title = "revoked"
+    parameter_name = "revoked"
+
+    def lookups(self, request, model_admin):
+        return [("yes", "Yes"), ("no", "No")]
+
+    def queryset(self, request, queryset):
+        if self.value() in ("yes", "no"):
+            return queryset.filter(revoked_at__isnull=self.value() == "no")
+        return queryset
+
+
+class ExpiredFilter(admin.SimpleListFilter):
+    title = "expired"
+    parameter_name = "expired"
+
+    def lookups(self, request, model_admin):
+        return [("yes", "Yes"), ("no", "No")]
+
+    def queryset(self, request, queryset):
+        if self.value() == "yes":
+            return queryset.filter(expires_at__lte=timezone.now())
+        if self.value() == "no":
+            return queryset.filter(expires_at__gt=timezone.now())
+        return queryset
+
+
+@admin.register(RefreshFamily)
+class RefreshFamilyAdmin(admin.ModelAdmin):
+    """Sign-ins are read-only here: staff may revoke them; `purge_refresh_families` deletes ended ones."""
+
+    list_display = ["user", "created_at", "expires_at", "revoked_at", "revoked_reason", "rotation_count", "ip"]
+    list_filter = [RevokedFilter, ExpiredFilter]
+    list_select_related = ["user"]
+    search_fields = ["user__email"]
+    ordering = ["-created_at"]
+    # The refresh-token ids stay out of sight: staff never need them.
+    fields = [
+        "id",
+        "user",
+        "created_at",
+        "expires_at",
+        "rotated_at",
+        "rotation_count",
+        "revoked_at",
+        "revoked_reason",
+        "ip",
+        "user_agent",
+    ]
+    readonly_fields = fields
+    actions = ["revoke_families"]
+
+    def has_add_permission(self, request) -> bool:
+        return False
+
+    def has_change_permission(self, request, obj=None) -> bool:
+        return False
+
+    def has_delete_permission(self, request, obj=None) -> bool:
+        return False
+
+    def has_revoke_permission(self, request) -> bool:
+        return request.user.has_perm("accounts.change_refreshfamily")
+
+    @admin.action(description="Revoke selected sign-ins", permissions=["revoke"])
+    def revoke_families(self, request, queryset) -> None:
+        pks = list(queryset.values_list("pk", flat=True))
+        revoked = services.families_revoke_by_staff(family_ids=pks, actor=request.user)
+        message = f"Revoked {revoked} sign-in{pluralize(revoked)}."
+        if len(pks) > revoked:
+            message += f" {len(pks) - revoked} had already been revoked."
+        self.message_user(request, message, messages.SUCCESS)
+
+
+# --- invitations --------------------------------------------------------------------------------
+
+
+class InvitationStatusFilter(admin.SimpleListFilter):
+    title = "status"
+    parameter_name = "status"
+
+    def lookups(self, request, model_admin):
+        return [("pending", "Pending"), ("accepted", "Accepted"), ("revoked", "Revoked"), ("expired", "Expired")]
+
+    def queryset(self, request, queryset):
+        open_ = queryset.filter(accepted_at__isnull=True, revoked_at__isnull=True)
+        match self.value():
+            case "pending":
+                return open_.filter(expires_at__gt=timezone.now())
+            case "expired":
+                return open_.filter(expires_at__lte=timezone.now())
+            case "accepted":
+                return queryset.filter(accepted_at__isnull=False)
+            case "revoked":
+                return queryset.filter(accepted_at__isnull=True, revoked_at__isnull=False)
+        return queryset
+
+
+@admin.register(Invitation)
+class InvitationAdmin(admin.ModelAdmin):
+    """Read-only: clients' admins invite and revoke through the API, which e-mails the token and audits it."""
+
+    list_display = ["email", "client", "role", "status", "invited_by", "created_at", "expires_at"]
+    list_filter = [InvitationStatusFilter, "role", "client"]
+    list_select_related = ["client", "invited_by"]
+    search_fields = ["email"]
+    ordering = ["-created_at"]
+    fields = [
+        "email",
+        "client",
+        "role",
+        "public_id",
+        "invited_by",
+        "created_at",
+        "expires_at",
+        "accepted_at",
+        "accepted_user",
+        "revoked_at",
+        "token_sha256",
+    ]
+    readonly_fields = fields
+
+    def has_add_permission(self, request) -> bool:
+        return False
+
+    def has_change_permission(self, request, obj=None) -> bool:
+        return False
+
+
+# --- audit log ----------------------------------------------------------------------------------
+
+
+@admin.register(AuditEvent)
+class AuditEventAdmin(admin.ModelAdmin):
+    """The append-only log: staff read it, nobody adds, changes or deletes (the model refuses too)."""
+
+    list_display = ["created_at", "client", "action", "actor", "target_type", "target_id", "ip", "request_id"]
+    list_filter = ["action", "client"]
+    list_select_related = ["client", "actor"]
+    search_fields = ["=request_id", "=target_id", "actor__email"]
+    date_hierarchy = "created_at"
+    ordering = ["-created_at", "-id"]
+    show_full_result_count = False  # the log only grows; skip the second COUNT(*) on searches
+    actions = None
+    fields = [
+        "created_at",
+        "client",
+        "action",
+        "actor",
+        "target_type",
+        "target_id",
+        "ip",
+        "user_agent",
+        "request_id",
+        "public_id",
+        "metadata_pretty",
+    ]
+    readonly_fields = fields
+
+    def has_add_permission(self, request) -> bool:
+        return False
+
+    def has_change_permission(self, request, obj=None) -> bool:
+        return False
+
+    def has_delete_permission(self, request, obj=None) -> bool:
+        return False
+
+    @admin.display(description="metadata")
+    def metadata_pretty(self, obj: AuditEvent) -> str:
+        return format_html("<pre>{}</pre>", json.dumps(obj.metadata, indent=2, sort_keys=True, ensure_ascii=False))

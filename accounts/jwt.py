@@ -13,7 +13,7 @@ from datetime import datetime, timedelta
 
 from django.conf import settings
 from django.db import transaction
-from django.db.models import F
+from django.db.models import F, Q, QuerySet
 from django.utils import timezone
 from rest_framework_simplejwt.exceptions import TokenError
 from rest_framework_simplejwt.tokens import RefreshToken
@@ -179,10 +179,13 @@ def user_revoke_all(*, user: User, reason: str) -> int:
     )
 
 
-def families_purge_expired(*, older_than: timedelta = timedelta(days=1)) -> int:
-    """Delete families that ended (expired or revoked) more than `older_than` ago."""
+def families_ended_before(*, older_than: timedelta) -> QuerySet[RefreshFamily]:
+    """Families that expired or were revoked more than `older_than` ago."""
     cutoff = timezone.now() - older_than
-    expired = RefreshFamily.objects.filter(expires_at__lt=cutoff)
-    revoked = RefreshFamily.objects.filter(revoked_at__lt=cutoff)
-    deleted, _ = (expired | revoked).delete()
-    return deleted
+    return RefreshFamily.objects.filter(Q(expires_at__lt=cutoff) | Q(revoked_at__lt=cutoff))
+
+
+def families_purge_expired(*, older_than: timedelta = timedelta(days=1)) -> int:
+    """Delete families that ended more than `older_than` ago; returns how many."""
+    _, deleted = families_ended_before(older_than=older_than).delete()
+    return deleted.get(RefreshFamily._meta.label, 0)

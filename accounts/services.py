@@ -463,3 +463,61 @@ def invitation_accept(*, token: str, password: str, first_name: str = "", last_n
         metadata={"role": invitation.role, "invitation": str(invitation.public_id)},
     )
     return user
+
+
+# --- staff (admin) -----------------------------------------------------------------------------
+
+
+def client_set_active(*, client: Client, actor: User, active: bool) -> int:
+    """Switch a client on or off, audited; switching off ends its users' sign-ins. Returns sign-ins ended."""
+    client.is_active = active
+    client.save(update_fields=["is_active", "updated_at"])
+    if active:
+        audit_record(action=AuditAction.CLIENT_ACTIVATED, client=client, actor=actor, target=client)
+        return 0
+    ended = sum(jwt.user_revoke_all(user=user, reason="client_deactivated") for user in client.users.all())
+    audit_record(
+        action=AuditAction.CLIENT_DEACTIVATED,
+        client=client,
+        actor=actor,
+        target=client,
+        metadata={"sign_ins_ended": ended},
+    )
+    return ended
+
+
+@transaction.atomic
+def clients_set_active(*, client_ids: list[int], actor: User, active: bool) -> tuple[int, int, int]:
+    """client_set_active for the clients not already in that state: (changed, unchanged, sign-ins ended)."""
+    clients = list(Client.objects.select_for_update().filter(pk__in=client_ids, is_active=not active).order_by("pk"))
+    ended = sum(client_set_active(client=client, actor=actor, active=active) for client in clients)
+    return len(clients), len(client_ids) - len(clients), ended
+
+
+def user_changed_by_staff(*, user: User, actor: User, old_role: str, role_changed: bool, active_changed: bool) -> None:
+    """After staff saved a user: audit role and activation changes; deactivation ends sign-ins."""
+    if role_changed:
+        audit_record(
+            action=AuditAction.USER_ROLE_CHANGED,
+            client=user.client,
+            actor=actor,
+            target=user,
+            metadata={"old": old_role, "new": user.role},
+        )
+    if active_changed:
+        if not user.is_active:
+            jwt.user_revoke_all(user=user, reason="deactivated_by_staff")
+        action = AuditAction.USER_ACTIVATED if user.is_active else AuditAction.USER_DEACTIVATED
+        audit_record(action=action, client=user.client, actor=actor, target=user)
+
+
+@transaction.atomic
+def families_revoke_by_staff(*, family_ids: list, actor: User) -> int:
+    """End the given sign-ins; audits each one this call ended. Returns how many."""
+    revoked = 0
+    for family_id in family_ids:
+        family = jwt.family_revoke(family_id=family_id, reason="revoked_by_staff")
+        if family is not None:
+            audit_record(action=AuditAction.FAMILY_REVOKED, client=family.user.client, actor=actor, target=family)
+            revoked += 1
+    return revoked

@@ -79,9 +79,11 @@ def test_it_is_not_ready_when_storage_is_not_writable(client, tmp_path, settings
 
 
 def test_it_is_not_ready_with_an_unapplied_migration(client):
+    from django.db.migrations.loader import MigrationLoader
     from django.db.migrations.recorder import MigrationRecorder
 
-    MigrationRecorder.Migration.objects.filter(app="accounts", name="0001_initial").delete()
+    app, name = next(node for node in MigrationLoader(connection).graph.leaf_nodes() if node[0] == "accounts")
+    MigrationRecorder.Migration.objects.filter(app=app, name=name).delete()
     response = client.get("/health/ready")
     assert response.status_code == 503 and body(response)["failing"] == ["migrations"]
 
