@@ -16,7 +16,7 @@ class Role(models.TextChoices):
 
 
 class Capability(StrEnum):
-    READ = "read"  # calls, products, team list, own client
+    READ = "read"  # calls, recordings' metadata, stats, own profile and client
     PLAY_RECORDINGS = "play_recordings"  # listen to and download recordings
     UPDATE_CALLS = "update_calls"  # mark resolved, rate satisfaction, write notes
     EXPORT_CALLS = "export_calls"  # CSV exports of calls (customer numbers in bulk)

@@ -56,7 +56,19 @@ class PublicAPIView(GenericAPIView):
 
 
 _HANDLERS = ("get", "post", "put", "patch", "delete")
-_GUARDED = ("get_queryset", "get_object", "check_permissions", "check_object_permissions", "get_permissions")
+_GUARDED = (
+    "get_queryset",
+    "get_object",
+    "check_permissions",
+    "check_object_permissions",
+    "get_permissions",
+    "initial",
+    "get_authenticators",
+    "perform_authentication",
+    "get_throttles",
+    "check_throttles",
+)
+_REQUIRED = (("permission_classes", (IsAuthenticated, RolePermission)), ("throttle_classes", (ApiUserRateThrottle,)))
 
 
 class TenantAPIView(GenericAPIView):
@@ -79,6 +91,9 @@ class TenantAPIView(GenericAPIView):
         undeclared = [m.upper() for m in _HANDLERS if hasattr(cls, m) and m.upper() not in cls.capabilities]
         if undeclared:
             raise TypeError(f"{cls.__name__} answers {', '.join(undeclared)} without declaring a capability.")
+        dropped = [name for name, required in _REQUIRED if not set(required) <= set(getattr(cls, name))]
+        if dropped or not cls.authentication_classes:
+            raise TypeError(f"{cls.__name__} drops the base's {', '.join(dropped) or 'authentication_classes'}.")
 
     def capability_for(self, method: str) -> Capability | None:
         """None for methods the view has no handler for: DRF answers those 405 after this check."""
