@@ -12,7 +12,7 @@ from django.db import models
 from django.db.models.functions import Lower
 from django.utils import timezone
 
-from accounts.roles import Role
+from accounts.roles import ROLE_CAPABILITIES, Capability, Role
 from caly.tenancy import TenantQuerySet
 
 
@@ -175,6 +175,11 @@ class User(AbstractBaseUser, PermissionsMixin):
     @property
     def email_verified(self) -> bool:
         return self.email_verified_at is not None
+
+    @property
+    def capabilities(self) -> frozenset[Capability]:
+        """What this user's role allows; nothing for staff (no client)."""
+        return ROLE_CAPABILITIES.get(self.role, frozenset()) if self.client_id else frozenset()
 
 
 class Invitation(models.Model):

@@ -177,6 +177,10 @@ def user_record_login(*, user: User, channel: str) -> None:
     audit_record(action=AuditAction.LOGIN_SUCCEEDED, client=user.client, actor=user, metadata={"channel": channel})
 
 
+def user_record_logout(*, user: User, channel: str) -> None:
+    audit_record(action=AuditAction.LOGOUT, client=user.client, actor=user, metadata={"channel": channel})
+
+
 def auth_logout(*, refresh: str) -> None:
     """End the sign-in the refresh token belongs to (idempotent)."""
     family = jwt.family_revoke(family_id=jwt.refresh_family_id(refresh), reason="logout")

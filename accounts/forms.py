@@ -1,0 +1,160 @@
+"""Forms of the account pages: field types and shapes only.
+
+The rules (password strength, duplicates, the last owner…) are the services'; a form shows a
+service's ApiError next to the field it names.
+"""
+
+from __future__ import annotations
+
+import math
+
+from django import forms
+from django.contrib.auth.password_validation import password_validators_help_text_html, validate_password
+from django.core.exceptions import ValidationError
+
+from accounts.models import User
+from accounts.roles import Role
+from caly.api.errors import ApiError, ErrorCode
+
+
+def rate_limited_message(error: ApiError) -> str:
+    seconds = int(error.headers.get("Retry-After", "60"))
+    if seconds < 60:
+        wait = f"{seconds} second{'s' if seconds != 1 else ''}"
+    else:
+        minutes = math.ceil(seconds / 60)
+        wait = f"{minutes} minute{'s' if minutes != 1 else ''}"
+    return f"Too many attempts. Please wait {wait} and try again."
+
+
+class ServiceForm(forms.Form):
+    # The services' names for fields this form calls differently.
+    field_aliases: dict[str, str] = {}
+
+    def add_service_error(self, error: ApiError, *, field: str | None = None) -> None:
+        """Show a service's refusal: VALIDATION_ERROR details by field, anything else on `field` (or the form)."""
+        if error.code == ErrorCode.RATE_LIMITED:
+            self.add_error(None, rate_limited_message(error))
+        elif error.code == ErrorCode.VALIDATION_ERROR and isinstance(error.details, dict):
+            for name, problems in error.details.items():
+                name = self.field_aliases.get(name, name)
+                self.add_error(name if name in self.fields else None, problems)
+        else:
+            self.add_error(field, error.message)
+
+
+def _check_new_password(form: forms.Form, field: str, user: User | None) -> None:
+    """Django's password validators at once, so every problem shows in one round (the service checks again)."""
+    password = form.cleaned_data.get(field)
+    if password:
+        try:
+            validate_password(password, user)
+        except ValidationError as exc:
+            form.add_error(field, exc)
+
+
+def _text(autocomplete: str, **attrs) -> forms.TextInput:
+    return forms.TextInput(attrs={"autocomplete": autocomplete, **attrs})
+
+
+def _email_field(label: str = "Email") -> forms.EmailField:
+    return forms.EmailField(
+        label=label, max_length=254, widget=forms.EmailInput(attrs={"autocomplete": "email", "autofocus": True})
+    )
+
+
+def _password_field(label: str, autocomplete: str, help_text: str = "") -> forms.CharField:
+    return forms.CharField(
+        label=label,
+        max_length=128,
+        strip=False,
+        help_text=help_text,
+        widget=forms.PasswordInput(attrs={"autocomplete": autocomplete}),
+    )
+
+
+def _first_name_field() -> forms.CharField:
+    return forms.CharField(label="First name", max_length=150, required=False, widget=_text("given-name"))
+
+
+def _last_name_field() -> forms.CharField:
+    return forms.CharField(label="Last name", max_length=150, required=False, widget=_text("family-name"))
+
+
+class SignupForm(ServiceForm):
+    company_name = forms.CharField(label="Company name", max_length=200, widget=_text("organization", autofocus=True))
+    first_name = _first_name_field()
+    last_name = _last_name_field()
+    email = forms.EmailField(
+        label="Work email", max_length=254, widget=forms.EmailInput(attrs={"autocomplete": "email"})
+    )
+    password = _password_field("Password", "new-password", password_validators_help_text_html())
+
+    field_aliases = {"name": "company_name"}
+
+    def clean(self):
+        cleaned = super().clean()
+        owner = User(
+            email=cleaned.get("email", ""),
+            first_name=cleaned.get("first_name", ""),
+            last_name=cleaned.get("last_name", ""),
+        )
+        _check_new_password(self, "password", owner)
+        return cleaned
+
+
+class EmailForm(ServiceForm):
+    email = _email_field()
+
+
+class LoginForm(ServiceForm):
+    email = _email_field()
+    password = _password_field("Password", "current-password")
+
+
+class NewPasswordForm(ServiceForm):
+    """A new password, typed twice, for `user` (the validators compare it with the user's details)."""
+
+    new_password1 = _password_field("New password", "new-password", password_validators_help_text_html())
+    new_password2 = _password_field("New password again", "new-password")
+
+    field_aliases = {"password": "new_password1", "new_password": "new_password1"}
+
+    def __init__(self, *args, user: User | None = None, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.user = user
+
+    def clean(self):
+        cleaned = super().clean()
+        first, second = cleaned.get("new_password1"), cleaned.get("new_password2")
+        if first and second and first != second:
+            self.add_error("new_password2", "The two passwords differ.")
+        _check_new_password(self, "new_password1", self.user)
+        return cleaned
+
+
+class InvitationAcceptForm(NewPasswordForm):
+    first_name = _first_name_field()
+    last_name = _last_name_field()
+
+    field_order = ["first_name", "last_name", "new_password1", "new_password2"]
+
+
+class PasswordChangeForm(NewPasswordForm):
+    current_password = _password_field("Current password", "current-password")
+
+    field_order = ["current_password", "new_password1", "new_password2"]
+
+
+class ProfileForm(ServiceForm):
+    first_name = _first_name_field()
+    last_name = _last_name_field()
+
+
+class InvitationForm(ServiceForm):
+    email = forms.EmailField(label="Email", max_length=254, widget=forms.EmailInput(attrs={"autocomplete": "off"}))
+    role = forms.ChoiceField(label="Role", choices=Role.choices, initial=Role.AGENT)
+
+
+class MemberRoleForm(ServiceForm):
+    role = forms.ChoiceField(choices=Role.choices)
