@@ -127,8 +127,16 @@ def recording_delete(*, recording: Recording, actor: User | None, reason: str = 
         target=recording,
         metadata={"reason": reason},
     )
-    transaction.on_commit(lambda: storage.delete_object(key))
+    transaction.on_commit(lambda: _delete_object_logged(key))
     return recording
+
+
+def _delete_object_logged(key: str) -> None:
+    """The row already says deleted; a storage outage must not turn that into an error for the caller."""
+    try:
+        storage.delete_object(key)
+    except Exception:
+        logger.exception("Could not remove recording object %s; it is orphaned and must be removed later", key)
 
 
 def recordings_expired(*, now=None):

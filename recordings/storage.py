@@ -58,7 +58,8 @@ class HashingReader:
 class _IterReader:
     def __init__(self, chunks: Iterable[bytes]):
         self._chunks: Iterator[bytes] = iter(chunks)
-        self._buffer = b""
+        # A bytearray grows in place; `bytes += chunk` would copy the whole buffer for every chunk.
+        self._buffer = bytearray()
 
     def read(self, size: int) -> bytes:
         while len(self._buffer) < size:
@@ -66,7 +67,9 @@ class _IterReader:
                 self._buffer += next(self._chunks)
             except StopIteration:
                 break
-        data, self._buffer = self._buffer[:size], self._buffer[size:]
+        with memoryview(self._buffer) as view:
+            data = bytes(view[:size])
+        del self._buffer[:size]
         return data
 
 
@@ -90,7 +93,15 @@ def store_stream(*, key: str, stream: IO[bytes] | Iterable[bytes], content_type:
     reader = HashingReader(stream, max_bytes=settings.RECORDING_MAX_BYTES)
     upload = _StreamFile(reader, name=key)
     upload.content_type = content_type
-    saved = default_storage.save(key, upload)
+    try:
+        saved = default_storage.save(key, upload)
+    except Exception:
+        # FileSystemStorage writes into the final path as bytes arrive: a stream that fails (too
+        # large, the provider hung up) would leave a partial file under the key. S3 stores nothing
+        # until the upload completes, and boto aborts a failed multipart upload.
+        if is_local():
+            default_storage.delete(key)
+        raise
     if saved != key:  # a storage that renamed instead of overwriting would break idempotency
         default_storage.delete(saved)
         raise RuntimeError(f"storage saved {key!r} as {saved!r}; enable overwriting")

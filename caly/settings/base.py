@@ -3,6 +3,8 @@
 from datetime import timedelta
 from pathlib import Path
 
+from boto3.s3.transfer import TransferConfig
+
 from caly import env
 
 BASE_DIR = Path(__file__).resolve().parent.parent.parent
@@ -173,6 +175,10 @@ STORAGES = {
     "default": _default_storage,
     "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},
 }
+# S3 uploads go in 8 MB parts and boto3 reads up to 10 parts ahead (80 MB: most recordings whole).
+# Two parts in memory and two in flight keep an upload near 35 MB however large the recording.
+AWS_S3_TRANSFER_CONFIG = TransferConfig(max_concurrency=2)
+AWS_S3_TRANSFER_CONFIG.max_in_memory_upload_chunks = 2  # s3transfer's setting; boto3's constructor lacks it
 PRESIGNED_URL_EXPIRY_SECONDS = ENV["S3_PRESIGNED_URL_EXPIRY_SECONDS"]
 RECORDING_MAX_BYTES = ENV["RECORDING_MAX_MB"] * 1024 * 1024
 
