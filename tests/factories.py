@@ -1,9 +1,12 @@
+from datetime import timedelta
+
 import factory
 from django.utils import timezone
 from factory.django import DjangoModelFactory
 
 from accounts.models import Client, User
 from accounts.roles import Role
+from recordings.models import Call, CallStatus, Direction, Recording, RecordingStatus
 
 PASSWORD = "correct horse battery staple"
 
@@ -41,3 +44,37 @@ class StaffFactory(UserFactory):
     client = None
     role = ""
     is_staff = True
+
+
+class CallFactory(DjangoModelFactory):
+    """A completed inbound call an hour ago; answered_at, ended_at and duration follow the status."""
+
+    class Meta:
+        model = Call
+
+    client = factory.SubFactory(ClientFactory)
+    provider_call_id = factory.Sequence(lambda n: f"call-{n}")
+    direction = Direction.INBOUND
+    from_number = factory.Sequence(lambda n: f"+9198{n:08d}")
+    to_number = "+918047181234"
+    status = CallStatus.COMPLETED
+    started_at = factory.LazyFunction(lambda: timezone.now() - timedelta(hours=1))
+    answered_at = factory.LazyAttribute(
+        lambda call: call.started_at + timedelta(seconds=6) if call.status == CallStatus.COMPLETED else None
+    )
+    duration_seconds = factory.LazyAttribute(lambda call: 95 if call.answered_at else 0)
+    ended_at = factory.LazyAttribute(
+        lambda call: (call.answered_at or call.started_at) + timedelta(seconds=call.duration_seconds or 20)
+    )
+
+
+class RecordingFactory(DjangoModelFactory):
+    """A pending recording row (no bytes); store audio with recording_store for a real one."""
+
+    class Meta:
+        model = Recording
+
+    call = factory.SubFactory(CallFactory)
+    client = factory.SelfAttribute("call.client")
+    started_at = factory.SelfAttribute("call.started_at")
+    status = RecordingStatus.PENDING

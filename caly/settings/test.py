@@ -1,5 +1,9 @@
 """Test runs: the same stack as production where it matters, fast where it does not."""
 
+import atexit
+import shutil
+import tempfile
+
 from .base import *  # noqa: F403
 
 DEBUG = False
@@ -18,3 +22,8 @@ WHITENOISE_AUTOREFRESH = True
 CACHES["default"]["KEY_PREFIX"] = "caly-test"  # noqa: F405
 # Tasks (e-mails) run as they are enqueued; tests of the worker itself switch to the database backend.
 TASKS = {"default": {"BACKEND": "django_tasks.backends.immediate.ImmediateBackend", "QUEUES": ["default"]}}
+# Files written by tests (recordings, demo audio) go to a throwaway folder, never the project's media/.
+MEDIA_ROOT = Path(tempfile.mkdtemp(prefix="caly-test-media-"))  # noqa: F405
+atexit.register(shutil.rmtree, MEDIA_ROOT, ignore_errors=True)
+if STORAGES["default"]["BACKEND"].endswith("FileSystemStorage"):
+    STORAGES["default"] = {**STORAGES["default"], "OPTIONS": {"location": str(MEDIA_ROOT), "allow_overwrite": True}}

@@ -1,6 +1,11 @@
-"""Create the demo client and logins for a local run, and print how to sign in."""
+"""Create the demo client, its logins and realistic calls for a local run, and print how to sign in.
+
+Seeding again adds nothing twice: calls carry provider ids `demo-<n>` and only missing ids are
+inserted (see recordings.demo), and audio is stored only until the demo client has its sample.
+"""
 
 import secrets
+import time
 
 from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError
@@ -9,31 +14,71 @@ from django.utils import timezone
 
 from accounts.models import Client, User
 from accounts.roles import Role
+from recordings import demo
 
 DEMO_STAFF_EMAIL = "admin@caly.local"
 DEMO_OWNER_EMAIL = "owner@demo-store.caly.local"
+DEMO_CLIENT_SLUG = "demo-store"
+
+
+def non_negative_int(value: str) -> int:
+    if not value.isdigit():
+        raise ValueError(value)
+    return int(value)
 
 
 class Command(BaseCommand):
-    help = "Create (or refresh) the demo client, its owner and a staff login; print the passwords."
+    help = (
+        "Create (or refresh) the demo client, its owner and a staff login, print the passwords, and add "
+        "demo calls over the last 90 days with a sample of recorded audio."
+    )
 
     def add_arguments(self, parser):
         parser.add_argument(
             "--allow-production", action="store_true", help="Run even when DEBUG is off (never on a real site)."
         )
+        parser.add_argument(
+            "--calls", type=non_negative_int, default=300, metavar="N", help="Calls of the demo client (default 300)."
+        )
+        parser.add_argument(
+            "--clients",
+            type=non_negative_int,
+            default=0,
+            metavar="M",
+            help="Extra clients (demo-store-2 …), each with a tenth as many calls (default 0).",
+        )
+        parser.add_argument(
+            "--no-audio", action="store_true", help=f"Store no recordings (default: {demo.RECORDINGS_WANTED})."
+        )
 
-    @transaction.atomic
-    def handle(self, *args, allow_production: bool = False, **options):
+    def handle(self, *args, allow_production=False, calls=300, clients=0, no_audio=False, **options):
         if not settings.DEBUG and not allow_production:
             raise CommandError("seed_demo creates known logins; it runs only with DEBUG on (or --allow-production).")
-        client, _ = Client.objects.get_or_create(slug="demo-store", defaults={"name": "Demo Store"})
-        staff_password = self._upsert(DEMO_STAFF_EMAIL, client=None, role="", is_staff=True, is_superuser=True)
-        owner_password = self._upsert(
-            DEMO_OWNER_EMAIL, client=client, role=Role.OWNER, is_staff=False, is_superuser=False
-        )
+        with transaction.atomic():
+            client, _ = Client.objects.get_or_create(slug=DEMO_CLIENT_SLUG, defaults={"name": "Demo Store"})
+            staff_password = self._upsert(DEMO_STAFF_EMAIL, client=None, role="", is_staff=True, is_superuser=True)
+            owner_password = self._upsert(
+                DEMO_OWNER_EMAIL, client=client, role=Role.OWNER, is_staff=False, is_superuser=False
+            )
+        # Calls go in batch by batch (each committed), so a large interrupted run resumes where it stopped.
+        self._seed_calls(client, calls)
+        for number in range(2, clients + 2):
+            extra, _ = Client.objects.get_or_create(
+                slug=f"{DEMO_CLIENT_SLUG}-{number}", defaults={"name": f"Demo Store {number}"}
+            )
+            self._seed_calls(extra, calls // 10)
+        if not no_audio:
+            stored = demo.recordings_seed(client=client)
+            self.stdout.write(f"Recordings: stored {stored} new demo recording(s) for {client.name}.")
         self.stdout.write(self.style.SUCCESS("Demo data ready. Sign in at http://127.0.0.1:8000/admin/"))
         self.stdout.write(f"  staff:        {DEMO_STAFF_EMAIL}  password: {staff_password}")
         self.stdout.write(f"  client owner: {DEMO_OWNER_EMAIL}  password: {owner_password}  (client: {client.name})")
+
+    def _seed_calls(self, client: Client, count: int) -> None:
+        started = time.perf_counter()
+        created, existing = demo.calls_seed(client=client, count=count)
+        seconds = time.perf_counter() - started
+        self.stdout.write(f"Calls: {client.name}: created {created}, {existing} already there ({seconds:.1f} s).")
 
     def _upsert(self, email: str, **fields) -> str:
         password = secrets.token_urlsafe(12)

@@ -1,0 +1,159 @@
+"""The call and recording lists stay on their indexes: PostgreSQL's plan for each API list query.
+
+One client holds 60,000 calls (another 15,000 belong to a second client), a quarter of them with a
+recording, and the tables are ANALYZEd, so the planner chooses as it would in production. Each
+case sends the API request and EXPLAINs the very SQL the view ran: no `Seq Scan` on the calls or
+recordings table anywhere in the plan, and an index of ours (`rec_*`) in use.
+"""
+
+import json
+import random
+from datetime import timedelta
+
+import pytest
+from django.db import connection, transaction
+from django.test.utils import CaptureQueriesContext
+from django.utils import timezone
+from rest_framework.test import APIClient
+
+from accounts.roles import Role
+from caly.api.pagination import KeysetPagination
+from recordings import demo
+from recordings.models import Call, Recording, RecordingStatus
+from tests.factories import ClientFactory, UserFactory
+
+pytestmark = [pytest.mark.postgres, pytest.mark.django_db]
+
+CALLS = 60_000
+OTHER_CALLS = 15_000
+TABLES = {"recordings_call", "recordings_recording"}
+
+
+@pytest.fixture(scope="module")
+def dataset(django_db_setup, django_db_blocker):
+    """Built once for the module inside a transaction that is rolled back at its end."""
+    with django_db_blocker.unblock(), transaction.atomic():
+        client = ClientFactory(slug="explain-store")
+        demo.calls_seed(client=client, count=CALLS)
+        demo.calls_seed(client=ClientFactory(slug="explain-other"), count=OTHER_CALLS)
+        _recordings_for_a_quarter(client)
+        with connection.cursor() as cursor:
+            cursor.execute("ANALYZE recordings_call")
+            cursor.execute("ANALYZE recordings_recording")
+        user = UserFactory(client=client, role=Role.VIEWER)
+        yield {"client": client, "user": user, "sample": _sample(client)}
+        transaction.set_rollback(True)
+
+
+def _recordings_for_a_quarter(client):
+    rng = random.Random(7)
+    statuses = [RecordingStatus.STORED] * 17 + [
+        RecordingStatus.FAILED,
+        RecordingStatus.DELETED,
+        RecordingStatus.PENDING,
+    ]
+    rows = [
+        Recording(
+            client=client,
+            call_id=call_id,
+            started_at=started_at,
+            status=rng.choice(statuses),
+            storage_key=f"recordings/{client.public_id}/{call_id}.wav",
+            content_type="audio/wav",
+            size_bytes=rng.randint(50_000, 5_000_000),
+        )
+        for call_id, started_at in Call.objects.for_client(client)
+        .filter(status="completed")
+        .values_list("id", "started_at")
+        if rng.random() < 0.34
+    ]
+    Recording.objects.bulk_create(rows, batch_size=demo.BATCH_SIZE)
+
+
+def _sample(client) -> dict:
+    """Real values to filter by: a customer's number, a local week, cursors in the middle and near the end."""
+    calls = Call.objects.for_client(client).order_by("-started_at", "-id")
+    number = calls.filter(direction="inbound").values_list("from_number", flat=True)[1000]
+    middle = calls.values("started_at", "id")[CALLS // 2]
+    deep = calls.values("started_at", "id")[CALLS - 100]
+    recordings = Recording.objects.for_client(client).order_by("-started_at", "-id").values("started_at", "id")
+    week_end = timezone.localtime(calls.values_list("started_at", flat=True)[CALLS // 3]).date()
+    return {
+        "number": number,
+        "prefix": number[:7],
+        "from": week_end - timedelta(days=6),
+        "to": week_end,
+        "middle": _cursor(middle),
+        "deep": _cursor(deep),
+        "recording_deep": _cursor(recordings[recordings.count() - 100]),
+    }
+
+
+def _cursor(row) -> str:
+    """A next-page cursor exactly as KeysetPagination writes one."""
+    paginator = KeysetPagination()
+    paginator.fields = ["started_at", "id"]
+    return paginator._encode(row, backwards=False)
+
+
+def _list_sql(dataset, path: str, params: dict) -> str:
+    """The SQL of the list query the API ran for this request."""
+    api = APIClient()
+    api.force_authenticate(dataset["user"])
+    table = '"recordings_recording"' if "recordings" in path else '"recordings_call"'
+    with CaptureQueriesContext(connection) as queries:
+        response = api.get(path, params)
+    assert response.status_code == 200, response.content
+    assert json.loads(response.content)["data"], "the case should return rows"
+    [sql] = [q["sql"] for q in queries.captured_queries if f"FROM {table}" in q["sql"] and "LIMIT" in q["sql"]]
+    return sql
+
+
+def _plan_nodes(node: dict):
+    yield node
+    for child in node.get("Plans", []):
+        yield from _plan_nodes(child)
+
+
+def _explain(sql: str) -> list[dict]:
+    with connection.cursor() as cursor:
+        cursor.execute(f"EXPLAIN (FORMAT JSON) {sql}")
+        (plan,) = cursor.fetchone()
+    plan = json.loads(plan) if isinstance(plan, str) else plan
+    return list(_plan_nodes(plan[0]["Plan"]))
+
+
+def _summary(nodes) -> str:
+    return "; ".join(
+        f"{n['Node Type']}{' on ' + n['Relation Name'] if 'Relation Name' in n else ''}"
+        f"{' using ' + n['Index Name'] if 'Index Name' in n else ''}"
+        for n in nodes
+    )
+
+
+CASES = {
+    "calls": ("/api/v1/calls", {}),
+    "calls, cursor in the middle": ("/api/v1/calls", {"cursor": "middle"}),
+    "calls, cursor near the end": ("/api/v1/calls", {"cursor": "deep"}),
+    "calls by status": ("/api/v1/calls", {"status": "busy"}),
+    "calls by common status, cursor": ("/api/v1/calls", {"status": "completed", "cursor": "middle"}),
+    "calls in a date range": ("/api/v1/calls", {"started_from": "from", "started_to": "to"}),
+    "calls of a number": ("/api/v1/calls", {"number": "number"}),
+    "calls by number prefix": ("/api/v1/calls", {"number_prefix": "prefix"}),
+    "recordings": ("/api/v1/recordings", {}),
+    "recordings, cursor near the end": ("/api/v1/recordings", {"cursor": "recording_deep"}),
+    "recordings by status": ("/api/v1/recordings", {"status": "failed"}),
+}
+
+
+@pytest.mark.parametrize("case", list(CASES))
+def test_the_list_query_uses_our_indexes(dataset, case):
+    path, params = CASES[case]
+    sample = dataset["sample"]
+    params = {name: sample.get(value, value) for name, value in params.items()}
+
+    nodes = _explain(_list_sql(dataset, path, {"limit": 50, **params}))
+
+    seq_scans = [n for n in nodes if n["Node Type"] == "Seq Scan" and n.get("Relation Name") in TABLES]
+    assert not seq_scans, f"{case}: {_summary(nodes)}"
+    assert any(n.get("Index Name", "").startswith("rec_") for n in nodes), f"{case}: {_summary(nodes)}"

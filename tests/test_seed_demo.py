@@ -1,0 +1,166 @@
+"""`seed_demo`: realistic demo calls with real WAV recordings, valid rows, and nothing twice."""
+
+import hashlib
+import io
+import wave
+import zoneinfo
+from collections import Counter
+from datetime import UTC, datetime, timedelta
+
+import pytest
+from django.core.management import call_command
+
+from accounts.models import Client
+from recordings import demo
+from recordings.models import Call, Recording
+from tests.factories import ClientFactory
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture
+def media(settings, tmp_path):
+    settings.DEBUG = True
+    settings.STORAGES = {
+        **settings.STORAGES,
+        "default": {
+            "BACKEND": "django.core.files.storage.FileSystemStorage",
+            "OPTIONS": {"location": str(tmp_path), "allow_overwrite": True},
+        },
+    }
+    return tmp_path
+
+
+def seed(*args) -> str:
+    out = io.StringIO()
+    call_command("seed_demo", *args, stdout=out)
+    return out.getvalue()
+
+
+def demo_client() -> Client:
+    return Client.objects.get(slug="demo-store")
+
+
+def stored_files(media) -> list:
+    return sorted(path for path in media.rglob("*") if path.is_file())
+
+
+def test_it_seeds_calls_and_recordings_for_the_demo_client(media):
+    out = seed("--calls", "120")
+
+    calls = Call.objects.for_client(demo_client())
+    assert calls.count() == 120
+    assert "created 120, 0 already there" in out
+    recordings = Recording.objects.for_client(demo_client()).select_related("call")
+    assert recordings.count() == demo.RECORDINGS_WANTED
+    assert {r.status for r in recordings} == {"stored"}
+    assert {r.call.status for r in recordings} == {"completed"}
+    assert stored_files(media) == sorted(media / r.storage_key for r in recordings)
+    assert set(calls.filter(has_recording=True)) == {r.call for r in recordings}
+    assert out.strip().splitlines()[-2].startswith("  staff:")  # the logins stay last
+
+
+def test_every_seeded_call_passes_full_clean(media):
+    seed("--calls", "300", "--no-audio")
+
+    calls = list(Call.objects.for_client(demo_client()))
+    assert len(calls) == 300
+    for call in calls:
+        call.full_clean()
+        assert call.from_number.startswith("+91") and call.to_number.startswith("+91")
+        assert (call.direction == "inbound") == (call.to_number in demo.STORE_NUMBERS)
+        assert (call.answered_at is not None) == (call.status in ("completed", "in-progress"))
+        if call.status == "completed":
+            assert call.started_at < call.answered_at < call.ended_at and call.duration_seconds > 0
+            assert call.ended_at - call.answered_at == timedelta(seconds=call.duration_seconds)
+        else:
+            assert call.duration_seconds == 0 and not call.is_resolved
+            assert call.customer_satisfaction is None and call.notes == ""
+            assert call.ended_at is None or call.ended_at >= call.started_at
+
+
+def test_the_generator_spreads_a_realistic_mix_over_ninety_days():
+    client = ClientFactory.build(slug="mix-store", timezone="Asia/Kolkata")
+    now = datetime(2026, 3, 18, 9, 30, tzinfo=UTC)  # 15:00 in Kolkata
+
+    calls = list(demo.demo_calls(client=client, count=3000, now=now))
+
+    assert [c.provider_call_id for c in calls] == [f"demo-{n}" for n in range(3000)]
+    starts = [c.started_at for c in calls]
+    assert starts == sorted(starts) and now - timedelta(days=90) < starts[0] and starts[-1] < now
+    assert len({c.started_at.astimezone(zoneinfo.ZoneInfo("Asia/Kolkata")).date() for c in calls}) == 90
+    statuses = Counter(c.status for c in calls)
+    assert 0.68 < statuses["completed"] / 3000 < 0.80
+    assert all(statuses[s] > 60 for s in ("no-answer", "busy", "failed"))
+    assert 0.6 < sum(c.direction == "inbound" for c in calls) / 3000 < 0.7
+    completed = [c for c in calls if c.status == "completed"]
+    assert 0.5 < sum(c.is_resolved for c in completed) / len(completed) < 0.7
+    assert 0.25 < sum(c.customer_satisfaction is not None for c in completed) / len(completed) < 0.45
+    assert 0.35 < sum(bool(c.notes) for c in completed) / len(completed) < 0.55
+    assert len({c.from_number for c in calls if c.direction == "inbound"}) < 1000  # customers call back
+
+    again = list(demo.demo_calls(client=client, count=3000, now=now + timedelta(days=1)))
+    assert [(c.status, c.from_number, c.duration_seconds) for c in again[:2900]] == [
+        (c.status, c.from_number, c.duration_seconds) for c in calls[:2900]
+    ]
+
+
+def test_running_twice_does_not_duplicate(media):
+    seed("--calls", "120")
+    calls = set(Call.objects.values_list("public_id", flat=True))
+    recordings = set(Recording.objects.values_list("public_id", "sha256"))
+    files = stored_files(media)
+
+    out = seed("--calls", "120")
+
+    assert "created 0, 120 already there" in out
+    assert "stored 0 new" in out
+    assert set(Call.objects.values_list("public_id", flat=True)) == calls
+    assert set(Recording.objects.values_list("public_id", "sha256")) == recordings
+    assert stored_files(media) == files
+    assert Client.objects.filter(slug__startswith="demo-store").count() == 1
+
+    seed("--calls", "150", "--no-audio")  # a larger count adds the missing calls only
+    assert Call.objects.count() == 150
+    assert calls < set(Call.objects.values_list("public_id", flat=True))
+
+
+def test_the_recordings_are_valid_wav_files(media):
+    seed("--calls", "120")
+
+    for recording in Recording.objects.all():
+        path = media / recording.storage_key
+        assert path.suffix == ".wav" and recording.content_type == "audio/wav"
+        with wave.open(str(path), "rb") as wav:
+            assert (wav.getnchannels(), wav.getsampwidth(), wav.getframerate()) == (1, 2, 8000)
+            assert wav.getnframes() == recording.duration_seconds * 8000
+            assert 3 <= recording.duration_seconds <= 6
+            frames = wav.readframes(wav.getnframes())
+        assert any(frames)  # tones, not silence
+        assert path.stat().st_size == recording.size_bytes
+        assert hashlib.sha256(path.read_bytes()).hexdigest() == recording.sha256
+
+
+def test_no_audio_stores_no_recordings(media):
+    seed("--calls", "60", "--no-audio")
+
+    assert Call.objects.count() == 60
+    assert not Recording.objects.exists()
+    assert not Call.objects.filter(has_recording=True).exists()
+    assert stored_files(media) == []
+
+
+def test_it_adds_extra_clients_with_a_tenth_of_the_calls(media):
+    seed("--calls", "50", "--clients", "2", "--no-audio")
+
+    counts = {client.slug: Call.objects.for_client(client).count() for client in Client.objects.all()}
+    assert counts == {"demo-store": 50, "demo-store-2": 5, "demo-store-3": 5}
+
+
+@pytest.mark.postgres  # SQLite takes at most 999 parameters a statement, so Django splits each batch further
+def test_it_inserts_in_batches_of_five_thousand(media, django_assert_max_num_queries):
+    client = ClientFactory()
+    with django_assert_max_num_queries(8):  # per batch: one lookup of existing ids, one insert
+        created, existing = demo.calls_seed(client=client, count=12_000)
+    assert (created, existing) == (12_000, 0)
+    assert demo.calls_seed(client=client, count=12_000) == (0, 12_000)
