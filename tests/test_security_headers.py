@@ -48,3 +48,20 @@ def test_it_keeps_pages_free_of_inline_scripts(client):
     html = client.get("/").content.decode() + client.get("/nope").content.decode()
     assert not re.search(r"<script(?![^>]*\bsrc=)[^>]*>", html)
     assert " on" + "click=" not in html and "javascript:" not in html
+
+
+def test_it_lets_the_player_follow_presigned_urls_to_the_s3_endpoint(monkeypatch):
+    import importlib
+
+    import caly.settings.base as base
+
+    monkeypatch.setenv("STORAGE_BACKEND", "s3")
+    monkeypatch.setenv("S3_ENDPOINT_URL", "https://s3.ap-southeast-1.wasabisys.com")
+    for name in ("S3_REGION_NAME", "S3_BUCKET_NAME", "S3_ACCESS_KEY_ID", "S3_SECRET_ACCESS_KEY"):
+        monkeypatch.setenv(name, "x")
+    try:
+        media = importlib.reload(base).CONTENT_SECURITY_POLICY["DIRECTIVES"]["media-src"]
+        assert media == ["'self'", "blob:", "https://s3.ap-southeast-1.wasabisys.com"]
+    finally:
+        monkeypatch.undo()
+        importlib.reload(base)

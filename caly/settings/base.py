@@ -317,6 +317,10 @@ CONTENT_SECURITY_POLICY = {
         "frame-ancestors": ["'none'"],
     }
 }
+if ENV["STORAGE_BACKEND"] == "s3":
+    # The audio player follows the download redirect to a presigned URL on the S3 endpoint.
+    _s3_origin = "/".join(ENV["S3_ENDPOINT_URL"].split("/")[:3])
+    CONTENT_SECURITY_POLICY["DIRECTIVES"]["media-src"].append(_s3_origin)
 # JSON answers load nothing: the strictest policy (Mozilla Observatory's A+ for an API).
 API_CONTENT_SECURITY_POLICY = {"default-src": ["'none'"], "frame-ancestors": ["'none'"]}
 
