@@ -286,6 +286,7 @@ class AuditAction(models.TextChoices):
     CALL_UPDATED = "call.updated", "Call updated"
     RECORDING_DOWNLOADED = "recording.downloaded", "Recording played or downloaded"
     RECORDING_DELETED = "recording.deleted", "Recording deleted"
+    CALLS_EXPORTED = "calls.exported", "Calls exported as CSV"
 
 
 class AppendOnlyQuerySet(TenantQuerySet):

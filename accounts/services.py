@@ -498,6 +498,14 @@ def clients_set_active(*, client_ids: list[int], actor: User, active: bool) -> t
     return len(clients), len(client_ids) - len(clients), ended
 
 
+def password_set_by_staff(*, user: User, actor: User) -> None:
+    """Staff set a user's password in the admin: every sign-in of the user ends; audited."""
+    jwt.user_revoke_all(user=user, reason="password_set_by_staff")
+    audit_record(
+        action=AuditAction.PASSWORD_CHANGED, client=user.client, actor=actor, target=user, metadata={"by": "staff"}
+    )
+
+
 def user_changed_by_staff(*, user: User, actor: User, old_role: str, role_changed: bool, active_changed: bool) -> None:
     """After staff saved a user: audit role and activation changes; deactivation ends sign-ins."""
     if role_changed:

@@ -7,5 +7,8 @@ from django_tasks import task
 @task()
 def send_templated_email(*, to: str, template: str, context: dict) -> None:
     """Render templates/emails/<template>.txt (first line: subject) and send it."""
-    subject, _, body = render_to_string(f"emails/{template}.txt", context).strip().partition("\n")
+    # Names and other user text come flattened to one line, so they can neither add a header-like
+    # subject line nor lay out paragraphs of their own in mail sent to third parties.
+    flat = {name: " ".join(str(value).split()) for name, value in context.items()}
+    subject, _, body = render_to_string(f"emails/{template}.txt", flat).strip().partition("\n")
     send_mail(subject.strip(), body.strip() + "\n", settings.DEFAULT_FROM_EMAIL, [to])

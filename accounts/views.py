@@ -312,6 +312,7 @@ def team(request: HttpRequest) -> HttpResponse:
     form = forms.InvitationForm(request.POST or None)
     if request.method == "POST" and form.is_valid():
         try:
+            ratelimits.enforce(request, group="invitations", rate_name="invite_user", key="user")
             created, _ = services.invitation_create(
                 actor=request.user, email=form.cleaned_data["email"], role=form.cleaned_data["role"]
             )

@@ -8,7 +8,7 @@ from contextvars import ContextVar
 from dataclasses import dataclass, field
 
 REQUEST_ID_HEADER = "X-Request-ID"
-_SAFE_REQUEST_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._:-]{7,127}$")
+_SAFE_REQUEST_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9._:-]{7,127}")
 
 
 @dataclass
@@ -26,9 +26,17 @@ _current: ContextVar[RequestContext | None] = ContextVar("caly_request", default
 
 def clean_request_id(inbound: str | None) -> str:
     """Keep a well-formed inbound id (8–128 safe characters); otherwise make a new UUID."""
-    if inbound and _SAFE_REQUEST_ID.match(inbound):
+    if inbound and _SAFE_REQUEST_ID.fullmatch(inbound):
         return inbound
     return str(uuid.uuid4())
+
+
+# One-time secrets travel in these paths (e-mailed links): logs show the route, never the token.
+_SECRET_PATH = re.compile(r"^(/accounts/(?:verify|password/reset|invitations)/)(?!resend/)[^/]+/")
+
+
+def loggable_path(path: str) -> str:
+    return _SECRET_PATH.sub(r"\1[REDACTED]/", path)
 
 
 def current() -> RequestContext | None:

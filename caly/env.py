@@ -419,6 +419,7 @@ VARIABLES: tuple[Var, ...] = (
         "10/h",
     ),
     Var("RATE_LIMIT_REFRESH_FAMILY", _parse_rate, "30/m", False, "Token refreshes per sign-in.", "30/m"),
+    Var("RATE_LIMIT_INVITE_USER", _parse_rate, "30/h", False, "Invitations sent per user.", "30/h"),
     Var("RATE_LIMIT_EXPORT_USER", _parse_rate, "10/h", False, "CSV exports per user.", "10/h"),
     Var(
         "CALL_EXPORT_MAX_ROWS",

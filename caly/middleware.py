@@ -29,7 +29,7 @@ class RequestIdMiddleware:
             context.RequestContext(
                 request_id=request_id,
                 method=request.method,
-                path=request.path,
+                path=context.loggable_path(request.path),
                 extra={"ip": client_ip(request), "user_agent": request.headers.get("User-Agent", "")[:300]},
             )
         )
@@ -72,7 +72,7 @@ class AccessLogMiddleware:
             logging.WARNING if slow else logging.INFO,
             "%s %s %s %.1fms%s",
             request.method,
-            request.path,
+            context.loggable_path(request.path),
             response.status_code,
             duration_ms,
             " slow" if slow else "",

@@ -81,6 +81,11 @@ class CallAdmin(admin.ModelAdmin):
     show_full_result_count = False
     raw_id_fields = ["client"]
     readonly_fields = ["public_id", "has_recording", "created_at", "updated_at"]
+
+    def get_readonly_fields(self, request, obj=None):
+        # A call never changes client: its recordings and audit trail belong to that client.
+        return [*self.readonly_fields, "client"] if obj else self.readonly_fields
+
     fieldsets = [
         (None, {"fields": ["client", "public_id", "provider", "provider_call_id", "direction"]}),
         ("Numbers", {"fields": ["from_number", "to_number"]}),
@@ -114,7 +119,7 @@ class RecordingAdmin(admin.ModelAdmin):
     show_full_result_count = False
     raw_id_fields = ["client", "call"]
     # The status moves only through the actions and the services, with storage and has_recording.
-    readonly_fields = ["public_id", "status", *STORAGE_FIELDS, "created_at", "updated_at"]
+    readonly_fields = ["client", "call", "public_id", "status", *STORAGE_FIELDS, "created_at", "updated_at"]
     fieldsets = [
         (None, {"fields": ["client", "call", "public_id", "status", "started_at", "duration_seconds", "channels"]}),
         ("Storage", {"fields": STORAGE_FIELDS}),

@@ -9,13 +9,13 @@ from django.http import HttpResponse, HttpResponseRedirect, StreamingHttpRespons
 from recordings import storage
 from recordings.models import Recording
 
-_RANGE = re.compile(r"^bytes=(\d*)-(\d*)$")
+_RANGE = re.compile(r"bytes=([0-9]{0,18})-([0-9]{0,18})")
 
 
 def parse_range(header: str | None, size: int) -> tuple[int, int] | bool | None:
     """(first, last) byte positions of a single satisfiable range; None to send everything;
     False when the range cannot be satisfied (416). Malformed and multiple ranges are ignored (200)."""
-    match = _RANGE.match((header or "").strip())
+    match = _RANGE.fullmatch((header or "").strip())
     if not match:
         return None
     first, last = match.groups()
@@ -73,10 +73,3 @@ def recording_response(recording: Recording, *, range_header: str | None, attach
     if recording.sha256:
         response["ETag"] = f'"{recording.sha256}"'
     return response
-
-
-def is_first_request(range_header: str | None) -> bool:
-    """A play or download starts here (no range, or from byte 0): the request that gets audited,
-    not each seek of the player."""
-    match = _RANGE.match((range_header or "").strip())
-    return match is None or match.group(1) == "0"

@@ -7,6 +7,7 @@ from collections.abc import Iterable
 from datetime import timedelta
 from typing import IO, Any
 
+from django.core.cache import cache
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
 from django.db.models import Q
@@ -137,6 +138,31 @@ def _delete_object_logged(key: str) -> None:
         storage.delete_object(key)
     except Exception:
         logger.exception("Could not remove recording object %s; it is orphaned and must be removed later", key)
+
+
+PLAY_AUDIT_WINDOW_SECONDS = 600
+
+
+def recording_download_record(*, recording: Recording, actor: User, disposition: str) -> None:
+    """Audit a play or download once per user, recording and 10 minutes, whatever Range the player sends."""
+    if cache.add(f"recording-play:{actor.pk}:{recording.pk}:{disposition}", 1, timeout=PLAY_AUDIT_WINDOW_SECONDS):
+        audit_record(
+            action=AuditAction.RECORDING_DOWNLOADED,
+            client=recording.client,
+            actor=actor,
+            target=recording,
+            metadata={"disposition": disposition},
+        )
+
+
+def calls_export_record(*, client: Client, actor: User, filters: dict[str, Any]) -> None:
+    """Audit a CSV export of calls with the filters it used."""
+    audit_record(
+        action=AuditAction.CALLS_EXPORTED,
+        client=client,
+        actor=actor,
+        metadata={name: str(value) for name, value in filters.items() if value not in (None, "")},
+    )
 
 
 def recordings_expired(*, now=None):

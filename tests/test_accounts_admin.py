@@ -422,3 +422,19 @@ def test_it_lets_view_only_staff_look_at_sign_ins_but_not_revoke_them(client, al
     run_action(client, "refreshfamily", "revoke_families", family_id)
 
     assert RefreshFamily.objects.get(pk=family_id).revoked_at is None
+
+
+def test_it_ends_sign_ins_when_staff_set_a_new_password(client, staff, bob):
+    from accounts import jwt as account_jwt
+    from accounts.models import AuditAction, AuditEvent
+
+    pair = account_jwt.family_start(user=bob)
+    client.force_login(staff)
+    response = client.post(
+        f"/admin/accounts/user/{bob.pk}/password/",
+        {"password1": "staff-chosen-pass-77", "password2": "staff-chosen-pass-77", "usable_password": "true"},
+    )
+    assert response.status_code == 302
+    api = client.__class__()
+    assert api.get("/api/v1/me", HTTP_AUTHORIZATION=f"Bearer {pair.access}").status_code == 401
+    assert AuditEvent.objects.filter(action=AuditAction.PASSWORD_CHANGED, actor=staff).exists()

@@ -214,3 +214,25 @@ def test_it_lists_the_audit_log_newest_first_with_filters(as_user, alice, bob):
 def test_it_rejects_bad_audit_filters(as_user, alice, params):
     response = as_user(alice).get("/api/v1/audit-events", params)
     assert response.status_code == 400 and body(response)["error"]["code"] == "VALIDATION_ERROR"
+
+
+def test_it_keeps_user_text_from_shaping_invitation_emails(as_user, alice):
+    alice.first_name = "URGENT: your account is locked\n\nVisit https://evil.example"
+    alice.last_name = "O'Brien & Co"
+    alice.save()
+    as_user(alice).post("/api/v1/team/invitations", {"email": "n@acme.example", "role": "viewer"}, format="json")
+    [message] = mail.outbox
+    assert message.subject.startswith("URGENT: your account is locked Visit https://evil.example O'Brien & Co")
+    assert "&amp;" not in message.body and "&#x27;" not in message.subject
+
+
+def test_it_rate_limits_invitations_per_user(as_user, alice, settings):
+    settings.RATE_LIMITS = {**settings.RATE_LIMITS, "invite_user": "2/h"}
+    api = as_user(alice)
+    statuses = [
+        api.post(
+            "/api/v1/team/invitations", {"email": f"p{n}@acme.example", "role": "viewer"}, format="json"
+        ).status_code
+        for n in range(3)
+    ]
+    assert statuses == [201, 201, 429] and Invitation.objects.count() == 2

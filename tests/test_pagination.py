@@ -147,3 +147,26 @@ def test_it_seeks_with_a_row_value_comparison_on_postgres(api, seven_clients):
     sql = queries.captured_queries[-1]["sql"]
     assert '("accounts_client"."created_at", "accounts_client"."id") <' in sql, sql
     assert "OFFSET" not in sql.upper() and "COUNT(" not in sql.upper()
+
+
+@pytest.mark.parametrize("value", ["²", "٣", "9" * 5000, "1" * 11])
+def test_it_rejects_exotic_digits_and_huge_numbers_with_400(api, db, value):
+    assert get(api, "/api/v1/test/keyset", limit=value)[0] == 400
+    assert get(api, "/api/v1/test/pages", page=value)[0] == 400
+    assert get(api, "/api/v1/test/pages", page_size=value)[0] == 400
+
+
+@pytest.mark.parametrize(
+    "payload",
+    [
+        '{"p": ["2026-01-01T00:00:00+00:00", Infinity], "b": false}',
+        '{"p": ["2026-01-01T00:00:00+00:00", 1e400], "b": false}',
+        '{"p": ["2026-01-01T00:00:00+00:00", NaN], "b": false}',
+        '{"p": ["0001-01-01T00:00:00+05:00", 1], "b": false}',
+        '{"p": ["9999-12-31T23:59:59+00:00", 1], "b": false}',
+    ],
+)
+def test_it_rejects_cursors_with_impossible_positions(api, seven_clients, payload):
+    cursor = base64.urlsafe_b64encode(payload.encode()).decode().rstrip("=")
+    status, body = get(api, "/api/v1/test/keyset", cursor=cursor)
+    assert status == 400 and "cursor" in body["error"]["details"]

@@ -257,3 +257,33 @@ def test_it_lists_recordings_without_deleted_ones(as_user, alice, calls):
 def test_it_answers_an_empty_day_range_quickly(as_user, alice, calls):
     _, body = get(as_user(alice), "calls", started_from=date(2001, 1, 1), started_to=date(2001, 1, 2))
     assert body["data"] == [] and body["meta"]["pagination"]["next_cursor"] is None
+
+
+@pytest.mark.parametrize(
+    "params",
+    [{"started_to": "9999-12-31"}, {"started_from": "0001-01-01"}, {"q": "ab"}],
+)
+def test_it_rejects_out_of_range_days_and_short_searches(as_user, alice, calls, params):
+    assert get(as_user(alice), "calls", **params)[0] == 400
+    assert get(as_user(alice), "recordings", **{k: v for k, v in params.items() if k != "q"})[0] in (200, 400)
+
+
+def test_it_rejects_summary_days_near_the_calendar_edges(as_user, alice):
+    assert get(as_user(alice), "stats/summary", started_to="0001-01-02")[0] == 400
+
+
+def test_it_audits_every_export_with_its_filters(as_user, alice, calls):
+    response = as_user(alice).get("/api/v1/calls/export", {"direction": "inbound"})
+    b"".join(response.streaming_content)
+    event = AuditEvent.objects.get(action=AuditAction.CALLS_EXPORTED)
+    assert event.actor == alice and event.metadata["direction"] == "inbound"
+
+
+def test_it_refuses_session_users_of_a_deactivated_client(client, alice, calls):
+    from accounts.models import Client
+
+    client.force_login(alice)
+    assert client.get("/api/v1/calls").status_code == 200
+    Client.objects.filter(pk=alice.client_id).update(is_active=False)
+    response = client.get("/api/v1/calls")
+    assert response.status_code == 403 and json.loads(response.content)["error"]["code"] == "PERMISSION_DENIED"

@@ -320,3 +320,14 @@ def test_another_client_cannot_delete_a_recording(backend, as_user, charlie, rec
 
     assert response.status_code == 404
     assert default_storage.exists(recording.storage_key)
+
+
+def test_a_play_that_starts_with_a_range_is_audited_too(backend, as_user, bob, recording):
+    response, _ = download(as_user(bob), recording, "bytes=-100000000")
+    assert response.status_code in (206, 302) and downloads_audited(recording) == 1
+
+
+@pytest.mark.parametrize("range_header", ["bytes=" + "9" * 5000 + "-", "bytes=0-" + "9" * 5000, "bytes=-" + "9" * 30])
+def test_absurd_range_numbers_get_the_whole_file(local_storage, as_user, alice, recording, range_header):  # noqa: F811
+    response, _ = download(as_user(alice), recording, range_header)
+    assert response.status_code == 200

@@ -122,3 +122,24 @@ def test_it_chooses_json_logs_in_production_and_text_elsewhere(settings):
 
     assert settings.LOGGING["formatters"]["default"]["()"] == "caly.logging.TextFormatter"
     assert build_logging_config(fmt="json", level="INFO")["formatters"]["default"]["()"] == "caly.logging.JsonFormatter"
+
+
+def test_it_refuses_an_inbound_request_id_with_a_trailing_newline():
+    assert context.clean_request_id("abcdefgh\n") != "abcdefgh\n"
+
+
+@pytest.mark.parametrize(
+    ("path", "logged"),
+    [
+        ("/accounts/password/reset/eyJ1Ijo1fQ:1x:sig/", "/accounts/password/reset/[REDACTED]/"),
+        ("/accounts/invitations/AbC-123_x/", "/accounts/invitations/[REDACTED]/"),
+        ("/accounts/verify/tok.en/", "/accounts/verify/[REDACTED]/"),
+        ("/accounts/verify/resend/", "/accounts/verify/resend/"),
+        ("/calls/", "/calls/"),
+    ],
+)
+def test_it_keeps_one_time_link_tokens_out_of_the_logs(client, caplog, db, path, logged):
+    with caplog.at_level(logging.INFO, logger="caly.access"):
+        client.get(path)
+    [line] = [r for r in caplog.records if r.name == "caly.access"]
+    assert line.path == logged and logged in line.getMessage()

@@ -276,6 +276,7 @@ class InvitationListView(ListModelMixin, TenantAPIView):
     @extend_schema(tags=TEAM_TAG, request=s.InvitationCreateSerializer, responses={201: s.InvitationSerializer})
     def post(self, request):
         data = _valid(s.InvitationCreateSerializer, request)
+        ratelimits.enforce(request, group="invitations", rate_name="invite_user", key="user")
         invitation, _ = services.invitation_create(actor=request.user, email=data["email"], role=data["role"])
         return Response(self.get_serializer(invitation).data, status=status.HTTP_201_CREATED)
 

@@ -10,7 +10,8 @@ import base64
 import binascii
 import json
 import math
-from datetime import date, datetime
+import re
+from datetime import UTC, date, datetime
 from decimal import Decimal
 from uuid import UUID
 
@@ -29,7 +30,7 @@ def _positive_int(request, name: str, default: int, maximum: int) -> int:
     raw = request.query_params.get(name)
     if raw is None:
         return default
-    if not raw.isdigit() or not 1 <= int(raw) <= maximum:
+    if not re.fullmatch(r"[0-9]{1,10}", raw) or not 1 <= int(raw) <= maximum:
         raise ValidationError({name: [f"Must be a whole number from 1 to {maximum}."]})
     return int(raw)
 
@@ -142,7 +143,7 @@ class KeysetPagination(BasePagination):
         invalid = ValidationError({self.cursor_query_param: ["Invalid cursor."]})
         try:
             raw = base64.urlsafe_b64decode(token + "=" * (-len(token) % 4))
-            payload = json.loads(raw)
+            payload = json.loads(raw, parse_constant=_reject_constant)
             values, backwards = payload["p"], payload["b"]
             if not isinstance(values, list) or len(values) != len(self.fields) or not isinstance(backwards, bool):
                 raise invalid
@@ -150,9 +151,19 @@ class KeysetPagination(BasePagination):
             position = tuple(
                 model._meta.get_field(name).clean(value, None) for name, value in zip(self.fields, values, strict=True)
             )
-        except (binascii.Error, ValueError, TypeError, KeyError, UnicodeDecodeError, DjangoValidationError):
+        except (
+            binascii.Error,
+            ValueError,
+            TypeError,
+            KeyError,
+            UnicodeDecodeError,
+            OverflowError,
+            DjangoValidationError,
+        ):
             raise invalid from None
         if any(value is None or (isinstance(value, datetime) and value.tzinfo is None) for value in position):
+            raise invalid
+        if any(isinstance(value, datetime) and not _MIN_TIME <= value <= _MAX_TIME for value in position):
             raise invalid
         return {"position": position, "backwards": backwards}
 
@@ -175,6 +186,14 @@ class KeysetPagination(BasePagination):
                 "schema": {"type": "string"},
             },
         ]
+
+
+_MIN_TIME = datetime(1970, 1, 1, tzinfo=UTC)
+_MAX_TIME = datetime(2999, 12, 31, tzinfo=UTC)
+
+
+def _reject_constant(name: str):
+    raise ValueError(f"{name} is not a position")
 
 
 def _flip(name: str) -> str:

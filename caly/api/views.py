@@ -43,6 +43,8 @@ class RolePermission(BasePermission):
         user = request.user
         if getattr(user, "client_id", None) is None:
             raise PermissionDenied("Only a client's users can use this endpoint; staff use the admin.")
+        if not user.client.is_active:  # session users too, not only JWT ones
+            raise PermissionDenied("This company's Caly account is deactivated.")
         capability = view.capability_for(request.method)
         return capability is None or can(user.role, capability)
 

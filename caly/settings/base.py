@@ -239,6 +239,7 @@ RATE_LIMITS = {
     "refresh_family": ENV["RATE_LIMIT_REFRESH_FAMILY"],
     "api_user": ENV["RATE_LIMIT_API_USER"],
     "export_user": ENV["RATE_LIMIT_EXPORT_USER"],
+    "invite_user": ENV["RATE_LIMIT_INVITE_USER"],
 }
 CALL_EXPORT_MAX_ROWS = ENV["CALL_EXPORT_MAX_ROWS"]
 

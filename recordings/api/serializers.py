@@ -1,12 +1,15 @@
 import re
-from datetime import timedelta
+from datetime import date, timedelta
 
+from django.core.validators import MaxValueValidator, MinValueValidator
 from rest_framework import serializers
 
 from recordings.models import Call, CallStatus, Direction, Recording, RecordingStatus
 
 NUMBER_PREFIX = re.compile(r"^\+?[0-9]{1,15}$")
 MAX_RANGE_DAYS = 366
+# Days Caly can hold calls for; beyond them date arithmetic would overflow.
+DAY_BOUNDS = [MinValueValidator(date(1970, 1, 8)), MaxValueValidator(date(2999, 12, 31))]
 
 
 class RecordingSerializer(serializers.ModelSerializer):
@@ -74,7 +77,9 @@ class CallDetailSerializer(CallSerializer):
         read_only_fields = fields
 
     def get_recordings(self, call) -> list[dict]:
-        live = [r for r in call.recordings.all() if r.status != RecordingStatus.DELETED]
+        live = [
+            r for r in call.recordings.all() if r.status != RecordingStatus.DELETED and r.client_id == call.client_id
+        ]
         return RecordingSerializer(live, many=True).data
 
 
@@ -86,8 +91,10 @@ class CallUpdateSerializer(serializers.ModelSerializer):
 
 
 class DateRangeFilterSerializer(serializers.Serializer):
-    started_from = serializers.DateField(required=False, help_text="First local day (client's time zone).")
-    started_to = serializers.DateField(required=False, help_text="Last local day, inclusive.")
+    started_from = serializers.DateField(
+        required=False, validators=DAY_BOUNDS, help_text="First local day (client's time zone)."
+    )
+    started_to = serializers.DateField(required=False, validators=DAY_BOUNDS, help_text="Last local day, inclusive.")
 
     def validate(self, data):
         first, last = data.get("started_from"), data.get("started_to")
@@ -111,7 +118,9 @@ class CallFilterSerializer(DateRangeFilterSerializer):
     has_recording = serializers.BooleanField(required=False, allow_null=True, default=None)
     min_duration = serializers.IntegerField(required=False, min_value=0, max_value=10**7)
     max_duration = serializers.IntegerField(required=False, min_value=0, max_value=10**7)
-    q = serializers.CharField(required=False, max_length=100, help_text="Number prefix or words in the notes.")
+    q = serializers.CharField(
+        required=False, min_length=3, max_length=100, help_text="Number prefix or words in the notes (3+ characters)."
+    )
 
 
 class RecordingFilterSerializer(DateRangeFilterSerializer):
@@ -121,8 +130,8 @@ class RecordingFilterSerializer(DateRangeFilterSerializer):
 
 
 class StatsFilterSerializer(serializers.Serializer):
-    started_from = serializers.DateField(required=False)
-    started_to = serializers.DateField(required=False)
+    started_from = serializers.DateField(required=False, validators=DAY_BOUNDS)
+    started_to = serializers.DateField(required=False, validators=DAY_BOUNDS)
 
     def validate(self, data):
         first, last = data.get("started_from"), data.get("started_to")

@@ -15,8 +15,6 @@ from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_sche
 from rest_framework.mixins import ListModelMixin
 from rest_framework.response import Response
 
-from accounts.audit import audit_record
-from accounts.models import AuditAction
 from accounts.roles import Capability
 from caly.api.pagination import KeysetPagination
 from caly.api.views import TenantAPIView
@@ -109,6 +107,9 @@ class CallExportView(TenantAPIView):
     )
     def get(self, request):
         enforce_rate(request, group="calls-export", key="user", rate=settings.RATE_LIMITS["export_user"])
+        services.calls_export_record(
+            client=self.client, actor=request.user, filters=_filters(s.CallFilterSerializer, request)
+        )
         rows = (
             self.get_queryset()
             .order_by("-started_at", "-id")
@@ -191,14 +192,7 @@ class RecordingDownloadView(TenantAPIView):
         if disposition not in ("inline", "attachment"):
             raise s.serializers.ValidationError({"disposition": ["Must be inline or attachment."]})
         range_header = request.headers.get("Range")
-        if downloads.is_first_request(range_header):
-            audit_record(
-                action=AuditAction.RECORDING_DOWNLOADED,
-                client=self.client,
-                actor=request.user,
-                target=recording,
-                metadata={"disposition": disposition},
-            )
+        services.recording_download_record(recording=recording, actor=request.user, disposition=disposition)
         return downloads.recording_response(
             recording, range_header=range_header, attachment=disposition == "attachment"
         )
