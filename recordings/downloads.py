@@ -59,11 +59,13 @@ def recording_response(recording: Recording, *, range_header: str | None, attach
         return response
     start, end = wanted if wanted else (0, size - 1)
     length = end - start + 1 if size else 0
+    content_type = recording.content_type if recording.content_type.startswith("audio/") else ""
     response = StreamingHttpResponse(
         _stream(recording.storage_key, start, length),
         status=206 if wanted else 200,
-        content_type=recording.content_type or "application/octet-stream",
+        content_type=content_type or "application/octet-stream",
     )
+    response["Content-Security-Policy"] = "sandbox; default-src 'none'"
     if wanted:
         response["Content-Range"] = f"bytes {start}-{end}/{size}"
     response["Content-Length"] = str(length)

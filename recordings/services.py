@@ -10,7 +10,7 @@ from typing import IO, Any
 from django.core.cache import cache
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
-from django.db.models import Q
+from django.db.models import F, Q
 from django.utils import timezone
 
 from accounts.audit import audit_record
@@ -77,6 +77,9 @@ def recording_store(
     Idempotent: the same call always has one key and one live row. Raises the storage's error
     after marking the recording failed.
     """
+    if not content_type.startswith("audio/"):
+        # Local downloads are served from our own origin: only audio may be stored and served.
+        raise ApiError(ErrorCode.UNSUPPORTED_MEDIA_TYPE, f"A recording must be audio, not {content_type!r}.")
     recording = _live_recording(call)
     key = storage.recording_key(
         client_public_id=call.client.public_id,
@@ -85,16 +88,21 @@ def recording_store(
         content_type=content_type,
     )
     Recording.objects.filter(pk=recording.pk).update(
-        status=RecordingStatus.FETCHING, attempts=recording.attempts + 1, source_url=source_url or recording.source_url
+        status=RecordingStatus.FETCHING, attempts=F("attempts") + 1, source_url=source_url or recording.source_url
     )
     try:
         reader = storage.store_stream(key=key, stream=stream, content_type=content_type)
     except Exception as exc:
-        Recording.objects.filter(pk=recording.pk).update(status=RecordingStatus.FAILED, last_error=str(exc)[:2000])
+        Recording.objects.filter(pk=recording.pk).exclude(status=RecordingStatus.DELETED).update(
+            status=RecordingStatus.FAILED, last_error=str(exc)[:2000]
+        )
         logger.warning("Storing the recording of call %s failed: %s", call.public_id, exc)
         raise
     with transaction.atomic():
-        recording.refresh_from_db()
+        recording = Recording.objects.select_for_update().get(pk=recording.pk)
+        if recording.status == RecordingStatus.DELETED:  # deleted while we fetched: it stays deleted
+            transaction.on_commit(lambda: _delete_object_logged(key))
+            return recording
         if recording.storage_key and recording.storage_key != key:
             storage.delete_object(recording.storage_key)  # the content type (extension) changed
         recording.status = RecordingStatus.STORED
@@ -114,6 +122,7 @@ def recording_store(
 @transaction.atomic
 def recording_delete(*, recording: Recording, actor: User | None, reason: str = "deleted") -> Recording:
     """Soft-delete the row and remove the object; audited."""
+    recording = Recording.objects.select_for_update().select_related("client").get(pk=recording.pk)
     if recording.status == RecordingStatus.DELETED:
         return recording
     key = recording.storage_key

@@ -244,3 +244,31 @@ def test_a_64_mb_stream_is_never_held_whole_in_memory(backend, limit, client_a, 
     assert recording.size_bytes == MEMORY_FILE_BYTES and recording.sha256 == expected.hexdigest()
     assert default_storage.size(recording.storage_key) == MEMORY_FILE_BYTES
     assert peak < limit, f"peak {peak / MB:.1f} MB while storing {MEMORY_FILE_BYTES // MB} MB"
+
+
+def test_a_delete_during_a_store_wins(local_storage, client_a, django_capture_on_commit_callbacks):  # noqa: F811
+    # Local only: boto reads the stream in its own threads, where this test's deletion could not
+    # share the test transaction.
+    call = make_call(client_a)
+    recording = services._live_recording(call)
+
+    def delete_midway():
+        yield audio(1000)
+        services.recording_delete(recording=recording, actor=None, reason="retention")
+        yield audio(1000, seed=1)
+
+    with django_capture_on_commit_callbacks(execute=True):
+        stored = services.recording_store(call=call, stream=delete_midway(), content_type="audio/mpeg")
+    stored.refresh_from_db()
+    call.refresh_from_db()
+    assert stored.status == RecordingStatus.DELETED and not call.has_recording
+    assert local_storage.keys() == []
+
+
+def test_it_refuses_to_store_anything_but_audio(backend, client_a):
+    from caly.api.errors import ApiError
+
+    call = make_call(client_a)
+    with pytest.raises(ApiError):
+        services.recording_store(call=call, stream=io.BytesIO(b"<script>alert(1)</script>"), content_type="text/html")
+    assert backend.keys() == [] and not Recording.objects.filter(call=call).exists()
