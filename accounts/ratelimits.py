@@ -1,15 +1,19 @@
 """The accounts rate limits (settings.RATE_LIMITS), shared by the API and the browser pages.
 
-Login counts failed attempts, per account and per IP, and refuses further attempts once either
-is spent — before the password is even checked.
+Login counts every attempt per account and per IP *before* the password is checked (an atomic
+increment in the shared cache, so parallel requests cannot slip past the limit while passwords
+are being hashed), and gives the attempt back when the password was right: only failures use
+the budget up.
 """
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 
 from django.conf import settings
-from django_ratelimit.core import get_usage
+from django.core.cache import caches
+from django_ratelimit.core import _SIMPLE_KEYS, ALL, _get_window, _make_cache_key, _split_rate, get_usage
 
 from caly.ratelimit import enforce_rate, raise_rate_limited
 
@@ -23,18 +27,34 @@ def _login_limits(email: str):
     return (("login-ip", "ip", "login_ip"), ("login-account", _account_key(email), "login_account"))
 
 
-def login_check(request, email: str) -> None:
-    """Refuse (429) when this account or this address has no failed attempts left."""
-    for group, key, rate_name in _login_limits(email):
-        usage = get_usage(request, group=group, key=key, rate=settings.RATE_LIMITS[rate_name], increment=False)
-        if usage and usage["count"] >= usage["limit"]:
-            raise_rate_limited(usage["time_left"])
+def login_attempt(request, email: str) -> None:
+    """Count this attempt against the account and the address; 429 once either is past its limit.
+
+    A refused attempt checks no password, so it gives back what it counted.
+    """
+    refused = [
+        usage["time_left"]
+        for usage in (
+            get_usage(request, group=group, key=key, rate=settings.RATE_LIMITS[rate_name], increment=True)
+            for group, key, rate_name in _login_limits(email)
+        )
+        if usage and usage["should_limit"]
+    ]
+    if refused:
+        login_refund(request, email)
+        raise_rate_limited(max(refused))
 
 
-def login_failed(request, email: str) -> None:
-    """Count a failed attempt against the account and the address."""
+def login_refund(request, email: str) -> None:
+    """Give an attempt back to both counters (the password was right, or it was never checked)."""
+    cache = caches[getattr(settings, "RATELIMIT_USE_CACHE", "default")]
     for group, key, rate_name in _login_limits(email):
-        get_usage(request, group=group, key=key, rate=settings.RATE_LIMITS[rate_name], increment=True)
+        rate = settings.RATE_LIMITS[rate_name]
+        value = key(group, request) if callable(key) else _SIMPLE_KEYS[key](request)
+        # django-ratelimit (pinned) has no decrement; its own key function names the counter.
+        counter = _make_cache_key(group, _get_window(value, _split_rate(rate)[1]), rate, value, ALL)
+        with contextlib.suppress(ValueError):  # the window rolled over meanwhile: nothing to give back
+            cache.decr(counter)
 
 
 def enforce(request, *, group: str, rate_name: str, key="ip") -> None:

@@ -159,16 +159,18 @@ def login(request: HttpRequest) -> HttpResponse:
     if request.method == "POST" and form.is_valid():
         email, password = form.cleaned_data["email"], form.cleaned_data["password"]
         try:
-            ratelimits.login_check(request, email)
+            ratelimits.login_attempt(request, email)
             user = services.user_authenticate(email=email, password=password)
         except ApiError as error:
+            if error.code not in (ErrorCode.TOKEN_INVALID, ErrorCode.RATE_LIMITED):
+                ratelimits.login_refund(request, email)  # right password, refused for another reason
             if error.code == ErrorCode.TOKEN_INVALID:
-                ratelimits.login_failed(request, email)
                 form.add_error(None, "Wrong email or password.")
             else:
                 context["unverified"] = error.code == ErrorCode.EMAIL_NOT_VERIFIED
                 form.add_service_error(error)
             return _page(request, "accounts/login.html", context, error=error)
+        ratelimits.login_refund(request, email)
         _sign_in(request, user)
         return redirect(context["next"] or settings.LOGIN_REDIRECT_URL)
     return render(request, "accounts/login.html", context)

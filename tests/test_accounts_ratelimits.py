@@ -422,3 +422,23 @@ from accounts.models import Client, User
 client = Client.objects.create(name="Limits", slug="limits")
 User.objects.create_user("{EMAIL}", "{PASSWORD}", client=client, role="owner", email_verified_at=timezone.now())
 """
+
+
+def test_it_counts_attempts_before_checking_passwords_so_parallel_ones_cannot_slip_through(rf, settings, db):
+    """Attempts still being hashed count already: without failures recorded, the 6th is refused."""
+    from django.utils import timezone
+
+    from accounts import ratelimits
+    from caly.api.errors import ApiError
+
+    settings.RATE_LIMITS = {**settings.RATE_LIMITS, "login_account": "5/15m", "login_ip": "100/15m"}
+    request = rf.post("/api/v1/auth/login", REMOTE_ADDR="198.51.100.7")
+    with time_machine.travel(timezone.now(), tick=False):
+        for _ in range(5):
+            ratelimits.login_attempt(request, "victim@acme.example")
+        with pytest.raises(ApiError) as error:
+            ratelimits.login_attempt(request, "victim@acme.example")
+        assert error.value.code == "RATE_LIMITED"
+        ratelimits.login_refund(request, "victim@acme.example")
+        ratelimits.login_refund(request, "victim@acme.example")
+        ratelimits.login_attempt(request, "victim@acme.example")  # a right password gave its attempt back

@@ -95,13 +95,14 @@ class LoginView(PublicAPIView):
     @extend_schema(tags=AUTH_TAG, responses={200: s.SignInSerializer}, summary="Sign in: a token pair and the profile")
     def post(self, request):
         data = _valid(s.LoginSerializer, request)
-        ratelimits.login_check(request, data["email"])
+        ratelimits.login_attempt(request, data["email"])
         try:
             user = services.user_authenticate(email=data["email"], password=data["password"])
         except ApiError as error:
-            if error.code == ErrorCode.TOKEN_INVALID:
-                ratelimits.login_failed(request, data["email"])
+            if error.code != ErrorCode.TOKEN_INVALID:  # right password, refused for another reason
+                ratelimits.login_refund(request, data["email"])
             raise
+        ratelimits.login_refund(request, data["email"])
         return _sign_in(user)
 
 
