@@ -1,9 +1,13 @@
-from django.shortcuts import render
+from django.shortcuts import redirect, render
 
 from caly import health
 
 
 def home(request):
+    """Signed-in users of a client start on their dashboard; everyone else sees the landing page."""
+    user = request.user
+    if user.is_authenticated and user.client is not None and user.client.is_active:
+        return redirect("recordings:dashboard")
     return render(request, "home.html")
 
 

@@ -118,7 +118,7 @@ def test_it_signs_up_verifies_the_email_and_signs_in(client):
     assert owner.email_verified
 
     response = client.post("/accounts/login/", {"email": SIGNUP["email"], "password": SIGNUP["password"]}, follow=True)
-    assert response.redirect_chain == [("/", 302)]
+    assert response.redirect_chain == [("/", 302), ("/dashboard/", 302)]
     assert response.context["user"] == owner
     assert '<span class="nav-client">Chai Point</span>' in text(response)
 
@@ -225,7 +225,7 @@ def test_it_rate_limits_email_link_requests_per_address(client, settings):
 def test_it_signs_in_and_out_with_a_session(client, alice):
     response = client.post("/accounts/login/", {"email": "Alice@Acme.example", "password": PASSWORD}, follow=True)
 
-    assert response.redirect_chain == [("/", 302)]
+    assert response.redirect_chain == [("/", 302), ("/dashboard/", 302)]
     page = text(response)
     assert '<span class="nav-client">Acme Apparel</span>' in page
     for link in ('href="/accounts/team/">Team<', 'href="/accounts/profile/">Profile<', "Log out</button>"):
@@ -395,7 +395,7 @@ def test_it_invites_a_member_who_joins_and_is_signed_in(owner, client_a):
         follow=True,
     )
 
-    assert response.redirect_chain == [("/", 302)]
+    assert response.redirect_chain == [("/", 302), ("/dashboard/", 302)]
     dana = User.objects.get(email="dana@example.com")
     assert (dana.client, dana.role, dana.first_name, dana.email_verified) == (client_a, Role.VIEWER, "Dana", True)
     assert response.context["user"] == dana
@@ -523,7 +523,7 @@ def test_it_opens_the_team_page_and_link_to_roles_that_manage_the_team_only(clie
     sign_in(client, UserFactory(email="member@acme.example", client=client_a, role=role))
 
     response = client.get("/accounts/team/")
-    home = text(client.get("/"))
+    home = text(client.get("/", follow=True))
 
     if can(role, Capability.MANAGE_TEAM):
         assert response.status_code == 200

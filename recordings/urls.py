@@ -1,0 +1,13 @@
+from django.urls import path
+
+from recordings import views
+
+app_name = "recordings"
+
+urlpatterns = [
+    path("dashboard/", views.dashboard, name="dashboard"),
+    path("dashboard/parts/<slug:name>", views.dashboard_part, name="dashboard-part"),
+    path("calls/", views.calls, name="calls"),
+    path("calls/<uuid:public_id>/", views.call_detail, name="call"),
+    path("calls/<uuid:public_id>/update/", views.call_edit, name="call-update"),
+]
