@@ -287,6 +287,13 @@ class AuditAction(models.TextChoices):
     RECORDING_DOWNLOADED = "recording.downloaded", "Recording played or downloaded"
     RECORDING_DELETED = "recording.deleted", "Recording deleted"
     CALLS_EXPORTED = "calls.exported", "Calls exported as CSV"
+    CALL_PLACED = "call.placed", "Call placed"
+    RECORDING_FETCH_RETRIED = "recording.fetch_retried", "Recording fetch retried"
+    INTEGRATION_CONNECTED = "integration.connected", "Integration connected"
+    INTEGRATION_UPDATED = "integration.updated", "Integration updated"
+    INTEGRATION_DISCONNECTED = "integration.disconnected", "Integration disconnected"
+    PRODUCT_SYNC_REQUESTED = "products.sync_requested", "Product sync requested"
+    WEBHOOK_REPROCESSED = "webhook.reprocessed", "Webhook event reprocessed"
 
 
 class AppendOnlyQuerySet(TenantQuerySet):

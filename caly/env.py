@@ -67,6 +67,24 @@ def _parse_rate(raw: str) -> str:
     return raw.strip()
 
 
+def _parse_fernet_keys(raw: str) -> list[str]:
+    """Comma-separated Fernet keys (32 url-safe base64 bytes each); the first encrypts, all decrypt."""
+    import base64
+    import binascii
+
+    keys = _parse_list(raw)
+    for position, key in enumerate(keys, start=1):
+        try:
+            decoded = base64.urlsafe_b64decode(key.encode())
+        except (binascii.Error, ValueError):
+            decoded = b""
+        if len(decoded) != 32:
+            raise ValueError(f"key {position} is not a Fernet key (32 url-safe base64 bytes)")
+    if not keys:
+        raise ValueError("must list at least one key")
+    return keys
+
+
 def _parse_database_url(raw: str) -> dict[str, Any]:
     if not raw.startswith(("postgres://", "postgresql://", "sqlite://")):
         raise ValueError("must be a postgres:// or sqlite:// URL")
@@ -156,6 +174,7 @@ _TYPE_NAMES = {
     _parse_email_url: "email URL",
     _parse_http_url: "URL",
     _parse_rate: "rate",
+    _parse_fernet_keys: "list of Fernet keys",
 }
 # What an empty value means for types where "nothing" is a real value; others become None.
 _EMPTY = {_parse_str: "", _parse_list: []}
@@ -312,6 +331,44 @@ VARIABLES: tuple[Var, ...] = (
         "Largest recording Caly stores; a bigger download is cut off and marked failed.",
         "512",
     ),
+    Var(
+        "FIELD_ENCRYPTION_KEYS",
+        _parse_fernet_keys,
+        "",
+        True,
+        "Keys that encrypt integration secrets at rest, comma-separated: the first encrypts, all decrypt. "
+        "Make one with `python -c 'from cryptography.fernet import Fernet; print(Fernet.generate_key().decode())'`; "
+        "to rotate, put a new key first, run `manage.py rotate_encryption_keys`, then drop the old one. "
+        "Empty (local runs only): a key derived from SECRET_KEY.",
+        "bmV3LWtleS0zMi1ieXRlcy1vZi11cmwtc2FmZS1iNjQ=,b2xkLWtleS0zMi1ieXRlcy1vZi11cmwtc2FmZS1iNjQ=",
+        secret=True,
+    ),
+    Var(
+        "SHOPIFY_API_VERSION",
+        _parse_str,
+        "2026-04",
+        False,
+        "Shopify Admin API version (YYYY-MM) used by new Shopify connections.",
+        "2026-04",
+    ),
+    Var(
+        "EXOTEL_RECORDING_HOSTS",
+        _parse_list,
+        ".exotel.com,.exotel.in,.amazonaws.com",
+        False,
+        "Hosts Caly fetches Exotel recordings from (https only; a leading dot allows subdomains). "
+        "Recording URLs elsewhere are refused, so a forged callback cannot aim Caly's credentials at another host.",
+        ".exotel.com,.amazonaws.com",
+    ),
+    Var(
+        "WEBHOOK_RETENTION_DAYS",
+        _int_between(1, 3650),
+        "30",
+        False,
+        "Days received webhook events are kept before `prune_webhook_events` removes them.",
+        "30",
+    ),
+    Var("RATE_LIMIT_WEBHOOK", _parse_rate, "600/m", False, "Webhook deliveries per client and endpoint.", "600/m"),
     Var(
         "EMAIL_URL",
         _parse_email_url,

@@ -1,1 +1,221 @@
-# Models arrive with the issue that builds this app.
+"""Connections to providers (secrets encrypted at rest), the webhook inbox, and the Shopify catalogue."""
+
+from __future__ import annotations
+
+import secrets
+import uuid
+
+from django.core.validators import RegexValidator
+from django.db import models
+
+from accounts.models import Client
+from caly.tenancy import TenantQuerySet
+from integrations.crypto import EncryptedTextField, last4
+
+shop_domain_validator = RegexValidator(
+    r"^[a-z0-9][a-z0-9-]{0,60}\.myshopify\.com$", "Enter the shop's domain, such as chai-point.myshopify.com."
+)
+api_version_validator = RegexValidator(r"^20[0-9]{2}-(01|04|07|10)$", "Enter a Shopify API version such as 2026-04.")
+
+
+def new_webhook_token() -> str:
+    return secrets.token_urlsafe(32)
+
+
+class CheckStatus(models.TextChoices):
+    NEVER = "never", "Not checked yet"
+    OK = "ok", "Working"
+    FAILED = "failed", "Not working"
+
+
+class Connection(models.Model):
+    """What every provider connection has: its client, a public id and the last credentials check."""
+
+    SECRET_FIELDS: tuple[str, ...] = ()
+
+    client = models.OneToOneField(Client, on_delete=models.CASCADE, related_name="+")
+    public_id = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
+    check_status = models.CharField(max_length=10, choices=CheckStatus.choices, default=CheckStatus.NEVER)
+    check_message = models.CharField(max_length=500, blank=True)
+    checked_at = models.DateTimeField(null=True, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    objects = TenantQuerySet.as_manager()
+
+    class Meta:
+        abstract = True
+
+    def secret_summary(self) -> dict[str, dict[str, object]]:
+        """{field: {"is_set": bool, "last4": "…"}}: all the API and pages ever show of a secret."""
+        return {
+            name: {"is_set": bool(getattr(self, name)), "last4": last4(getattr(self, name))}
+            for name in self.SECRET_FIELDS
+        }
+
+
+class ExotelRegion(models.TextChoices):
+    SINGAPORE = "api.exotel.com", "Singapore (api.exotel.com)"
+    MUMBAI = "api.in.exotel.com", "Mumbai (api.in.exotel.com)"
+
+
+class ExotelConnection(Connection):
+    """A client's Exotel account. Callback URLs carry `public_id` and the random `webhook_token`."""
+
+    SECRET_FIELDS = ("api_key", "api_token", "webhook_token", "callback_password")
+
+    account_sid = models.CharField(max_length=64, validators=[RegexValidator(r"^[A-Za-z0-9_-]{1,64}$")])
+    api_key = EncryptedTextField()
+    api_token = EncryptedTextField()
+    api_host = models.CharField(max_length=100, default=ExotelRegion.MUMBAI, help_text="The Exotel API host.")
+    caller_ids = models.JSONField(default=list, blank=True, help_text="ExoPhones calls may be placed from (E.164).")
+    webhook_token = EncryptedTextField(default=new_webhook_token)
+    callback_username = models.CharField(max_length=100, blank=True)
+    callback_password = EncryptedTextField(blank=True)
+
+    class Meta:
+        verbose_name = "Exotel connection"
+
+    def __str__(self) -> str:
+        return f"Exotel {self.account_sid}"
+
+
+class ShopifyConnection(Connection):
+    SECRET_FIELDS = ("access_token", "webhook_secret")
+
+    shop_domain = models.CharField(max_length=100, unique=True, validators=[shop_domain_validator])
+    access_token = EncryptedTextField()
+    webhook_secret = EncryptedTextField(blank=True)
+    api_version = models.CharField(max_length=7, validators=[api_version_validator])
+    last_sync_started_at = models.DateTimeField(null=True, blank=True)
+    last_sync_at = models.DateTimeField(null=True, blank=True, help_text="When the last full sync finished.")
+    last_sync_status = models.CharField(max_length=10, blank=True)  # running, ok, failed
+    last_sync_counts = models.JSONField(default=dict, blank=True)
+    last_sync_error = models.TextField(blank=True)
+
+    class Meta:
+        verbose_name = "Shopify connection"
+
+    def __str__(self) -> str:
+        return f"Shopify {self.shop_domain}"
+
+
+# --- webhook inbox -----------------------------------------------------------------------------
+
+
+class WebhookProvider(models.TextChoices):
+    EXOTEL = "exotel", "Exotel"
+    SHOPIFY = "shopify", "Shopify"
+
+
+class WebhookStatus(models.TextChoices):
+    RECEIVED = "received", "Received"
+    PROCESSED = "processed", "Processed"
+    IGNORED = "ignored", "Ignored"
+    FAILED = "failed", "Failed"
+
+
+class WebhookEvent(models.Model):
+    """One delivery, stored before it is acknowledged; processed by the task worker, idempotently.
+
+    `dedupe_key` starts with the client's public id, so one client's deliveries can never
+    collide with (or pre-empt) another's.
+    """
+
+    client = models.ForeignKey(Client, on_delete=models.CASCADE, related_name="+")
+    public_id = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
+    provider = models.CharField(max_length=20, choices=WebhookProvider.choices)
+    dedupe_key = models.CharField(max_length=300)
+    topic = models.CharField(max_length=100, blank=True)
+    headers = models.JSONField(default=dict, blank=True)
+    body = models.BinaryField(help_text="The raw body (for a GET, the query string), exactly as received.")
+    content_type = models.CharField(max_length=200, blank=True)
+    received_at = models.DateTimeField(auto_now_add=True)
+    status = models.CharField(max_length=10, choices=WebhookStatus.choices, default=WebhookStatus.RECEIVED)
+    attempts = models.PositiveIntegerField(default=0)
+    last_error = models.TextField(blank=True)
+    next_attempt_at = models.DateTimeField(null=True, blank=True)
+    processed_at = models.DateTimeField(null=True, blank=True)
+
+    objects = TenantQuerySet.as_manager()
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["provider", "dedupe_key"], name="integrations_webhook_unique_dedupe"),
+        ]
+        indexes = [
+            models.Index(fields=["client", "-received_at"], name="integ_webhook_client_recv"),
+            models.Index(fields=["status", "received_at"], name="integ_webhook_status_recv"),
+            models.Index(fields=["received_at"], name="integ_webhook_received"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.provider} {self.topic} {self.dedupe_key}"
+
+    def body_text(self) -> str:
+        return bytes(self.body).decode("utf-8", errors="replace")
+
+
+# --- Shopify catalogue -------------------------------------------------------------------------
+
+
+class ProductStatus(models.TextChoices):
+    ACTIVE = "active", "Active"
+    DRAFT = "draft", "Draft"
+    ARCHIVED = "archived", "Archived"
+    UNLISTED = "unlisted", "Unlisted"
+
+
+class Product(models.Model):
+    client = models.ForeignKey(Client, on_delete=models.CASCADE, related_name="+")
+    public_id = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
+    shopify_id = models.BigIntegerField()
+    title = models.CharField(max_length=255)
+    handle = models.CharField(max_length=255, blank=True)
+    status = models.CharField(max_length=10, choices=ProductStatus.choices, default=ProductStatus.ACTIVE)
+    vendor = models.CharField(max_length=255, blank=True)
+    product_type = models.CharField(max_length=255, blank=True)
+    tags = models.JSONField(default=list, blank=True)
+    description = models.TextField(blank=True, help_text="The description as plain text.")
+    images_count = models.PositiveIntegerField(default=0)
+    shopify_updated_at = models.DateTimeField(null=True, blank=True)
+    synced_at = models.DateTimeField(null=True, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    objects = TenantQuerySet.as_manager()
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["client", "shopify_id"], name="integrations_product_unique_shopify_id"),
+        ]
+        indexes = [
+            models.Index(fields=["client", "title", "id"], name="integ_product_client_title"),
+            models.Index(fields=["client", "status"], name="integ_product_client_status"),
+        ]
+
+    def __str__(self) -> str:
+        return self.title
+
+
+class ProductVariant(models.Model):
+    client = models.ForeignKey(Client, on_delete=models.CASCADE, related_name="+")
+    product = models.ForeignKey(Product, on_delete=models.CASCADE, related_name="variants")
+    shopify_id = models.BigIntegerField()
+    sku = models.CharField(max_length=255, blank=True)
+    title = models.CharField(max_length=255, blank=True)
+    price = models.DecimalField(max_digits=14, decimal_places=2, null=True, blank=True)
+    compare_at_price = models.DecimalField(max_digits=14, decimal_places=2, null=True, blank=True)
+    inventory_quantity = models.IntegerField(null=True, blank=True)
+    barcode = models.CharField(max_length=255, blank=True)
+
+    objects = TenantQuerySet.as_manager()
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["client", "shopify_id"], name="integrations_variant_unique_shopify_id"),
+        ]
+        indexes = [models.Index(fields=["client", "sku"], name="integ_variant_client_sku")]
+
+    def __str__(self) -> str:
+        return self.sku or self.title

@@ -1,5 +1,7 @@
 """Settings shared by every environment. Values come from caly.env only."""
 
+import base64
+import hashlib
 from datetime import timedelta
 from pathlib import Path
 
@@ -181,6 +183,25 @@ AWS_S3_TRANSFER_CONFIG = TransferConfig(max_concurrency=2)
 AWS_S3_TRANSFER_CONFIG.max_in_memory_upload_chunks = 2  # s3transfer's setting; boto3's constructor lacks it
 PRESIGNED_URL_EXPIRY_SECONDS = ENV["S3_PRESIGNED_URL_EXPIRY_SECONDS"]
 RECORDING_MAX_BYTES = ENV["RECORDING_MAX_MB"] * 1024 * 1024
+
+# Integrations. Secrets are encrypted with FIELD_ENCRYPTION_KEYS; local runs derive a key from
+# SECRET_KEY (production refuses to start without real keys: caly/env.py).
+FIELD_ENCRYPTION_KEYS = ENV["FIELD_ENCRYPTION_KEYS"] or [
+    base64.urlsafe_b64encode(hashlib.sha256(f"field-encryption:{SECRET_KEY}".encode()).digest()).decode()
+]
+SHOPIFY_API_VERSION = ENV["SHOPIFY_API_VERSION"]
+EXOTEL_API_HOSTS = ["api.exotel.com", "api.in.exotel.com"]
+EXOTEL_API_SCHEME = "https"
+EXOTEL_RECORDING_HOSTS = ENV["EXOTEL_RECORDING_HOSTS"]
+EXOTEL_RECORDING_SCHEMES = ["https"]
+WEBHOOK_RETENTION_DAYS = ENV["WEBHOOK_RETENTION_DAYS"]
+RATE_LIMIT_WEBHOOK = ENV["RATE_LIMIT_WEBHOOK"]
+# Outbound HTTP to providers: connect, read (per chunk) timeouts in seconds.
+INTEGRATION_HTTP_TIMEOUT = (5.0, 30.0)
+# Tasks that talk to providers retry this many times, waiting base × 2^attempt seconds (capped).
+TASK_MAX_ATTEMPTS = 6
+TASK_RETRY_BASE_SECONDS = 30
+TASK_RETRY_MAX_SECONDS = 3600
 
 _email = ENV["EMAIL_URL"]
 EMAIL_BACKEND = _email["EMAIL_BACKEND"]

@@ -1,0 +1,151 @@
+"""The webhook inbox shared by every provider: receive (store, then acknowledge) and process.
+
+Receiving = the provider's view verifies the delivery, then calls `webhook_receive`, which inserts
+the event (a duplicate inserts nothing) and queues its processing in the same transaction. The
+worker runs `webhook_process`: the provider's handler does the work inside a transaction holding
+the event's row lock, so a crash or an error leaves nothing half-done, and a processed event is
+never processed again. Failures are retried with backoff up to settings.TASK_MAX_ATTEMPTS.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Mapping
+from datetime import timedelta
+
+from django.conf import settings
+from django.db import IntegrityError, transaction
+from django.utils import timezone
+from django.utils.module_loading import import_string
+
+from accounts.models import Client
+from caly.tasks import backoff_seconds, enqueue_with_transaction, retry_later
+from integrations.models import WebhookEvent, WebhookProvider, WebhookStatus
+
+logger = logging.getLogger("caly.webhooks")
+
+# provider -> "module.function" taking a locked WebhookEvent and returning a final WebhookStatus
+# (PROCESSED or IGNORED); raising means "try again later".
+HANDLERS: dict[str, str] = {
+    WebhookProvider.EXOTEL: "integrations.exotel.processing.handle_event",
+    WebhookProvider.SHOPIFY: "integrations.shopify.processing.handle_event",
+}
+FINAL = (WebhookStatus.PROCESSED, WebhookStatus.IGNORED)
+
+
+class PermanentError(Exception):
+    """A handler's verdict that retrying cannot help (malformed payload): the event fails at once."""
+
+
+def webhook_receive(
+    *,
+    client: Client,
+    provider: str,
+    dedupe_key: str,
+    topic: str,
+    body: bytes,
+    headers: Mapping[str, str] | None = None,
+    content_type: str = "",
+) -> tuple[WebhookEvent, bool]:
+    """Store a verified delivery and queue its processing; (event, created). A duplicate is (existing, False)."""
+    key = f"{client.public_id}:{dedupe_key}"[:300]
+    with transaction.atomic():
+        try:
+            with transaction.atomic():
+                event = WebhookEvent.objects.create(
+                    client=client,
+                    provider=provider,
+                    dedupe_key=key,
+                    topic=topic[:100],
+                    body=body,
+                    headers=dict(headers or {}),
+                    content_type=content_type[:200],
+                )
+        except IntegrityError:
+            return WebhookEvent.objects.get(provider=provider, dedupe_key=key), False
+        from integrations.tasks import process_webhook_event
+
+        enqueue_with_transaction(process_webhook_event, event.pk)
+    return event, True
+
+
+def webhook_process(event_id: int) -> str | None:
+    """Run the provider's handler for one event; returns the status it ended in (None: no such event)."""
+    try:
+        with transaction.atomic():
+            event = WebhookEvent.objects.select_for_update().select_related("client").filter(pk=event_id).first()
+            if event is None:
+                return None
+            if event.status in FINAL:
+                return event.status
+            event.attempts += 1
+            handler = import_string(HANDLERS[event.provider])
+            with transaction.atomic():  # the handler's writes commit or roll back together
+                outcome = handler(event)
+            event.status = outcome
+            event.last_error = ""
+            event.next_attempt_at = None
+            event.processed_at = timezone.now()
+            event.save(update_fields=["status", "attempts", "last_error", "next_attempt_at", "processed_at"])
+            return outcome
+    except Exception as exc:
+        return _failed(event_id, exc)
+
+
+def _failed(event_id: int, exc: Exception) -> str:
+    permanent = isinstance(exc, PermanentError)
+    with transaction.atomic():
+        event = WebhookEvent.objects.select_for_update().get(pk=event_id)
+        event.attempts += 1
+        event.status = WebhookStatus.FAILED
+        event.last_error = f"{type(exc).__name__}: {exc}"[:4000]
+        event.next_attempt_at = None
+        if not permanent and event.attempts < settings.TASK_MAX_ATTEMPTS:
+            delay = backoff_seconds(event.attempts)
+            event.next_attempt_at = timezone.now() + timedelta(seconds=delay)
+            from integrations.tasks import process_webhook_event
+
+            retry_later(process_webhook_event, event.pk, delay_seconds=delay)
+        event.save(update_fields=["status", "attempts", "last_error", "next_attempt_at"])
+    log = logger.warning if event.next_attempt_at else logger.error
+    log(
+        "Webhook event %s (%s %s) failed on attempt %s%s: %s",
+        event.public_id,
+        event.provider,
+        event.topic,
+        event.attempts,
+        f", retrying at {event.next_attempt_at:%H:%M:%S}" if event.next_attempt_at else ", giving up",
+        event.last_error,
+    )
+    return event.status
+
+
+def webhook_reprocess(*, events) -> int:
+    """Queue failed or ignored events again (admin action); processed events are left alone."""
+    from integrations.tasks import process_webhook_event
+
+    count = 0
+    with transaction.atomic():
+        for event in events.select_for_update().exclude(status=WebhookStatus.PROCESSED):
+            event.status = WebhookStatus.RECEIVED
+            event.next_attempt_at = None
+            event.save(update_fields=["status", "next_attempt_at"])
+            enqueue_with_transaction(process_webhook_event, event.pk)
+            count += 1
+    return count
+
+
+def webhook_events_prune(*, dry_run: bool, now=None) -> int:
+    """Delete events received more than WEBHOOK_RETENTION_DAYS ago; returns how many (would be) deleted."""
+    cutoff = (now or timezone.now()) - timedelta(days=settings.WEBHOOK_RETENTION_DAYS)
+    old = WebhookEvent.objects.filter(received_at__lt=cutoff)
+    if dry_run:
+        return old.count()
+    deleted = 0
+    while True:  # in batches: a large backlog never holds one huge delete
+        ids = list(old.values_list("pk", flat=True)[:5000])
+        if not ids:
+            break
+        deleted += WebhookEvent.objects.filter(pk__in=ids).delete()[0]
+    logger.info("Pruned %s webhook events received before %s", deleted, cutoff.isoformat())
+    return deleted
