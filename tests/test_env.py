@@ -82,6 +82,7 @@ def test_it_accepts_a_complete_production_environment():
             "REDIS_URL": "redis://cache.internal:6379/0",
             "STORAGE_BACKEND": "local",
             "EMAIL_URL": "smtp+tls://u:p@smtp.example.com:587",
+            "FIELD_ENCRYPTION_KEYS": "bmV3LWtleS0zMi1ieXRlcy1vZi11cmwtc2FmZS1iNjQ=",
         },
         production=True,
     )

@@ -82,7 +82,16 @@ def test_it_refuses_to_start_with_one_message_listing_every_env_problem(tmp_path
     result = run(START_COMMANDS[command], broken_env(tmp_path, WEB_CONCURRENCY="abc"))
 
     assert_one_clean_start_up_message(
-        result, {"SECRET_KEY", "ALLOWED_HOSTS", "DATABASE_URL", "WEB_CONCURRENCY", "REDIS_URL", "EMAIL_URL"}
+        result,
+        {
+            "SECRET_KEY",
+            "ALLOWED_HOSTS",
+            "DATABASE_URL",
+            "WEB_CONCURRENCY",
+            "REDIS_URL",
+            "EMAIL_URL",
+            "FIELD_ENCRYPTION_KEYS",
+        },
     )
 
 
@@ -92,7 +101,16 @@ def test_it_stops_the_gunicorn_master_with_one_message_before_any_worker_starts(
     result = run(START_COMMANDS["gunicorn"], broken_env(tmp_path, GUNICORN_THREADS="abc"))
 
     assert_one_clean_start_up_message(
-        result, {"SECRET_KEY", "ALLOWED_HOSTS", "DATABASE_URL", "GUNICORN_THREADS", "REDIS_URL", "EMAIL_URL"}
+        result,
+        {
+            "SECRET_KEY",
+            "ALLOWED_HOSTS",
+            "DATABASE_URL",
+            "GUNICORN_THREADS",
+            "REDIS_URL",
+            "EMAIL_URL",
+            "FIELD_ENCRYPTION_KEYS",
+        },
     )
 
 

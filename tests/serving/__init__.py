@@ -52,6 +52,7 @@ def production_env(tmp: Path, **overrides: str) -> dict[str, str]:
         "MEDIA_ROOT": str(tmp / "media"),
         "STATIC_ROOT": str(tmp / "static"),
         "EMAIL_URL": "smtp+tls://u:p@smtp.example.com:587",
+        "FIELD_ENCRYPTION_KEYS": "bmV3LWtleS0zMi1ieXRlcy1vZi11cmwtc2FmZS1iNjQ=",
     }
     variables.update(overrides)
     return clean_env(tmp, **variables)
