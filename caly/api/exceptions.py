@@ -7,6 +7,7 @@ import math
 
 from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
 from django.core.exceptions import RequestDataTooBig, SuspiciousOperation, TooManyFieldsSent
+from django.db import InterfaceError, OperationalError
 from django.http import Http404
 from django_ratelimit.exceptions import Ratelimited
 from rest_framework import exceptions as drf
@@ -60,6 +61,15 @@ def exception_handler(exc: Exception, context: dict) -> Response:
 
 
 def _translate_django(exc: Exception) -> Exception:
+    if isinstance(exc, (OperationalError, InterfaceError)):
+        # The database is unreachable (or a connection broke): a 503 tells callers, webhook senders
+        # included, to retry; nothing was acknowledged. Connections recover on the next request.
+        logger.warning("Database unavailable: %s", exc)
+        return ApiError(
+            ErrorCode.SERVICE_UNAVAILABLE,
+            "The service is briefly unavailable; try again shortly.",
+            headers={"Retry-After": "5"},
+        )
     if isinstance(exc, Ratelimited):
         return ApiError(ErrorCode.RATE_LIMITED, "Too many requests.", headers={"Retry-After": "60"})
     if isinstance(exc, Http404):
