@@ -120,16 +120,27 @@ def _failed(event_id: int, exc: Exception) -> str:
     return event.status
 
 
-def webhook_reprocess(*, events) -> int:
-    """Queue failed or ignored events again (admin action); processed events are left alone."""
+def webhook_reprocess(*, events, actor=None) -> int:
+    """Queue failed or ignored events again (admin action), audited per event; processed events are left alone."""
+    from accounts.audit import audit_record
+    from accounts.models import AuditAction
     from integrations.tasks import process_webhook_event
 
     count = 0
     with transaction.atomic():
-        for event in events.select_for_update().exclude(status=WebhookStatus.PROCESSED):
+        pending = events.select_for_update(of=("self",)).exclude(status=WebhookStatus.PROCESSED)
+        for event in pending.select_related("client").order_by("pk"):
+            previous = event.status
             event.status = WebhookStatus.RECEIVED
             event.next_attempt_at = None
             event.save(update_fields=["status", "next_attempt_at"])
+            audit_record(
+                action=AuditAction.WEBHOOK_REPROCESSED,
+                client=event.client,
+                actor=actor,
+                target=event,
+                metadata={"provider": event.provider, "topic": event.topic, "previous_status": previous},
+            )
             enqueue_with_transaction(process_webhook_event, event.pk)
             count += 1
     return count
