@@ -124,6 +124,9 @@ def shopify_connection_save(*, client: Client, actor: User | None, **fields: Any
     """Connect Shopify or change the connection. Secrets left empty keep their stored value."""
     if isinstance(fields.get("shop_domain"), str):
         fields["shop_domain"] = fields["shop_domain"].strip().lower().removeprefix("https://").rstrip("/")
+        if ShopifyConnection.objects.filter(shop_domain=fields["shop_domain"]).exclude(client=client).exists():
+            # Webhooks name their shop: one shop can feed one Caly account only.
+            raise ApiError(ErrorCode.CONFLICT, "Another Caly account is already connected to this shop.")
     return _save_connection(ShopifyConnection, client=client, actor=actor, fields=fields, allowed=SHOPIFY_FIELDS)
 
 
