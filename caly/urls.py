@@ -11,6 +11,7 @@ docs_csp = csp_update({"style-src": ["'unsafe-inline'"], "worker-src": ["blob:"]
 urlpatterns = [
     path("", views.home, name="home"),
     path("", include("recordings.urls")),
+    path("", include("integrations.urls")),
     path("status/panel", views.status_panel, name="status-panel"),
     path("health/", health.summary, name="health"),
     path("health/live", health.live, name="health-live"),

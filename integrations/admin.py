@@ -56,7 +56,7 @@ class _ConnectionAdmin(admin.ModelAdmin):
     @admin.action(description="Check the credentials with the provider", permissions=["change"])
     def check_connection(self, request, queryset) -> None:
         for connection in queryset.select_related("client"):
-            result = self.check(connection)
+            result = self.check_with_provider(connection)
             level = messages.SUCCESS if result.ok else messages.WARNING
             self.message_user(request, f"{connection.client}: {result.message}", level)
 
@@ -74,7 +74,7 @@ class ExotelConnectionAdmin(_ConnectionAdmin):
     list_display = ["client", "account_sid", "api_host", "check_status", "checked_at", "updated_at"]
     search_fields = ["account_sid__exact", "client__slug"]
 
-    def check(self, connection):
+    def check_with_provider(self, connection):
         from integrations.exotel.services import exotel_connection_check
 
         return exotel_connection_check(connection=connection)
@@ -87,7 +87,7 @@ class ShopifyConnectionAdmin(_ConnectionAdmin):
     search_fields = ["shop_domain", "client__slug"]
     actions = [*_ConnectionAdmin.actions, "sync_now"]
 
-    def check(self, connection):
+    def check_with_provider(self, connection):
         from integrations.shopify.services import shopify_connection_check
 
         return shopify_connection_check(connection=connection)

@@ -304,6 +304,7 @@ def _call_page(request, call: Call, form: CallUpdateForm | None) -> HttpResponse
             else None
         ),
         "can_play": can(role, Capability.PLAY_RECORDINGS),
+        "can_retry": can(role, Capability.MANAGE_INTEGRATIONS),
         "form": form if can_update else None,
     }
     return render(request, "recordings/call.html", context)
@@ -330,3 +331,21 @@ def call_edit(request: HttpRequest, public_id) -> HttpResponse:
             messages.success(request, "The call is saved.")
             return redirect("recordings:call", public_id=call.public_id)
     return _call_page(request, call, form)
+
+
+@client_user_required(Capability.MANAGE_INTEGRATIONS)
+@require_POST
+def call_retry_recording(request: HttpRequest, public_id) -> HttpResponse:
+    """Fetch a failed recording again (admins): the provider integration queues a new attempt."""
+    from integrations.exotel.services import recording_fetch_retry
+
+    call = _call(request, public_id)
+    recording = (
+        Recording.objects.for_client(request.user.client).filter(call=call, status=RecordingStatus.FAILED).first()
+    )
+    if recording is None:
+        messages.info(request, "There is no failed recording to fetch again.")
+    else:
+        recording_fetch_retry(recording=recording, actor=request.user)
+        messages.success(request, "Caly is fetching the recording again; reload the page in a minute.")
+    return redirect("recordings:call", public_id=call.public_id)
