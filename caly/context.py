@@ -31,8 +31,11 @@ def clean_request_id(inbound: str | None) -> str:
     return str(uuid.uuid4())
 
 
-# One-time secrets travel in these paths (e-mailed links): logs show the route, never the token.
-_SECRET_PATH = re.compile(r"^(/accounts/(?:verify|password/reset|invitations)/)(?!resend/)[^/]+/")
+# Secrets travel in these paths (e-mailed links, Exotel's callback token): logs show the route, never
+# the token. Not anchored: the same paths inside other text (a request's repr) are caught too.
+_SECRET_PATH = re.compile(
+    r"(/accounts/(?:verify|password/reset|invitations)/(?!resend/)|/api/v1/webhooks/exotel/[^/\s]+/)[^/\s'\"]+/"
+)
 
 
 def loggable_path(path: str) -> str:

@@ -28,6 +28,7 @@ _CONTEXT_FIELDS = ("request_id", "method", "path", "status", "duration_ms", "use
 
 def redact_text(text: str) -> str:
     text = _SECRET_IN_TEXT.sub(lambda m: f"{m['key']}{m['quote']}{REDACTED}", text)
+    text = context.loggable_path(text)
     return _AUTH_SCHEME.sub(lambda m: f"{m[1]} {REDACTED}", text)
 
 
@@ -40,7 +41,13 @@ def redact_value(key: str, value: Any) -> Any:
         return [redact_value(key, v) for v in value]
     if isinstance(value, str):
         return redact_text(value)
-    return value
+    if value is None or isinstance(value, (bool, int, float)):
+        return value
+    # Anything else is written as its str(), and Django's request logs carry the request, whose
+    # repr has the path: an object whose text would show a secret is replaced by the redacted text.
+    text = str(value)
+    redacted = redact_text(text)
+    return value if redacted == text else redacted
 
 
 class RequestContextFilter(logging.Filter):

@@ -16,8 +16,8 @@ from django.contrib import admin, messages
 from django.db import transaction
 from django.db.models import Q
 from django.template.defaultfilters import pluralize
-from django.utils import timezone
 
+from caly.api.errors import ApiError
 from recordings import services
 from recordings.models import Call, Recording, RecordingStatus
 
@@ -144,15 +144,17 @@ class RecordingAdmin(admin.ModelAdmin):
 
     @admin.action(description="Retry fetching", permissions=["change"])
     def retry_fetching(self, request, queryset) -> None:
-        """Set failed and pending recordings back to pending with no error; others are left alone.
+        """Queue failed and pending recordings for fetching again (audited, staff as actor); others are left alone."""
+        from integrations.exotel.services import recording_fetch_retry
 
-        Once the Integrations fetch task exists, this re-queues each one; for now it only resets
-        their state. Nothing is audited: no audio changes hands.
-        """
         selected = queryset.count()
-        retried = queryset.filter(status__in=RETRYABLE).update(
-            status=RecordingStatus.PENDING, last_error="", updated_at=timezone.now()
-        )
+        retried = 0
+        for recording in queryset.filter(status__in=RETRYABLE).order_by("pk"):
+            try:
+                recording_fetch_retry(recording=recording, actor=request.user)
+            except ApiError:
+                continue  # its fetch finished (or it was deleted) in the meantime
+            retried += 1
         message = f"Set {retried} recording{pluralize(retried)} to pending."
         if selected > retried:
             message += f" Skipped {selected - retried}: only failed or pending recordings are retried."

@@ -211,7 +211,7 @@ def test_it_never_deletes_rows_nor_adds_recordings(as_staff, recordings):
     assert [name for name, _ in actions if name] == ["retry_fetching", "delete_audio"]
 
 
-def test_retry_fetching_resets_failed_and_pending_recordings_only(as_staff, recordings):
+def test_retry_fetching_requeues_failed_and_pending_recordings_only(as_staff, staff, recordings):
     stamp = timezone.now() - timedelta(days=30)
     Recording.objects.update(updated_at=stamp)
 
@@ -225,7 +225,11 @@ def test_retry_fetching_resets_failed_and_pending_recordings_only(as_staff, reco
     assert failed.updated_at > stamp
     assert (pending.status, pending.last_error) == ("pending", "")
     assert (stored.status, stored.storage_key, stored.updated_at) == ("stored", "recordings/x/y.wav", stamp)
-    assert not AuditEvent.objects.exists()
+    retried = AuditEvent.objects.filter(action=AuditAction.RECORDING_FETCH_RETRIED, actor=staff)
+    assert sorted(retried.values_list("target_id", flat=True)) == sorted(
+        [str(recordings["failed"].public_id), str(recordings["pending"].public_id)]
+    )
+    assert AuditEvent.objects.count() == 2
 
 
 def test_delete_audio_removes_the_object_and_audits_the_staff_member(

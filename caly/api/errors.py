@@ -26,6 +26,7 @@ class ErrorCode(StrEnum):
     UNSUPPORTED_MEDIA_TYPE = "UNSUPPORTED_MEDIA_TYPE"
     RATE_LIMITED = "RATE_LIMITED"
     INTERNAL_ERROR = "INTERNAL_ERROR"
+    PROVIDER_ERROR = "PROVIDER_ERROR"
     SERVICE_UNAVAILABLE = "SERVICE_UNAVAILABLE"
 
 
@@ -52,6 +53,10 @@ ERRORS: dict[ErrorCode, tuple[int, str]] = {
     ErrorCode.UNSUPPORTED_MEDIA_TYPE: (415, "The `Content-Type` is not one the endpoint parses."),
     ErrorCode.RATE_LIMITED: (429, "Too many requests; retry after the seconds in `Retry-After`."),
     ErrorCode.INTERNAL_ERROR: (500, "An unexpected error; it is logged with the request id."),
+    ErrorCode.PROVIDER_ERROR: (
+        502,
+        "A provider (Exotel, Shopify) refused the request Caly made for you; the message gives its reason.",
+    ),
     ErrorCode.SERVICE_UNAVAILABLE: (
         503,
         "A dependency (database, cache, storage, provider) is unavailable; retry later.",

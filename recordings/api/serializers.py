@@ -83,6 +83,35 @@ class CallDetailSerializer(CallSerializer):
         return RecordingSerializer(live, many=True).data
 
 
+E164_PATTERN = r"^\+[1-9][0-9]{6,14}$"
+
+
+class CallPlaceSerializer(serializers.Serializer):
+    """An outbound call: Exotel rings `from` (the agent) first, then connects `to` (the customer)."""
+
+    # `from` is a keyword, so the field is declared below.
+    to = serializers.RegexField(E164_PATTERN, help_text="The customer's number, E.164 (+919876543210).")
+    caller_id = serializers.RegexField(
+        E164_PATTERN,
+        required=False,
+        help_text="The ExoPhone the customer sees; one of the Exotel connection's caller ids (default: the first).",
+    )
+    record = serializers.BooleanField(required=False, default=True)
+    custom_field = serializers.CharField(
+        required=False, default="", allow_blank=True, max_length=128, help_text="Echoed back by Exotel (order id…)."
+    )
+
+    def validate(self, data):
+        if data["to"] == data["from"]:
+            raise serializers.ValidationError({"to": ["Must differ from the agent's number."]})
+        return data
+
+
+CallPlaceSerializer._declared_fields["from"] = serializers.RegexField(
+    E164_PATTERN, help_text="The agent's phone, E.164: Exotel rings it first."
+)
+
+
 class CallUpdateSerializer(serializers.ModelSerializer):
     class Meta:
         model = Call

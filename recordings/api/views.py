@@ -12,6 +12,7 @@ from django.http import StreamingHttpResponse
 from django.utils import timezone
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
+from rest_framework import status
 from rest_framework.mixins import ListModelMixin
 from rest_framework.response import Response
 
@@ -19,12 +20,15 @@ from accounts.roles import Capability
 from caly.api.pagination import KeysetPagination
 from caly.api.views import TenantAPIView
 from caly.ratelimit import enforce_rate
+from integrations.exotel import services as exotel_services
 from recordings import downloads, selectors, services
 from recordings.api import serializers as s
 from recordings.models import Call, Recording, RecordingStatus
 
 CALLS_TAG = ["calls"]
 RECORDINGS_TAG = ["recordings"]
+# Each placed call rings an agent's phone and costs money: a few a minute is plenty for a person.
+PLACE_CALL_RATE = "30/m"
 
 
 def _filters(serializer_class, request) -> dict:
@@ -40,7 +44,7 @@ def call_row(values: dict) -> dict:
 
 
 class CallListView(ListModelMixin, TenantAPIView):
-    capabilities = {"GET": Capability.READ}
+    capabilities = {"GET": Capability.READ, "POST": Capability.UPDATE_CALLS}
     serializer_class = s.CallSerializer
     pagination_class = KeysetPagination
     keyset_ordering = ("-started_at", "-id")
@@ -53,6 +57,33 @@ class CallListView(ListModelMixin, TenantAPIView):
     def get(self, request):
         page = self.paginate_queryset(self.get_queryset().values(*selectors.CALL_LIST_FIELDS))
         return self.get_paginated_response([call_row(values) for values in page])
+
+    @extend_schema(
+        tags=CALLS_TAG,
+        request=s.CallPlaceSerializer,
+        responses={
+            201: s.CallDetailSerializer,
+            409: OpenApiResponse(description="Exotel is not connected, or the connection has no caller id"),
+            502: OpenApiResponse(description="Exotel refused the call (PROVIDER_ERROR)"),
+            503: OpenApiResponse(description="Exotel could not be reached; retry later"),
+        },
+        summary="Place an outbound call through Exotel (it rings the agent, then the customer)",
+    )
+    def post(self, request):
+        enforce_rate(request, group="calls-place", key="user", rate=PLACE_CALL_RATE)
+        serializer = s.CallPlaceSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        data = serializer.validated_data
+        call = exotel_services.exotel_call_place(
+            client=self.client,
+            actor=request.user,
+            to_number=data["to"],
+            from_number=data["from"],
+            caller_id=data.get("caller_id"),
+            record=data["record"],
+            custom_field=data["custom_field"],
+        )
+        return Response(s.CallDetailSerializer(call).data, status=status.HTTP_201_CREATED)
 
 
 class CallDetailView(TenantAPIView):
