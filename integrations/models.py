@@ -167,6 +167,12 @@ class ProductStatus(models.TextChoices):
 
 
 class Product(models.Model):
+    """A product of the client's Shopify catalogue, kept current by full syncs and webhooks.
+
+    A product Shopify deleted stays as a tombstone (`deleted_at` set, no variants) for a while, so a
+    late or retried webhook about it cannot bring it back; lists and the API show live products only.
+    """
+
     client = models.ForeignKey(Client, on_delete=models.CASCADE, related_name="+")
     public_id = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
     shopify_id = models.BigIntegerField()
@@ -180,6 +186,7 @@ class Product(models.Model):
     images_count = models.PositiveIntegerField(default=0)
     shopify_updated_at = models.DateTimeField(null=True, blank=True)
     synced_at = models.DateTimeField(null=True, blank=True)
+    deleted_at = models.DateTimeField(null=True, blank=True, help_text="When Shopify deleted it (a tombstone).")
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
 

@@ -190,6 +190,9 @@ FIELD_ENCRYPTION_KEYS = ENV["FIELD_ENCRYPTION_KEYS"] or [
     base64.urlsafe_b64encode(hashlib.sha256(f"field-encryption:{SECRET_KEY}".encode()).digest()).decode()
 ]
 SHOPIFY_API_VERSION = ENV["SHOPIFY_API_VERSION"]
+# Replaces `https://<shop domain>` in Admin API URLs. Tests point it at a fake Shopify on 127.0.0.1;
+# it is deliberately not an environment variable, so no deployment can send tokens elsewhere.
+SHOPIFY_API_BASE_URL_OVERRIDE = ""
 EXOTEL_API_HOSTS = ["api.exotel.com", "api.in.exotel.com"]
 EXOTEL_API_SCHEME = "https"
 EXOTEL_RECORDING_HOSTS = ENV["EXOTEL_RECORDING_HOSTS"]
@@ -308,6 +311,7 @@ SPECTACULAR_SETTINGS = {
         "CallStatusEnum": "recordings.models.CallStatus",
         "RecordingStatusEnum": "recordings.models.RecordingStatus",
         "RoleEnum": "accounts.roles.Role",
+        "ProductStatusEnum": "integrations.models.ProductStatus",
     },
     "POSTPROCESSING_HOOKS": [
         "drf_spectacular.hooks.postprocess_schema_enums",
