@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import atexit
 import base64
+import hashlib
 import json
 import re
 import threading
@@ -156,6 +157,15 @@ class FakeExotel:
         self.recordings[name] = (data, content_type)
         return self.recording_url(name)
 
+    def add_large_recording(self, name: str, size_bytes: int) -> tuple[str, str]:
+        """Serve `size_bytes` of generated audio, produced chunk by chunk (the fake never holds it whole);
+        returns its URL and sha256."""
+        self.recordings[name] = (_Generated(size_bytes), "audio/mpeg")
+        digest = hashlib.sha256()
+        for chunk in _Generated(size_bytes):
+            digest.update(chunk)
+        return self.recording_url(name), digest.hexdigest()
+
     def add_call(self, call_sid: str, **fields) -> dict:
         """What Call Details answers for `call_sid` (the `Call` object)."""
         call = {
@@ -182,7 +192,8 @@ class FakeExotel:
         return call
 
     def script(self, path: str, *steps) -> None:
-        """The next answers at `path`, in order: an int status, (status, {headers}), "stall" or "ok"."""
+        """The next answers at `path`, in order: an int status, (status, {headers}) — a 302 with a
+        Location redirects —, "stall" (answers after STALL_SECONDS) or "ok"."""
         with self._lock:
             self._scripts[path].extend(steps)
 
@@ -221,7 +232,10 @@ class FakeExotel:
             if name not in self.recordings:
                 return Response("Not found", status=404, content_type="text/plain")
             data, content_type = self.recordings[name]
-            return Response(data, status=200, content_type=content_type)
+            headers = {"Content-Length": str(len(data))}
+            return Response(
+                iter(data) if isinstance(data, _Generated) else data, 200, headers, content_type=content_type
+            )
         prefix = f"/v1/Accounts/{ACCOUNT_SID}"
         if not path.startswith(prefix + "/"):
             return _json({"RestException": {"Status": 404, "Message": "No such account"}}, 404)
@@ -257,6 +271,23 @@ class FakeExotel:
             EndTime=None,
         )
         return _json({"Call": call})
+
+
+class _Generated:
+    """Deterministic bytes made on the fly, 64 KiB at a time."""
+
+    CHUNK = 64 * 1024
+
+    def __init__(self, size_bytes: int):
+        self.size_bytes = size_bytes
+
+    def __len__(self) -> int:
+        return self.size_bytes
+
+    def __iter__(self):
+        block = bytes(range(256)) * (self.CHUNK // 256)
+        for start in range(0, self.size_bytes, self.CHUNK):
+            yield block[: min(self.CHUNK, self.size_bytes - start)]
 
 
 def _json(body: dict, status: int = 200, headers: dict | None = None) -> Response:
