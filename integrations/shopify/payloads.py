@@ -12,7 +12,7 @@ import math
 import re
 from dataclasses import dataclass, field
 from datetime import datetime
-from decimal import Decimal, InvalidOperation
+from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
 from typing import Any
 
 from django.utils.html import strip_tags
@@ -175,7 +175,7 @@ def money(value: Any) -> Decimal | None:
         return None
     if not amount.is_finite() or abs(amount) >= PRICE_LIMIT:
         return None
-    return amount.quantize(Decimal("0.01"))
+    return amount.quantize(Decimal("0.01"), rounding=ROUND_HALF_UP)
 
 
 def integer(value: Any) -> int | None:
