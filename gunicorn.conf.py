@@ -9,6 +9,8 @@ reload), and a worker that crashes at import cannot take the master down with it
 
 import multiprocessing
 import os
+import shutil
+import tempfile
 
 from caly import env
 from caly.logging import build_logging_config
@@ -37,3 +39,31 @@ logconfig_dict = build_logging_config(
     fmt=_env["LOG_FORMAT"] or ("json" if _production else "text"), level=_env["LOG_LEVEL"].upper()
 )
 logconfig_dict["loggers"]["gunicorn.error"] = {"level": "INFO", "handlers": ["stdout"], "propagate": False}
+
+# Prometheus multi-process mode (caly/prometheus_multiprocess.py): workers write their metrics to
+# files in one folder and /metrics adds them up. The folder goes into the master's environment before
+# any worker forks; a temporary one is made when PROMETHEUS_MULTIPROC_DIR is unset.
+_TEMPORARY_METRICS_PREFIX = "caly-metrics-"
+
+
+def on_starting(server):
+    path = _env["PROMETHEUS_MULTIPROC_DIR"] or tempfile.mkdtemp(prefix=_TEMPORARY_METRICS_PREFIX)
+    # Set before prometheus-client is first imported: it picks its storage at import, and the
+    # workers inherit the master's imported modules.
+    os.environ["PROMETHEUS_MULTIPROC_DIR"] = path
+    from caly import prometheus_multiprocess
+
+    prometheus_multiprocess.prepare(path)
+
+
+def child_exit(server, worker):
+    from caly import prometheus_multiprocess
+
+    prometheus_multiprocess.fold_dead_process(worker.pid, os.environ["PROMETHEUS_MULTIPROC_DIR"])
+
+
+def on_exit(server):
+    path = os.environ.get("PROMETHEUS_MULTIPROC_DIR", "")
+    made_here = os.path.dirname(path) == tempfile.gettempdir()
+    if made_here and os.path.basename(path).startswith(_TEMPORARY_METRICS_PREFIX):
+        shutil.rmtree(path, ignore_errors=True)

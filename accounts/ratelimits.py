@@ -42,7 +42,7 @@ def login_attempt(request, email: str) -> None:
     ]
     if refused:
         login_refund(request, email)
-        raise_rate_limited(max(refused))
+        raise_rate_limited(max(refused), group="login")
 
 
 def login_refund(request, email: str) -> None:

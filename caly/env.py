@@ -116,6 +116,29 @@ def _parse_http_url(raw: str) -> str:
     return raw.rstrip("/")
 
 
+def _parse_networks(raw: str) -> list:
+    """Comma-separated IP addresses or networks (10.0.0.0/8, 2001:db8::/32)."""
+    import ipaddress
+
+    networks = []
+    for item in _parse_list(raw):
+        try:
+            networks.append(ipaddress.ip_network(item, strict=False))
+        except ValueError:
+            raise ValueError(f"{item!r} is not an IP address or network") from None
+    return networks
+
+
+def _parse_fraction(raw: str) -> float:
+    try:
+        value = float(raw.strip())
+    except ValueError:
+        raise ValueError("must be a number from 0 to 1") from None
+    if not 0 <= value <= 1:
+        raise ValueError("must be from 0 to 1")
+    return value
+
+
 def _choice(*choices: str) -> Callable[[str], str]:
     def parse(raw: str) -> str:
         value = raw.strip().lower()
@@ -175,9 +198,11 @@ _TYPE_NAMES = {
     _parse_http_url: "URL",
     _parse_rate: "rate",
     _parse_fernet_keys: "list of Fernet keys",
+    _parse_networks: "list of IP networks",
+    _parse_fraction: "number 0–1",
 }
 # What an empty value means for types where "nothing" is a real value; others become None.
-_EMPTY = {_parse_str: "", _parse_list: []}
+_EMPTY = {_parse_str: "", _parse_list: [], _parse_networks: []}
 
 # (name, parser, default, required in production, description, example)
 VARIABLES: tuple[Var, ...] = (
@@ -505,6 +530,69 @@ VARIABLES: tuple[Var, ...] = (
         "a-long-random-token",
         secret=True,
     ),
+    Var(
+        "METRICS_TOKEN",
+        _parse_str,
+        "",
+        False,
+        "Bearer token Prometheus sends to scrape /metrics. With neither this nor METRICS_ALLOWED_IPS, "
+        "/metrics answers 404 (except in local development).",
+        "another-long-random-token",
+        secret=True,
+    ),
+    Var(
+        "METRICS_ALLOWED_IPS",
+        _parse_networks,
+        "",
+        False,
+        "Addresses or networks that may scrape /metrics without the token (the client address, "
+        "as TRUSTED_PROXY_COUNT determines it).",
+        "10.0.0.0/8,127.0.0.1",
+    ),
+    Var(
+        "PROMETHEUS_MULTIPROC_DIR",
+        _parse_str,
+        "",
+        False,
+        "Folder where gunicorn workers (and a task worker on the same host) keep their metric files, so "
+        "/metrics adds them up; gunicorn clears out stopped processes' files. Empty: gunicorn makes a temporary one.",
+        "/run/caly/metrics",
+    ),
+    Var(
+        "SENTRY_DSN",
+        _parse_http_url,
+        "",
+        False,
+        "Sentry project DSN: errors are reported there (personal data scrubbed). Empty: Sentry is off.",
+        "https://publickey@o0.ingest.sentry.io/0",
+        secret=True,
+    ),
+    Var(
+        "SENTRY_ENVIRONMENT",
+        _parse_str,
+        "production",
+        False,
+        "Environment name Sentry files the errors under.",
+        "staging",
+    ),
+    Var(
+        "SENTRY_TRACES_SAMPLE_RATE",
+        _parse_fraction,
+        "0",
+        False,
+        "Share of requests Sentry also traces for performance (0 to 1).",
+        "0.05",
+    ),
+    Var(
+        "OTEL_EXPORTER_OTLP_ENDPOINT",
+        _parse_http_url,
+        "",
+        False,
+        "OpenTelemetry collector (OTLP over HTTP): requests, SQL and outbound HTTP are traced there. "
+        "Empty: tracing is off.",
+        "http://otel-collector:4318",
+    ),
+    Var("OTEL_SERVICE_NAME", _parse_str, "caly", False, "Service name on the traces.", "caly-web"),
     Var(
         "APP_VERSION",
         _parse_str,

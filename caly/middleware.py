@@ -10,7 +10,7 @@ from django.conf import settings
 from django.middleware.common import CommonMiddleware as DjangoCommonMiddleware
 from django.utils.functional import empty
 
-from caly import context
+from caly import context, metrics
 from caly.ratelimit import client_ip
 
 access_log = logging.getLogger("caly.access")
@@ -51,7 +51,8 @@ def _authenticated_user(request):
 
 
 class AccessLogMiddleware:
-    """One line per request; requests slower than SLOW_REQUEST_MS are warnings."""
+    """One line per request; requests slower than SLOW_REQUEST_MS are warnings. Also the request metrics,
+    from the same clock reading."""
 
     def __init__(self, get_response):
         self.get_response = get_response
@@ -60,7 +61,9 @@ class AccessLogMiddleware:
     def __call__(self, request):
         started = time.perf_counter()
         response = self.get_response(request)
-        duration_ms = round((time.perf_counter() - started) * 1000, 2)
+        duration = time.perf_counter() - started
+        metrics.observe_request(request, response.status_code, duration)
+        duration_ms = round(duration * 1000, 2)
         user = _authenticated_user(request)
         current = context.current()
         if current is not None and user is not None:

@@ -8,6 +8,7 @@ import math
 from django.conf import settings
 from django_ratelimit.core import get_usage
 
+from caly import metrics
 from caly.api.errors import ApiError, ErrorCode
 
 
@@ -15,10 +16,12 @@ def enforce_rate(request, *, group: str, key, rate: str) -> None:
     """Count this request against `rate` for `key`; raise ApiError(RATE_LIMITED) past it."""
     usage = get_usage(request, group=group, key=key, rate=rate, increment=True)
     if usage and usage["should_limit"]:
-        raise_rate_limited(usage["time_left"])
+        raise_rate_limited(usage["time_left"], group=group)
 
 
-def raise_rate_limited(time_left: float) -> None:
+def raise_rate_limited(time_left: float, *, group: str) -> None:
+    """Refuse with 429 and Retry-After; counted per limit group in caly_rate_limit_rejections_total."""
+    metrics.record_rate_limited(group)
     retry_after = max(1, math.ceil(time_left))
     raise ApiError(
         ErrorCode.RATE_LIMITED,

@@ -19,6 +19,7 @@ from django.utils import timezone
 from django.utils.module_loading import import_string
 
 from accounts.models import Client
+from caly import metrics
 from caly.tasks import backoff_seconds, enqueue_with_transaction, retry_later
 from integrations.models import WebhookEvent, WebhookProvider, WebhookStatus
 
@@ -62,10 +63,12 @@ def webhook_receive(
                     content_type=content_type[:200],
                 )
         except IntegrityError:
+            metrics.record_webhook(provider, "duplicate")
             return WebhookEvent.objects.get(provider=provider, dedupe_key=key), False
         from integrations.tasks import process_webhook_event
 
         enqueue_with_transaction(process_webhook_event, event.pk)
+    metrics.record_webhook(provider, "received")
     return event, True
 
 
@@ -87,7 +90,8 @@ def webhook_process(event_id: int) -> str | None:
             event.next_attempt_at = None
             event.processed_at = timezone.now()
             event.save(update_fields=["status", "attempts", "last_error", "next_attempt_at", "processed_at"])
-            return outcome
+        metrics.record_webhook(event.provider, outcome)
+        return outcome
     except Exception as exc:
         return _failed(event_id, exc)
 
@@ -107,6 +111,7 @@ def _failed(event_id: int, exc: Exception) -> str:
 
             retry_later(process_webhook_event, event.pk, delay_seconds=delay)
         event.save(update_fields=["status", "attempts", "last_error", "next_attempt_at"])
+    metrics.record_webhook(event.provider, "retried" if event.next_attempt_at else "failed")
     log = logger.warning if event.next_attempt_at else logger.error
     log(
         "Webhook event %s (%s %s) failed on attempt %s%s: %s",

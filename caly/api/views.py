@@ -18,6 +18,7 @@ from rest_framework.permissions import AllowAny, BasePermission, IsAuthenticated
 from rest_framework.throttling import BaseThrottle
 
 from accounts.roles import Capability, can
+from caly import metrics
 
 
 class ApiUserRateThrottle(BaseThrottle):
@@ -28,7 +29,10 @@ class ApiUserRateThrottle(BaseThrottle):
             return True
         usage = get_usage(request, group="api-user", key="user", rate=settings.RATE_LIMITS["api_user"], increment=True)
         self.time_left = usage["time_left"] if usage else 0
-        return not (usage and usage["should_limit"])
+        if usage and usage["should_limit"]:
+            metrics.record_rate_limited("api-user")
+            return False
+        return True
 
     def wait(self) -> float:
         return max(1, math.ceil(self.time_left))

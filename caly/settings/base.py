@@ -43,6 +43,7 @@ INSTALLED_APPS = [
 MIDDLEWARE = [
     "caly.middleware.RequestIdMiddleware",
     "caly.middleware.AccessLogMiddleware",
+    "caly.observability.ErrorReportTagsMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
@@ -352,6 +353,14 @@ API_CONTENT_SECURITY_POLICY = {"default-src": ["'none'"], "frame-ancestors": ["'
 
 SLOW_REQUEST_MS = ENV["SLOW_REQUEST_MS"]
 HEALTH_TOKEN = ENV["HEALTH_TOKEN"]
+# /metrics (caly/metrics.py), error reports and traces (caly/observability.py).
+METRICS_TOKEN = ENV["METRICS_TOKEN"]
+METRICS_ALLOWED_IPS = ENV["METRICS_ALLOWED_IPS"]
+SENTRY_DSN = ENV["SENTRY_DSN"] or ""
+SENTRY_ENVIRONMENT = ENV["SENTRY_ENVIRONMENT"]
+SENTRY_TRACES_SAMPLE_RATE = ENV["SENTRY_TRACES_SAMPLE_RATE"]
+OTEL_EXPORTER_OTLP_ENDPOINT = ENV["OTEL_EXPORTER_OTLP_ENDPOINT"] or ""
+OTEL_SERVICE_NAME = ENV["OTEL_SERVICE_NAME"]
 LOG_FORMAT = ENV["LOG_FORMAT"] or "text"
 LOG_LEVEL = ENV["LOG_LEVEL"].upper()
 

@@ -16,8 +16,8 @@ STORAGES = {
 }
 
 SECURE_SSL_REDIRECT = ENV["SECURE_SSL_REDIRECT"]
-# Health probes come from inside the network over plain HTTP.
-SECURE_REDIRECT_EXEMPT = [r"^health/"]
+# Health probes and Prometheus scrapes come from inside the network over plain HTTP.
+SECURE_REDIRECT_EXEMPT = [r"^health/", r"^metrics$"]
 if ENV["SECURE_PROXY_SSL_HEADER"]:
     SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
 SECURE_HSTS_SECONDS = ENV["SECURE_HSTS_SECONDS"]

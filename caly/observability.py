@@ -1,0 +1,220 @@
+"""Error reporting (Sentry) and tracing (OpenTelemetry), each switched on by its environment variable.
+
+`init()` runs once per process from CalyConfig.ready(), after gunicorn forked the worker (the
+OpenTelemetry exporter's thread must start in the process that uses it). With SENTRY_DSN and
+OTEL_EXPORTER_OTLP_ENDPOINT both unset nothing here imports sentry_sdk or opentelemetry, and the
+tagging middleware removes itself from the chain: no cost at all.
+
+What leaves the process is scrubbed first: no cookies, Authorization headers, request bodies or local
+variables; secrets (caly.logging's redaction) and E.164 phone numbers removed from every string;
+Exotel's callback token cut out of URLs. Events carry the request id and the client's public id,
+so a report can be matched with the logs and the customer without any personal data.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+import weakref
+from typing import Any
+from urllib.parse import urlsplit, urlunsplit
+
+from django.conf import settings
+from django.core.exceptions import MiddlewareNotUsed
+
+from caly import context
+from caly.logging import REDACTED, redact_text, redact_value
+
+logger = logging.getLogger("caly.observability")
+
+PHONE_REDACTED = "[PHONE]"
+_E164 = re.compile(r"(?<![\w+])\+[1-9]\d{6,14}\b")
+# Parts of a Sentry event that are dropped outright rather than scrubbed.
+_DROPPED_REQUEST_KEYS = ("cookies", "data", "env")
+
+_initialised = False
+sentry_enabled = False
+tracing_enabled = False
+
+
+def init() -> None:
+    """Start Sentry and/or OpenTelemetry according to the settings; later calls do nothing."""
+    global _initialised
+    if _initialised:
+        return
+    _initialised = True
+    if settings.SENTRY_DSN:
+        _init_sentry()
+    if settings.OTEL_EXPORTER_OTLP_ENDPOINT:
+        _init_tracing()
+
+
+def scrub_text(text: str) -> str:
+    return _E164.sub(PHONE_REDACTED, redact_text(text))
+
+
+def _scrub(value: Any, key: str = "") -> Any:
+    if key and redact_value(key, None) == REDACTED:  # a secret by its name (Authorization, password…)
+        return REDACTED
+    if isinstance(value, dict):
+        return {k: _scrub(v, str(k)) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_scrub(v, key) for v in value]
+    if isinstance(value, str):
+        return scrub_text(context.loggable_path(value))
+    return value
+
+
+def scrub_event(event: dict, hint: dict | None = None) -> dict:
+    """Sentry's before_send: drop what may hold personal data, scrub secrets and phone numbers from the rest."""
+    request = event.get("request")
+    if isinstance(request, dict):
+        for name in _DROPPED_REQUEST_KEYS:
+            request.pop(name, None)
+        if request.get("url"):
+            request["url"] = context.loggable_path(request["url"])
+    event.pop("user", None)
+    tags = event.get("tags")
+    if not isinstance(tags, dict):
+        tags = event["tags"] = dict(tags or {})
+    request_id = context.current_request_id()
+    if request_id and "request_id" not in tags:
+        tags["request_id"] = request_id
+    return _scrub(event)
+
+
+def _client_public_id(user) -> str | None:
+    """The user's client public id, without a query when the client is already loaded (API views load it)."""
+    client_id = getattr(user, "client_id", None)
+    if client_id is None:
+        return None
+    client = user._state.fields_cache.get("client")
+    if client is not None:
+        return str(client.public_id)
+    from accounts.models import Client
+
+    try:
+        public_id = Client.objects.filter(pk=client_id).values_list("public_id", flat=True).first()
+    except Exception:  # the report is about a failure; the database may be part of it
+        return None
+    return str(public_id) if public_id else None
+
+
+class ErrorReportTagsMiddleware:
+    """Tags the request's Sentry events with its request id and, when known at report time, the client.
+
+    The client is read when an event is sent, not when the request starts: API users are
+    authenticated inside the view. Removes itself (MiddlewareNotUsed) when Sentry is off.
+    """
+
+    def __init__(self, get_response):
+        if not sentry_enabled:
+            raise MiddlewareNotUsed
+        self.get_response = get_response
+
+    def __call__(self, request):
+        import sentry_sdk
+
+        scope = sentry_sdk.get_isolation_scope()
+        scope.set_tag("request_id", getattr(request, "request_id", None) or context.current_request_id())
+        scope.add_event_processor(_client_tagger(weakref.ref(request)))
+        return self.get_response(request)
+
+
+def _client_tagger(request_ref):
+    def tag_client(event, hint):
+        from caly.middleware import _authenticated_user
+
+        request = request_ref()
+        user = _authenticated_user(request) if request is not None else None
+        public_id = _client_public_id(user) if user is not None else None
+        if public_id:
+            event.setdefault("tags", {})["client_id"] = public_id
+        return event
+
+    return tag_client
+
+
+def _init_sentry() -> None:
+    global sentry_enabled
+    import sentry_sdk
+    from sentry_sdk.integrations.django import DjangoIntegration
+
+    sentry_sdk.init(
+        dsn=settings.SENTRY_DSN,
+        environment=settings.SENTRY_ENVIRONMENT,
+        release=settings.APP_VERSION,
+        integrations=[DjangoIntegration()],
+        send_default_pii=False,
+        # Webhook bodies and call records are full of customers' phone numbers; locals can hold tokens.
+        max_request_body_size="never",
+        include_local_variables=False,
+        traces_sample_rate=settings.SENTRY_TRACES_SAMPLE_RATE,
+        before_send=scrub_event,
+        before_send_transaction=scrub_event,
+    )
+    sentry_enabled = True
+    logger.info("Sentry error reporting on (environment %s)", settings.SENTRY_ENVIRONMENT)
+
+
+def _url_without_secrets(url: str) -> str:
+    """A URL for a span: no user:password, no query string (tokens and signatures travel there)."""
+    parts = urlsplit(str(url))
+    netloc = parts.hostname or ""
+    if parts.port:
+        netloc = f"{netloc}:{parts.port}"
+    return urlunsplit((parts.scheme, netloc, context.loggable_path(parts.path), "", ""))
+
+
+_SERVER_URL_ATTRIBUTES = ("http.target", "http.url", "url.path", "url.full")
+
+
+def _django_response_hook(span, request, response) -> None:
+    """Django spans: the request id for matching with logs, and paths without the secrets they may carry."""
+    if not span.is_recording():
+        return
+    request_id = getattr(request, "request_id", None)
+    if request_id:
+        span.set_attribute("caly.request_id", request_id)
+    attributes = getattr(span, "attributes", None) or {}
+    for name in _SERVER_URL_ATTRIBUTES:
+        value = attributes.get(name)
+        if isinstance(value, str):
+            span.set_attribute(name, scrub_text(context.loggable_path(value.split("?", 1)[0])))
+    if "url.query" in attributes:
+        span.set_attribute("url.query", "")
+
+
+def _httpx_request_hook(span, request) -> None:
+    if not span.is_recording():
+        return
+    attributes = getattr(span, "attributes", None) or {}
+    for name in ("http.url", "url.full"):
+        if name in attributes:
+            span.set_attribute(name, _url_without_secrets(request.url))
+
+
+def _init_tracing() -> None:
+    global tracing_enabled
+    from opentelemetry import trace
+    from opentelemetry.exporter.otlp.proto.http.trace_exporter import OTLPSpanExporter
+    from opentelemetry.instrumentation.django import DjangoInstrumentor
+    from opentelemetry.instrumentation.httpx import HTTPXClientInstrumentor
+    from opentelemetry.instrumentation.psycopg import PsycopgInstrumentor
+    from opentelemetry.sdk.resources import SERVICE_NAME, SERVICE_VERSION, Resource
+    from opentelemetry.sdk.trace import TracerProvider
+    from opentelemetry.sdk.trace.export import BatchSpanProcessor
+
+    resource = Resource.create({SERVICE_NAME: settings.OTEL_SERVICE_NAME, SERVICE_VERSION: settings.APP_VERSION})
+    provider = TracerProvider(resource=resource)
+    exporter = OTLPSpanExporter(endpoint=f"{settings.OTEL_EXPORTER_OTLP_ENDPOINT}/v1/traces")
+    provider.add_span_processor(BatchSpanProcessor(exporter))
+    trace.set_tracer_provider(provider)
+    # Before the WSGI handler builds its middleware chain: the instrumentor adds its own middleware.
+    DjangoInstrumentor().instrument(
+        tracer_provider=provider, excluded_urls="health/live,metrics", response_hook=_django_response_hook
+    )
+    PsycopgInstrumentor().instrument(tracer_provider=provider)
+    HTTPXClientInstrumentor().instrument(tracer_provider=provider, request_hook=_httpx_request_hook)
+    tracing_enabled = True
+    logger.info("OpenTelemetry tracing on (service %s)", settings.OTEL_SERVICE_NAME)
