@@ -62,6 +62,8 @@ def test_a_working_token_reports_the_shops_name(shopify, connection):
         (500, "Could not reach Shopify; try again in a few minutes."),
         (503, "Could not reach Shopify; try again in a few minutes."),
         (429, "Could not reach Shopify; try again in a few minutes."),
+        (402, f"Shopify says the shop {SHOP_DOMAIN} is frozen or locked (HTTP 402)."),
+        (423, f"Shopify says the shop {SHOP_DOMAIN} is frozen or locked (HTTP 423)."),
     ],
 )
 def test_failures_say_what_went_wrong_without_retrying(shopify, connection, clock, status, message):

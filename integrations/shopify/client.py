@@ -157,6 +157,8 @@ class ShopifyClient:
                     raise ShopifyAuthError("Shopify refused the access token.")
                 if status == 404:
                     raise ShopifyNotFound(f"Shopify has no shop at {self.shop_domain}, or no such API version.")
+                if status in (402, 423):  # Shopify's answers for a frozen (unpaid) or locked shop
+                    raise ShopifyError(f"Shopify says the shop {self.shop_domain} is frozen or locked (HTTP {status}).")
                 if status == 200:
                     return _json(response)
                 if status != 429 and status < 500:

@@ -8,14 +8,14 @@ from accounts.models import Client
 from integrations.models import Product, ProductVariant
 
 
-def product_list(*, client: Client, q: str = "", status: str = "") -> QuerySet[Product]:
+def product_list(*, client: Client, q: str | None = "", status: str | None = "") -> QuerySet[Product]:
     """The client's products by title, with their variants prefetched.
 
     `q` matches words in the title (case-insensitive) or the start of a variant's SKU (so an exact
     SKU matches too); `status` is one of ProductStatus.
     """
     products = Product.objects.for_client(client).filter(deleted_at__isnull=True)
-    q = q.strip()
+    q = (q or "").strip()
     if q:
         sku = ProductVariant.objects.filter(product=OuterRef("pk"), sku__istartswith=q)
         products = products.filter(Q(title__icontains=q) | Exists(sku))
