@@ -12,12 +12,18 @@ from django.contrib import admin, messages
 from django.contrib.admin.utils import unquote
 from django.contrib.auth.admin import UserAdmin as DjangoUserAdmin
 from django.contrib.auth.forms import UserChangeForm, UserCreationForm
+from django.core.exceptions import PermissionDenied
+from django.shortcuts import redirect
 from django.template.defaultfilters import pluralize
+from django.template.response import TemplateResponse
+from django.urls import path, reverse
 from django.utils import timezone
 from django.utils.html import format_html
 
-from accounts import services
+from accounts import onboarding, services
+from accounts.forms import OnboardClientForm
 from accounts.models import AuditEvent, Client, Invitation, RefreshFamily, User
+from caly.api.errors import ApiError
 
 # --- writes staff make (kept here until services grow staff variants) ---------------------------
 
@@ -71,6 +77,40 @@ class ClientAdmin(admin.ModelAdmin):
     ]
     inlines = [ClientUserInline]
     actions = ["deactivate_clients", "activate_clients"]
+
+    def get_urls(self):
+        onboard = path("onboard/", self.admin_site.admin_view(self.onboard_view), name="accounts_client_onboard")
+        return [onboard, *super().get_urls()]
+
+    def onboard_view(self, request):
+        """A new client and its owner's invitation, as `manage.py onboard_client` makes them (linked from the list)."""
+        if not self.has_add_permission(request):
+            raise PermissionDenied
+        form = OnboardClientForm(request.POST or None)
+        if request.method == "POST" and form.is_valid():
+            try:
+                result = onboarding.client_onboard(
+                    name=form.cleaned_data["name"],
+                    owner_email=form.cleaned_data["owner_email"],
+                    timezone_name=form.cleaned_data["timezone"],
+                    demo_data=form.cleaned_data["demo_data"],
+                    actor=request.user,
+                    channel="admin",
+                )
+            except ApiError as error:
+                form.add_service_error(error, field="owner_email")
+            else:
+                level = messages.SUCCESS if result.created else messages.WARNING
+                self.message_user(request, " ".join(onboarding.onboarding_summary(result)), level)
+                return redirect(reverse("admin:accounts_client_change", args=[result.client.pk]))
+        context = {
+            **self.admin_site.each_context(request),
+            "title": "Onboard a client",
+            "opts": self.opts,
+            "form": form,
+        }
+        status = 400 if request.method == "POST" else 200
+        return TemplateResponse(request, "admin/accounts/client/onboard.html", context, status=status)
 
     def save_model(self, request, obj, form, change) -> None:
         super().save_model(request, obj, form, change)

@@ -7,12 +7,14 @@ service's ApiError next to the field it names.
 from __future__ import annotations
 
 import math
+import zoneinfo
+from functools import cache
 
 from django import forms
 from django.contrib.auth.password_validation import password_validators_help_text_html, validate_password
 from django.core.exceptions import ValidationError
 
-from accounts.models import User
+from accounts.models import Client, User
 from accounts.roles import Role
 from caly.api.errors import ApiError, ErrorCode
 
@@ -158,3 +160,53 @@ class InvitationForm(ServiceForm):
 
 class MemberRoleForm(ServiceForm):
     role = forms.ChoiceField(choices=Role.choices)
+
+
+@cache
+def timezone_choices() -> list[tuple[str, str]]:
+    return [(name, name.replace("_", " ")) for name in sorted(zoneinfo.available_timezones())]
+
+
+class CompanyForm(ServiceForm):
+    """The company's details and business settings (accounts.services.CLIENT_SETTINGS_FIELDS), typed
+    and bounded from the model's fields."""
+
+    labels = {
+        "name": "Company name",
+        "timezone": "Time zone",
+        "return_window_days": "Return window (days)",
+        "refund_auto_threshold_inr": "Refunds approved automatically up to (₹)",
+        "cancel_window_hours": "Orders can be cancelled within (hours)",
+        "escalation_threshold": "Escalate after this many calls a day",
+        "notify_by_email": "Email",
+        "notify_by_sms": "SMS",
+        "notify_by_whatsapp": "WhatsApp",
+    }
+    checkboxes = ("notify_by_email", "notify_by_sms", "notify_by_whatsapp")
+
+    def __init__(self, *args, **kwargs):
+        from accounts.services import CLIENT_SETTINGS_FIELDS
+
+        super().__init__(*args, **kwargs)
+        self.fields.update(forms.fields_for_model(Client, fields=CLIENT_SETTINGS_FIELDS, labels=self.labels))
+        self.fields["timezone"] = forms.ChoiceField(label=self.labels["timezone"], choices=timezone_choices)
+        self.fields["name"].widget.attrs.update(autocomplete="organization", autofocus=True)
+
+    def text_fields(self):
+        return [self[name] for name in self.fields if name not in self.checkboxes]
+
+    def checkbox_fields(self):
+        return [self[name] for name in self.checkboxes]
+
+
+class OnboardClientForm(ServiceForm):
+    """Staff onboard a client in the admin: the same inputs as `manage.py onboard_client`."""
+
+    name = forms.CharField(label="Company name", max_length=200)
+    owner_email = forms.EmailField(label="Owner's email", max_length=254, help_text="The set-up link is sent here.")
+    timezone = forms.ChoiceField(
+        label="Time zone", choices=timezone_choices, initial=Client._meta.get_field("timezone").default
+    )
+    demo_data = forms.BooleanField(
+        label="Add demo data", required=False, help_text="Demo calls with recordings, and demo products."
+    )

@@ -58,7 +58,8 @@ def _link(path: str) -> str:
     return f"{settings.SITE_URL}{path}"
 
 
-def _unique_slug(name: str) -> str:
+def client_unique_slug(name: str) -> str:
+    """A slug for a new client from its name; a random suffix when the plain one is taken."""
     base = slugify(name)[:60].strip("-") or "client"
     slug = base
     while Client.objects.filter(slug=slug).exists():
@@ -77,7 +78,7 @@ def client_register(
     email = User.objects.normalize_email(email).lower()
     if User.objects.filter(email=email).exists():
         raise ApiError(ErrorCode.CONFLICT, "An account with this email address already exists.")
-    client = Client(name=company_name.strip(), slug=_unique_slug(company_name))
+    client = Client(name=company_name.strip(), slug=client_unique_slug(company_name))
     if timezone_name:
         client.timezone = timezone_name
     owner = User(email=email, first_name=first_name.strip(), last_name=last_name.strip(), role=Role.OWNER)
@@ -362,14 +363,23 @@ def _token_digest(token: str) -> str:
 @transaction.atomic
 def invitation_create(*, actor: User, email: str, role: str) -> tuple[Invitation, str]:
     """Invite `email` to the actor's client; returns the invitation and its one-time token (e-mailed)."""
+    if role == Role.OWNER and actor.role != Role.OWNER:
+        raise ApiError(ErrorCode.PERMISSION_DENIED, "Only an owner can invite another owner.")
+    return invitation_issue(client=actor.client, email=email, role=role, invited_by=actor)
+
+
+@transaction.atomic
+def invitation_issue(*, client: Client, email: str, role: str, invited_by: User | None) -> tuple[Invitation, str]:
+    """Invite `email` to `client` and e-mail the link; the caller has checked that `invited_by` may.
+
+    `invited_by` is a member of the client (the team page) or Caly staff / None (onboarding a new
+    client). CONFLICT if the address has an account or a pending invitation to this client.
+    """
     email = User.objects.normalize_email(email).lower()
     if role not in Role.values:
         raise _invalid("role", f"Must be one of {', '.join(Role.values)}.")
-    if role == Role.OWNER and actor.role != Role.OWNER:
-        raise ApiError(ErrorCode.PERMISSION_DENIED, "Only an owner can invite another owner.")
     if User.objects.filter(email=email).exists():
         raise ApiError(ErrorCode.CONFLICT, "A Caly account with this email address already exists.")
-    client = actor.client
     open_invitations = Invitation.objects.for_client(client).filter(
         email=email, accepted_at__isnull=True, revoked_at__isnull=True
     )
@@ -384,20 +394,21 @@ def invitation_create(*, actor: User, email: str, role: str) -> tuple[Invitation
         client=client,
         email=email,
         role=role,
-        invited_by=actor,
+        invited_by=invited_by,
         token_sha256=_token_digest(token),
         expires_at=timezone.now() + settings.INVITATION_MAX_AGE,
     )
     try:
-        invitation.full_clean()
+        invitation.full_clean(exclude=["invited_by"])  # None when Caly itself invites (onboarding)
     except ValidationError as exc:
         raise _validation_error(exc) from None
     invitation.save()
+    from_member = invited_by is not None and invited_by.client_id == client.pk
     send_templated_email.enqueue(
         to=email,
         template="invitation",
         context={
-            "inviter": actor.get_full_name(),
+            "inviter": invited_by.get_full_name() if from_member else "The Caly team",
             "client_name": client.name,
             "role": Role(role).label.lower(),
             "link": _link(f"/accounts/invitations/{token}/"),
@@ -405,7 +416,7 @@ def invitation_create(*, actor: User, email: str, role: str) -> tuple[Invitation
         },
     )
     audit_record(
-        action=AuditAction.USER_INVITED, client=client, actor=actor, target=invitation, metadata={"role": role}
+        action=AuditAction.USER_INVITED, client=client, actor=invited_by, target=invitation, metadata={"role": role}
     )
     return invitation, token
 

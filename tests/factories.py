@@ -4,7 +4,7 @@ import factory
 from django.utils import timezone
 from factory.django import DjangoModelFactory
 
-from accounts.models import Client, User
+from accounts.models import Client, OnboardingStep, User
 from accounts.roles import Role
 from recordings.models import Call, CallStatus, Direction, Recording, RecordingStatus
 
@@ -18,6 +18,8 @@ class ClientFactory(DjangoModelFactory):
 
     name = factory.Sequence(lambda n: f"Store {n}")
     slug = factory.Sequence(lambda n: f"store-{n}")
+    # An established client; onboarding tests start one at OnboardingStep.COMPANY, as sign-up does.
+    onboarding_step = OnboardingStep.DONE
 
 
 class UserFactory(DjangoModelFactory):

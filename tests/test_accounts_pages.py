@@ -118,7 +118,8 @@ def test_it_signs_up_verifies_the_email_and_signs_in(client):
     assert owner.email_verified
 
     response = client.post("/accounts/login/", {"email": SIGNUP["email"], "password": SIGNUP["password"]}, follow=True)
-    assert response.redirect_chain == [("/", 302), ("/dashboard/", 302)]
+    # A new company's owner is taken to the set-up wizard first (tests/test_onboarding.py).
+    assert response.redirect_chain == [("/", 302), ("/dashboard/", 302), ("/accounts/onboarding/company/", 302)]
     assert response.context["user"] == owner
     assert '<span class="nav-client">Chai Point</span>' in text(response)
 
