@@ -11,6 +11,7 @@ import pytest
 from django.core.management import call_command
 from django.utils import timezone
 from django_tasks_db.models import DBTaskResult
+from prometheus_client import REGISTRY
 
 from accounts import jwt
 from accounts.models import AuditAction, AuditEvent
@@ -217,6 +218,7 @@ def test_other_refusals_fail_at_once(exotel, exotel_connection, media, failure, 
     url = exotel.add_recording("x.mp3")
     exotel.script("/recordings/x.mp3", failure)
     recording = RecordingFactory(call=CallFactory(client=exotel_connection.client), source_url=url)
+    failures_before = fetch_failures()
 
     recording_fetch(recording_id=recording.pk)
 
@@ -224,6 +226,11 @@ def test_other_refusals_fail_at_once(exotel, exotel_connection, media, failure, 
     assert (recording.status, recording.attempts) == (RecordingStatus.FAILED, 1)
     assert error in recording.last_error
     assert len(exotel.seen("/recordings/")) == 1
+    assert fetch_failures() == failures_before + 1  # on /metrics
+
+
+def fetch_failures() -> float:
+    return REGISTRY.get_sample_value("caly_recording_fetch_failures_total", {"provider": "exotel"}) or 0.0
 
 
 # --- what is fetched ---------------------------------------------------------------------------

@@ -21,6 +21,7 @@ from django.utils import timezone
 
 from accounts.audit import audit_record
 from accounts.models import AuditAction, Client, User
+from caly import metrics
 from caly.api.errors import ApiError, ErrorCode
 from caly.tasks import backoff_seconds, enqueue_with_transaction, retry_later
 from integrations.exotel import payload
@@ -396,6 +397,7 @@ def _recording_url_from_details(exotel: ExotelClient, recording: Recording) -> s
 
 
 def _fetch_failed(recording: Recording, message: str, *, counted: bool = False) -> Recording:
+    metrics.record_fetch_failure("exotel")
     updates = {"status": RecordingStatus.FAILED, "last_error": message[:2000], "updated_at": timezone.now()}
     if not counted:
         updates["attempts"] = F("attempts") + 1
@@ -410,6 +412,7 @@ def _fetch_again(
 ) -> Recording:
     if attempt >= settings.TASK_MAX_ATTEMPTS:
         return _fetch_failed(recording, f"Gave up after {attempt} attempts: {message}", counted=counted)
+    metrics.record_fetch_failure("exotel")
     from integrations.exotel.tasks import fetch_recording
 
     delay = backoff_seconds(attempt, retry_after=retry_after)
