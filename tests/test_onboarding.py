@@ -223,7 +223,10 @@ def test_the_command_refuses_bad_input_and_creates_nothing(alice, staff, args, m
     assert not Invitation.objects.exists() and mail.outbox == []
 
 
-def test_a_refusal_exits_non_zero_with_the_message(capsys):
+def test_a_refusal_exits_non_zero_with_the_message(capsys, monkeypatch):
+    # run_from_argv closes the database connections when it ends; the test's transaction needs its own.
+    monkeypatch.setattr("django.core.management.base.connections.close_all", lambda: None)
+
     with pytest.raises(SystemExit) as exited:
         OnboardClientCommand().run_from_argv(
             ["manage.py", "onboard_client", "--name", "Chai Point", "--owner-email", "asha@", "--timezone", "UTC"]
