@@ -11,6 +11,7 @@ import pytest
 from django.core.management import call_command
 
 from accounts.models import Client
+from integrations.models import Product, ProductVariant
 from recordings import demo
 from recordings.models import Call, Recording
 from tests.factories import ClientFactory
@@ -155,6 +156,16 @@ def test_it_adds_extra_clients_with_a_tenth_of_the_calls(media):
 
     counts = {client.slug: Call.objects.for_client(client).count() for client in Client.objects.all()}
     assert counts == {"demo-store": 50, "demo-store-2": 5, "demo-store-3": 5}
+
+
+def test_every_demo_client_gets_products_once(media):
+    out = seed("--calls", "10", "--clients", "1", "--products", "12", "--no-audio")
+
+    assert "Products: created 24 for 2 client(s), 12 each." in out
+    for client in Client.objects.all():
+        assert Product.objects.for_client(client).count() == 12
+        assert ProductVariant.objects.for_client(client).exists()
+    assert "Products: created 0 for 2 client(s)" in seed("--calls", "10", "--clients", "1", "--products", "12")
 
 
 @pytest.mark.postgres  # SQLite takes at most 999 parameters a statement, so Django splits each batch further

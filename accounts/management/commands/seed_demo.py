@@ -14,6 +14,7 @@ from django.utils import timezone
 
 from accounts.models import Client, User
 from accounts.roles import Role
+from integrations.shopify.demo import seed_products
 from recordings import demo
 
 DEMO_STAFF_EMAIL = "admin@caly.local"
@@ -48,10 +49,17 @@ class Command(BaseCommand):
             help="Extra clients (demo-store-2 …), each with a tenth as many calls (default 0).",
         )
         parser.add_argument(
+            "--products",
+            type=non_negative_int,
+            default=40,
+            metavar="P",
+            help="Shopify products (with variants) of every demo client (default 40).",
+        )
+        parser.add_argument(
             "--no-audio", action="store_true", help=f"Store no recordings (default: {demo.RECORDINGS_WANTED})."
         )
 
-    def handle(self, *args, allow_production=False, calls=300, clients=0, no_audio=False, **options):
+    def handle(self, *args, allow_production=False, calls=300, clients=0, products=40, no_audio=False, **options):
         if not settings.DEBUG and not allow_production:
             raise CommandError("seed_demo creates known logins; it runs only with DEBUG on (or --allow-production).")
         with transaction.atomic():
@@ -62,11 +70,15 @@ class Command(BaseCommand):
             )
         # Calls go in batch by batch (each committed), so a large interrupted run resumes where it stopped.
         self._seed_calls(client, calls)
+        seeded = [client]
         for number in range(2, clients + 2):
             extra, _ = Client.objects.get_or_create(
                 slug=f"{DEMO_CLIENT_SLUG}-{number}", defaults={"name": f"Demo Store {number}"}
             )
             self._seed_calls(extra, calls // 10)
+            seeded.append(extra)
+        made = sum(seed_products(client=each, count=products) for each in seeded)
+        self.stdout.write(f"Products: created {made} for {len(seeded)} client(s), {products} each.")
         if not no_audio:
             stored = demo.recordings_seed(client=client)
             self.stdout.write(f"Recordings: stored {stored} new demo recording(s) for {client.name}.")
