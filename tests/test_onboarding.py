@@ -155,6 +155,10 @@ def test_the_set_up_link_makes_the_owner_who_lands_in_the_wizard(client):
     assert response.redirect_chain == [("/", 302), ("/dashboard/", 302), ("/accounts/onboarding/company/", 302)]
     assert "Company details and business settings" in text(response)
     assert Invitation.objects.get().status == "accepted"
+    team = client.get("/accounts/team/")  # an invitation from Caly itself has no inviter
+    assert team.status_code == 200 and "asha@chaipoint.example" in text(team)
+    invitations = client.get("/api/v1/team/invitations")
+    assert invitations.status_code == 200 and invitations.json()["data"][0]["invited_by"] is None
 
 
 def test_a_second_run_for_the_same_owner_reports_what_exists_and_changes_nothing():
