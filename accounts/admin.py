@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 
 from django.contrib import admin, messages
+from django.contrib.admin import helpers
 from django.contrib.admin.utils import unquote
 from django.contrib.auth.admin import UserAdmin as DjangoUserAdmin
 from django.contrib.auth.forms import UserChangeForm, UserCreationForm
@@ -108,6 +109,7 @@ class ClientAdmin(admin.ModelAdmin):
             "title": "Onboard a client",
             "opts": self.opts,
             "form": form,
+            "adminform": helpers.AdminForm(form, [(None, {"fields": list(form.fields)})], {}),
         }
         status = 400 if request.method == "POST" else 200
         return TemplateResponse(request, "admin/accounts/client/onboard.html", context, status=status)

@@ -257,7 +257,7 @@ def client_onboard(
     user = User.objects.select_related("client").filter(email=email).first()
     if user is not None and (before is None or user.client_id != before.client_id):
         owner_of = f"a user of {user.client.name}" if user.client else "a Caly staff account"
-        raise ApiError(ErrorCode.CONFLICT, f"{email} is already {owner_of}.", details={"owner_email": [owner_of]})
+        raise ApiError(ErrorCode.CONFLICT, f"{email} is already {owner_of}.")
     if before is not None:
         if before.status in ("pending", "accepted"):
             return Onboarded(client=before.client, invitation=before, created=False, invitation_sent=False)
