@@ -29,6 +29,7 @@ logger = logging.getLogger("caly.observability")
 
 PHONE_REDACTED = "[PHONE]"
 _E164 = re.compile(r"(?<![\w+])\+[1-9]\d{6,14}\b")
+_SESSION_COOKIE = re.compile(r"((?:__Host-)?sessionid=)[^;\s\"',&]+", re.IGNORECASE)
 # Parts of a Sentry event that are dropped outright rather than scrubbed.
 _DROPPED_REQUEST_KEYS = ("cookies", "data", "env")
 
@@ -50,7 +51,8 @@ def init() -> None:
 
 
 def scrub_text(text: str) -> str:
-    return _E164.sub(PHONE_REDACTED, redact_text(text))
+    text = _SESSION_COOKIE.sub(lambda m: f"{m[1]}{REDACTED}", redact_text(text))
+    return _E164.sub(PHONE_REDACTED, text)
 
 
 def _scrub(value: Any, key: str = "") -> Any:
