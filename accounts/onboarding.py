@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import UTC
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from django.core.exceptions import ValidationError
 from django.core.validators import validate_email
@@ -28,6 +28,9 @@ from accounts.models import AuditAction, Client, Invitation, OnboardingStep, Use
 from accounts.roles import Capability, Role, can
 from caly.api.errors import ApiError, ErrorCode
 
+if TYPE_CHECKING:  # integrations imports accounts: its modules are imported where they are used
+    from integrations.models import ExotelConnection, ShopifyConnection
+
 STEPS = (OnboardingStep.COMPANY, OnboardingStep.EXOTEL, OnboardingStep.SHOPIFY, OnboardingStep.DONE)
 STEP_URL_NAMES = {
     OnboardingStep.COMPANY: "accounts:onboarding-company",
@@ -35,12 +38,8 @@ STEP_URL_NAMES = {
     OnboardingStep.SHOPIFY: "accounts:onboarding-shopify",
     OnboardingStep.DONE: "accounts:onboarding-done",
 }
-# Who may do each step; the wizard itself is for those who may do the first.
-STEP_CAPABILITIES = {
-    OnboardingStep.COMPANY: Capability.MANAGE_CLIENT,
-    OnboardingStep.EXOTEL: Capability.MANAGE_INTEGRATIONS,
-    OnboardingStep.SHOPIFY: Capability.MANAGE_INTEGRATIONS,
-}
+# The steps a user finishes (or skips); DONE is where they lead.
+WIZARD_STEPS = STEPS[:-1]
 PROVIDER_NAMES = {OnboardingStep.EXOTEL: "Exotel", OnboardingStep.SHOPIFY: "Shopify"}
 DEMO_CALLS = 300
 DEMO_PRODUCTS = 40
@@ -82,8 +81,8 @@ def onboarding_advance(*, client: Client, actor: User, step: str, skipped: bool 
     Only the current step moves the wizard on: finishing a step already behind it changes
     nothing. VALIDATION_ERROR for a step the wizard has not reached, or for DONE.
     """
-    if step not in STEP_CAPABILITIES:
-        raise _invalid({"step": [f"Must be one of {', '.join(STEP_CAPABILITIES)}."]})
+    if step not in WIZARD_STEPS:
+        raise _invalid({"step": [f"Must be one of {', '.join(WIZARD_STEPS)}."]})
     locked = Client.objects.select_for_update().get(pk=client.pk)
     current = _index(locked.onboarding_step)
     if _index(step) > current:
@@ -115,7 +114,7 @@ def onboarding_company_save(*, client: Client, actor: User, **fields: Any) -> Cl
 
 
 @transaction.atomic
-def onboarding_exotel_save(*, client: Client, actor: User, **fields: Any):
+def onboarding_exotel_save(*, client: Client, actor: User, **fields: Any) -> ExotelConnection:
     """Step 2: connect Exotel (integrations.services), then move on. Returns the connection."""
     from integrations.services import exotel_connection_save
 
@@ -125,7 +124,7 @@ def onboarding_exotel_save(*, client: Client, actor: User, **fields: Any):
 
 
 @transaction.atomic
-def onboarding_shopify_save(*, client: Client, actor: User, **fields: Any):
+def onboarding_shopify_save(*, client: Client, actor: User, **fields: Any) -> ShopifyConnection:
     """Step 3: connect Shopify (integrations.services), then finish. Returns the connection."""
     from integrations.services import shopify_connection_save
 
@@ -155,6 +154,7 @@ class LeftToDo:
 
 
 def connected(*, client: Client) -> dict[str, bool]:
+    """Whether each connection step's provider is connected, by step."""
     from integrations.models import ExotelConnection, ShopifyConnection
 
     return {

@@ -410,7 +410,7 @@ def _wizard_page(request, page: OnboardingStep, context: dict, *, status: int = 
             "connected": is_connected.get(step),
             "current": step == page,
         }
-        for number, step in enumerate(onboarding.STEPS[:-1], start=1)
+        for number, step in enumerate(onboarding.WIZARD_STEPS, start=1)
     ]
     context = {**context, "steps": steps, "client": client}
     return render(request, f"accounts/onboarding/{page.value}.html", context, status=status)
