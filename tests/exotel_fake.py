@@ -21,6 +21,7 @@ import atexit
 import base64
 import hashlib
 import json
+import logging
 import re
 import threading
 import time
@@ -301,6 +302,9 @@ def _shared_server() -> HTTPServer:
     """One threaded server per test process: stalled answers must not hold up the others."""
     global _server
     if _server is None:
+        # Its per-request lines would come from server threads, some after a test has ended (a
+        # stalled answer the client gave up on) and its captured output is closed.
+        logging.getLogger("werkzeug").setLevel(logging.WARNING)
         _server = HTTPServer(host="127.0.0.1", port=0, threaded=True)
         _server.start()
         atexit.register(_server.stop)

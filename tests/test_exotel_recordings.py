@@ -319,7 +319,9 @@ def test_a_recording_over_the_size_cap_is_refused(exotel, pending, media, settin
 
 @pytest.mark.django_db
 def test_a_large_recording_streams_through_without_being_held_in_memory(exotel, pending, media):
-    size = 24 * 1024 * 1024
+    warm_up, _ = exotel.add_large_recording("warm-up.mp3", 16 * 1024 * 1024)
+    recording_fetch(recording_id=pending(warm_up).pk)  # one-off allocations (imports, pools) happen here
+    size = 64 * 1024 * 1024
     url, sha256 = exotel.add_large_recording("large.mp3", size)
     recording = pending(url)
 
@@ -332,7 +334,8 @@ def test_a_large_recording_streams_through_without_being_held_in_memory(exotel, 
 
     assert recording.status == RecordingStatus.STORED
     assert (recording.size_bytes, recording.sha256) == (size, sha256)
-    assert peak < 6 * 1024 * 1024, f"peak {peak / 2**20:.1f} MiB"  # the fake's and our chunks, not the file
+    # A few chunks in flight (ours, httpx's and the fake server's, all in this process), never the file.
+    assert peak < size / 4, f"peak {peak / 2**20:.1f} MiB"
 
 
 # --- idempotency -------------------------------------------------------------------------------
