@@ -3,12 +3,15 @@ backoff through every kind of outage, refused outside the allowed hosts, never f
 
 import base64
 import hashlib
+import threading
 import tracemalloc
 from datetime import timedelta
 
 import httpx
 import pytest
 from django.core.management import call_command
+from django.db import connections
+from django.test import Client as DjangoClient
 from django.utils import timezone
 from django_tasks_db.models import DBTaskResult
 from prometheus_client import REGISTRY
@@ -18,6 +21,7 @@ from accounts.models import AuditAction, AuditEvent
 from caly.api.errors import ApiError
 from integrations.exotel.services import recording_fetch, recording_fetch_retry
 from integrations.exotel.tasks import fetch_recording
+from integrations.models import WebhookEvent
 from recordings import services as recording_services
 from recordings.models import Call, Recording, RecordingStatus
 from tests.exotel_fake import (
@@ -112,6 +116,37 @@ def test_a_callback_ends_as_a_stored_recording_served_from_s3(
     assert download.status_code == 302
     served = httpx.get(download["Location"])
     assert served.status_code == 200 and served.content == MP3
+
+
+@pytest.mark.postgres
+@pytest.mark.django_db(transaction=True)
+def test_five_concurrent_copies_of_a_callback_make_one_call_one_recording_one_object(
+    exotel, exotel_connection, bucket, database_queue
+):
+    url = exotel.add_recording("b6cf.mp3", MP3)
+    body, path = form(status_callback(RecordingUrl=url)), callback_path(exotel_connection)
+    barrier, statuses = threading.Barrier(5), []
+
+    def deliver_copy():
+        try:
+            barrier.wait()
+            statuses.append(DjangoClient().post(path, body, content_type=FORM).status_code)
+        finally:
+            connections.close_all()
+
+    threads = [threading.Thread(target=deliver_copy) for _ in range(5)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    run_worker()
+
+    assert statuses == [200] * 5
+    assert WebhookEvent.objects.count() == 1
+    call = Call.objects.get()
+    recording = Recording.objects.get()
+    assert recording.call == call and recording.status == RecordingStatus.STORED
+    assert bucket.keys() == [recording.storage_key] and len(exotel.seen("/recordings/")) == 1
 
 
 # --- outages -----------------------------------------------------------------------------------

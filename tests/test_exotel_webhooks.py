@@ -4,12 +4,10 @@ with the right 4xx and leaves no trace."""
 import base64
 import json
 import logging
-import threading
 from urllib.parse import urlencode
 
 import pytest
-from django.db import OperationalError, connection, connections
-from django.test import Client as DjangoClient
+from django.db import OperationalError, connection
 
 from caly.logging import RedactingFilter
 from integrations.models import ExotelConnection, WebhookEvent, WebhookStatus
@@ -325,30 +323,6 @@ def test_a_database_lost_while_storing_answers_503_and_keeps_nothing(client, exo
 
     assert response.status_code == passthru_response.status_code == 503
     assert WebhookEvent.objects.count() == 0 and Call.objects.count() == 0
-
-
-@pytest.mark.postgres
-@pytest.mark.django_db(transaction=True)
-def test_five_concurrent_copies_of_a_delivery_store_one_event(exotel_connection, settings):
-    settings.TASKS = {"default": {"BACKEND": "django_tasks_db.DatabaseBackend", "QUEUES": ["default"]}}
-    body, path = form(status_callback()), callback_path(exotel_connection)
-    barrier, statuses = threading.Barrier(5), []
-
-    def deliver():
-        try:
-            barrier.wait()
-            statuses.append(DjangoClient().post(path, body, content_type=FORM).status_code)
-        finally:
-            connections.close_all()
-
-    threads = [threading.Thread(target=deliver) for _ in range(5)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
-
-    assert statuses == [200] * 5
-    assert WebhookEvent.objects.count() == 1
 
 
 # --- secrets -----------------------------------------------------------------------------------
