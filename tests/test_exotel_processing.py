@@ -152,6 +152,8 @@ def test_a_passthru_cannot_overrule_the_status_callbacks_final_word(deliver):
         passthru(CallSid=call_sid, CallType="client-hangup", CallStatus="", RecordingUrl=""), kind="passthru"
     )
     assert call.status == "completed"
+    assert call.started_at == ist(2026, 11, 20, 14, 3, 11)  # the Passthru's later StartTime is mid-call
+    assert call.metadata["digits"] == "2"  # what it adds is kept
 
 
 def test_the_status_callback_corrects_a_passthrus_terminal_guess(deliver):

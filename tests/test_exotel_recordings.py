@@ -314,6 +314,19 @@ def test_a_redirect_to_another_host_is_refused_before_it_is_followed(exotel, pen
 
 
 @pytest.mark.django_db
+def test_exotels_credentials_go_to_exotels_hosts_only(exotel, pending, media, settings):
+    storage_host = f"localhost:{exotel.server.port}"  # allowed, but not Exotel's (a bucket on S3, say)
+    settings.EXOTEL_RECORDING_HOSTS = [exotel.host, storage_host]
+    exotel.add_recording("x.mp3")
+
+    recording = recording_fetch(recording_id=pending(f"http://{storage_host}/recordings/x.mp3").pk)
+
+    [request] = exotel.seen("/recordings/")
+    assert request.authorization == ""  # the fake wants credentials, so it refuses: the point is none were sent
+    assert recording.status == RecordingStatus.FAILED
+
+
+@pytest.mark.django_db
 def test_a_redirect_within_the_allowed_hosts_is_followed(exotel, pending, media):
     exotel.add_recording("moved.mp3")
     url = exotel.add_recording("x.mp3")

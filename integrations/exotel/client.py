@@ -9,8 +9,10 @@ retries ExotelUnavailable with backoff, a request answers 502/503.
 
 Recording files are fetched only from settings.EXOTEL_RECORDING_SCHEMES and EXOTEL_RECORDING_HOSTS,
 checked for the first URL and every redirect before any byte is sent: a forged callback cannot aim
-Caly's Exotel credentials at another host. httpx drops the Authorization header itself when a
-redirect leaves the origin (Exotel hands recordings over to S3 that way).
+Caly's Exotel credentials at another host. The credentials go only to Exotel's own hosts (the
+connection's API host, *.exotel.com, *.exotel.in), never to a storage host that is merely allowed
+(anyone can own a bucket on amazonaws.com), and httpx drops them itself when a redirect leaves the
+origin (Exotel hands recordings over to S3 that way).
 """
 
 from __future__ import annotations
@@ -33,6 +35,7 @@ logger = logging.getLogger("caly.exotel")
 
 CHUNK_BYTES = 256 * 1024
 MAX_REDIRECTS = 3
+CREDENTIAL_DOMAINS = (".exotel.com", ".exotel.in")
 AUDIO_BY_EXTENSION = {".mp3": "audio/mpeg", ".wav": "audio/wav"}
 GENERIC_TYPES = ("", "application/octet-stream", "binary/octet-stream", "application/x-download")
 
@@ -143,6 +146,7 @@ class ExotelClient:
 
     def __init__(self, connection: ExotelConnection):
         self.account_sid = connection.account_sid
+        self.api_host = connection.api_host.lower()
         self.origin = f"{settings.EXOTEL_API_SCHEME}://{connection.api_host}"
         self._http = httpx.Client(
             auth=(connection.api_key, connection.api_token),
@@ -221,7 +225,7 @@ class ExotelClient:
         try:
             with (
                 httpx.Client(
-                    auth=self._http.auth,
+                    auth=self._http.auth if self._is_exotel(url) else None,
                     timeout=_timeout(),
                     follow_redirects=True,
                     max_redirects=MAX_REDIRECTS,
@@ -237,6 +241,12 @@ class ExotelClient:
             raise RecordingRefused("The recording URL redirects too many times.") from None
         except httpx.TransportError as exc:
             raise ExotelUnavailable(f"Could not download the recording ({type(exc).__name__}).") from None
+
+    def _is_exotel(self, url: str) -> bool:
+        parts = urlsplit(url)
+        host = (parts.hostname or "").lower()
+        netloc = f"{host}:{parts.port}" if parts.port else host
+        return self.api_host in (host, netloc) or host.endswith(CREDENTIAL_DOMAINS)
 
     def _download(self, response: httpx.Response, url: str) -> RecordingDownload:
         status = response.status_code

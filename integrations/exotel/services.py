@@ -167,7 +167,8 @@ def _apply(call: Call, facts: payload.CallFacts) -> list[str]:
             new_rank == TERMINAL_RANK == current_rank and facts.authoritative and facts.status != call.status
         ):
             updates["status"] = facts.status
-    if facts.started_at and facts.started_at != call.started_at and facts.source != "placed":
+    # Exotel's final word sets the start; a Passthru may only move it earlier (applets run mid-call).
+    if facts.started_at and facts.source != "placed" and (facts.authoritative or facts.started_at < call.started_at):
         updates["started_at"] = facts.started_at
     if facts.ended_at and (call.ended_at is None or facts.authoritative):
         updates["ended_at"] = facts.ended_at
