@@ -258,8 +258,9 @@ class CallFacts:
 
     @property
     def authoritative(self) -> bool:
-        """The StatusCallback and Call Details are Exotel's final word on a call; a Passthru is a step in a flow."""
-        return self.source in ("status-callback", "details")
+        """Exotel's final word on a call: its terminal StatusCallback or Call Details. A Passthru is a step
+        in a flow, and an earlier StatusCallback (answered) may arrive after the terminal one."""
+        return self.source == "details" or (self.source == "status-callback" and self.is_terminal)
 
 
 def _metadata(fields: dict[str, Any]) -> dict[str, Any]:
