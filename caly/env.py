@@ -139,6 +139,14 @@ def _parse_fraction(raw: str) -> float:
     return value
 
 
+def _parse_clock(raw: str) -> str:
+    """A time of day as HH:MM (24-hour clock)."""
+    match = re.fullmatch(r"([01][0-9]|2[0-3]):([0-5][0-9])", raw.strip())
+    if not match:
+        raise ValueError("must be a time of day as HH:MM, 00:00 to 23:59")
+    return raw.strip()
+
+
 def _choice(*choices: str) -> Callable[[str], str]:
     def parse(raw: str) -> str:
         value = raw.strip().lower()
@@ -198,6 +206,7 @@ _TYPE_NAMES = {
     _parse_http_url: "URL",
     _parse_rate: "rate",
     _parse_fernet_keys: "list of Fernet keys",
+    _parse_clock: "HH:MM",
     _parse_networks: "list of IP networks",
     _parse_fraction: "number 0–1",
 }
@@ -394,6 +403,30 @@ VARIABLES: tuple[Var, ...] = (
         "30",
     ),
     Var("RATE_LIMIT_WEBHOOK", _parse_rate, "600/m", False, "Webhook deliveries per client and endpoint.", "600/m"),
+    Var(
+        "BACKUP_KEEP_DAILY",
+        _int_between(1, 3650),
+        "30",
+        False,
+        "Database backups kept one per day: the newest of each of the last N days (`manage.py backup_db`).",
+        "30",
+    ),
+    Var(
+        "BACKUP_KEEP_MONTHLY",
+        _int_between(0, 1200),
+        "12",
+        False,
+        "Database backups kept one per month beyond the daily ones: the newest of each of the last N months.",
+        "12",
+    ),
+    Var(
+        "BACKUP_TIME_UTC",
+        _parse_clock,
+        "02:00",
+        False,
+        "When `manage.py run_scheduler` queues the daily database backup (UTC).",
+        "02:00",
+    ),
     Var(
         "EMAIL_URL",
         _parse_email_url,

@@ -1,0 +1,1 @@
+"""Operations: the database doctor, backups and restores, and the periodic job scheduler."""
