@@ -88,9 +88,14 @@ class _StreamFile(File):
         return None
 
 
-def store_stream(*, key: str, stream: IO[bytes] | Iterable[bytes], content_type: str) -> HashingReader:
-    """Write `stream` under `key` (replacing any object there); returns the reader with size and sha256."""
-    reader = HashingReader(stream, max_bytes=settings.RECORDING_MAX_BYTES)
+def store_stream(
+    *, key: str, stream: IO[bytes] | Iterable[bytes], content_type: str, max_bytes: int | None = None
+) -> HashingReader:
+    """Write `stream` under `key` (replacing any object there); returns the reader with size and sha256.
+
+    At most `max_bytes` (default: RECORDING_MAX_BYTES) are stored; beyond that RecordingTooLarge is raised.
+    """
+    reader = HashingReader(stream, max_bytes=settings.RECORDING_MAX_BYTES if max_bytes is None else max_bytes)
     upload = _StreamFile(reader, name=key)
     upload.content_type = content_type
     try:
