@@ -164,7 +164,7 @@ def test_a_processed_event_is_never_processed_again(client_a, django_capture_on_
         event, _ = receive(client_a)
     assert inbox.webhook_process(event.pk) == WebhookStatus.PROCESSED
     assert inbox.webhook_process(event.pk) == WebhookStatus.PROCESSED
-    assert HANDLED == [event.pk]
+    assert [event.pk] == HANDLED
     assert inbox.webhook_process(10**9) is None
 
 
@@ -185,7 +185,7 @@ def test_reprocess_queues_failed_and_ignored_events_and_audits_it(
     assert count == 1
     failed.refresh_from_db()
     assert failed.status == WebhookStatus.PROCESSED and failed.attempts == 2
-    assert HANDLED == [done.pk, failed.pk]
+    assert [done.pk, failed.pk] == HANDLED
     audit = AuditEvent.objects.get(action=AuditAction.WEBHOOK_REPROCESSED)
     assert (audit.client, audit.actor, audit.target_id) == (client_a, staff, str(failed.public_id))
 
