@@ -12,7 +12,7 @@ from django.core.management.base import BaseCommand, CommandError
 from django.db import transaction
 from django.utils import timezone
 
-from accounts.models import Client, User
+from accounts.models import Client, OnboardingStep, User
 from accounts.roles import Role
 from integrations.shopify.demo import seed_products
 from recordings import demo
@@ -63,7 +63,15 @@ class Command(BaseCommand):
         if not settings.DEBUG and not allow_production:
             raise CommandError("seed_demo creates known logins; it runs only with DEBUG on (or --allow-production).")
         with transaction.atomic():
-            client, _ = Client.objects.get_or_create(slug=DEMO_CLIENT_SLUG, defaults={"name": "Demo Store"})
+            # The demo company has been set up: its owner lands on a populated dashboard, not the wizard.
+            client, _ = Client.objects.get_or_create(
+                slug=DEMO_CLIENT_SLUG,
+                defaults={
+                    "name": "Demo Store",
+                    "onboarding_step": OnboardingStep.DONE,
+                    "onboarding_completed_at": timezone.now(),
+                },
+            )
             staff_password = self._upsert(DEMO_STAFF_EMAIL, client=None, role="", is_staff=True, is_superuser=True)
             owner_password = self._upsert(
                 DEMO_OWNER_EMAIL, client=client, role=Role.OWNER, is_staff=False, is_superuser=False
