@@ -141,7 +141,7 @@ def diagnose(
 
 def _fetch(sql: str, params: list | None = None) -> list[dict[str, Any]]:
     with connection.cursor() as cursor:
-        cursor.execute(sql, params or [])
+        cursor.execute(sql, params)
         names = [column.name for column in cursor.description]
         return [dict(zip(names, row, strict=True)) for row in cursor.fetchall()]
 
@@ -767,6 +767,10 @@ def _grid(headers: list[str], rows: list[list[Any]], indent: str = "  ") -> list
     return out
 
 
+def _on_small_tables(count: int, after_others: bool, large: int) -> str:
+    return f"  {f'and {count} more' if after_others else 'all'} on tables under {large:,} rows (--json lists them)"
+
+
 def render_text(report: Report, *, top_tables: int = 15) -> str:
     if report.vendor != "postgresql":
         lines = [
@@ -843,7 +847,7 @@ def render_text(report: Report, *, top_tables: int = 15) -> str:
         _grid(["index", "table", "size"], [[i["index"], i["table"], _size(i["bytes"])] for i in shown]) if shown else []
     )
     if len(unused) > len(shown):
-        lines.append(f"  and {len(unused) - len(shown)} on tables under {large:,} rows (--json lists them)")
+        lines.append(_on_small_tables(len(unused) - len(shown), bool(shown), large))
     lines += [] if unused else ["  none"]
     lines.append("")
     redundant = report.duplicate_indexes
@@ -854,7 +858,7 @@ def render_text(report: Report, *, top_tables: int = 15) -> str:
         for entry in shown
     ]
     if len(redundant) > len(shown):
-        lines.append(f"  and {len(redundant) - len(shown)} on tables under {large:,} rows (--json lists them)")
+        lines.append(_on_small_tables(len(redundant) - len(shown), bool(shown), large))
     lines += [] if redundant else ["  none"]
     lines.append("")
     lines.append(f"Foreign keys without a supporting index ({len(report.unindexed_foreign_keys)})")
