@@ -9,6 +9,7 @@ only committed rows.
 import hashlib
 import json
 import sqlite3
+import tracemalloc
 import uuid
 from datetime import UTC, datetime
 from io import StringIO
@@ -301,3 +302,27 @@ def test_it_lists_backups_with_size_and_date(local_storage):  # noqa: F811
     ]
     assert lines[1].split() == ["backups/caly-20260301T020000Z.dump", "17", "B", "2026-03-01", "02:00:00", "UTC"]
     assert lines[2] == "2 backup(s)."
+
+
+MB = 1024 * 1024
+
+
+@pytest.mark.postgres
+@pytest.mark.django_db(transaction=True)
+def test_a_large_dump_streams_through_without_being_held_in_memory(local_storage, tmp_path, monkeypatch):  # noqa: F811
+    """A stand-in pg_dump writes 64 MB; this process never holds more than a few chunks of it."""
+    fake = tmp_path / "pg_dump"
+    fake.write_text("#!/bin/sh\nexec head -c 67108864 /dev/zero\n")
+    fake.chmod(0o755)
+    monkeypatch.setattr(backups, "pg_tool", lambda name: str(fake))
+
+    tracemalloc.start()
+    try:
+        manifest = backups.backup_create()
+        _, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+
+    assert manifest["size_bytes"] == 64 * MB
+    assert manifest["sha256"] == hashlib.sha256(bytes(64 * MB)).hexdigest()
+    assert peak < 16 * MB, f"peak {peak / MB:.1f} MB"
