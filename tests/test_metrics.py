@@ -23,7 +23,7 @@ from caly.ratelimit import enforce_rate
 from integrations import inbox
 from integrations.models import WebhookProvider, WebhookStatus
 from tests.serving import PYTHON, ROOT, clean_env, free_port
-from tests.test_serving import Server, get, stop, wait_until_live
+from tests.test_serving import Server, get, stop, wait_for, wait_until_live
 
 TOKEN = "metrics-token-for-tests"
 AUTH = {"Authorization": f"Bearer {TOKEN}"}
@@ -459,6 +459,22 @@ def gunicorn_with_metrics(tmp_path, metrics_dir):
         stop(process)
 
 
+def settled_count(port: int) -> float:
+    """The count once it stops moving: a probe that timed out while a worker booted may still be served."""
+    previous = live_requests_counted(port)
+    for _ in range(30):
+        time.sleep(1)
+        current = live_requests_counted(port)
+        if current == previous:
+            return current
+        previous = current
+    pytest.fail("the request count kept moving with no requests sent")
+
+
+def pids_with_files(metrics_dir) -> set[str]:
+    return {p.stem.split("_")[-1] for p in metrics_dir.glob("*_[0-9]*.db")}
+
+
 def live_requests_counted(port: int) -> float:
     status, _, body = get(port, "/metrics", headers=AUTH)
     assert status == 200, body
@@ -474,22 +490,22 @@ def test_gunicorn_workers_add_up_into_one_scrape_even_when_recycled(tmp_path):
 
     with gunicorn_with_metrics(tmp_path, metrics_dir) as server:
         pids = set()
-        already = live_requests_counted(server.port)  # wait_until_live's probes
+        already = settled_count(server.port)  # wait_until_live's probes, some perhaps still queued
         for _ in range(30):
             assert get(server.port, "/health/live")[0] == 200
             pids.update(int(p.stem.split("_")[1]) for p in metrics_dir.glob("counter_[0-9]*.db"))
 
         # Each scrape may be answered by either worker; both see every worker's counts, past and present.
         counted = [live_requests_counted(server.port) for _ in range(4)]
-        time.sleep(0.5)  # let the master fold the last recycled worker
-        leftover = sorted(p.name for p in metrics_dir.glob("*_[0-9]*.db"))
         unauthorised = get(server.port, "/metrics")[0]
+        # Only running workers keep files of their own; the exited ones live on in the archive (the
+        # master folds a worker's files once it has reaped it, which takes a moment on a busy machine).
+        folded = wait_for(lambda: len(pids_with_files(metrics_dir)) <= WORKERS, timeout=15)
 
     assert already >= 1
     assert counted == [already + 30] * 4, server.output()
     assert len(pids) > WORKERS, "workers should have been recycled and replaced"
-    # Only running workers keep files of their own; the exited ones live on in the archive.
-    assert len({name.split("_")[1] for name in leftover}) <= WORKERS, leftover
+    assert folded, sorted(p.name for p in metrics_dir.glob("*.db"))
     assert (metrics_dir / "counter_archive.db").exists()
     assert not (metrics_dir / "counter_999999999.db").exists()
     assert unauthorised == 401
