@@ -196,6 +196,59 @@ def _httpx_request_hook(span, request) -> None:
             span.set_attribute(name, _url_without_secrets(request.url))
 
 
+def _traces_start_at_requests_and_tasks(delegate):
+    """A sampler that drops client spans (SQL, outbound HTTP) with no request or task around them.
+
+    The task worker polls the queue every second; each poll would otherwise be a trace of its own.
+    Everything else is left to `delegate` (OTEL_TRACES_SAMPLER, by default: always, following the parent).
+    """
+    from opentelemetry import trace
+    from opentelemetry.sdk.trace.sampling import Decision, Sampler, SamplingResult
+
+    class RequestsAndTasks(Sampler):
+        def should_sample(self, parent_context, trace_id, name, kind=None, attributes=None, links=None, **kwargs):
+            is_root = not trace.get_current_span(parent_context).get_span_context().is_valid
+            if is_root and kind == trace.SpanKind.CLIENT:
+                return SamplingResult(Decision.DROP)
+            return delegate.should_sample(parent_context, trace_id, name, kind, attributes, links, **kwargs)
+
+        def get_description(self) -> str:
+            return f"RequestsAndTasks({delegate.get_description()})"
+
+    return RequestsAndTasks()
+
+
+def _trace_tasks(tracer) -> None:
+    """One span per task run (django-tasks signals), so a task's SQL and HTTP calls form one trace."""
+    from django_tasks import TaskResultStatus
+    from django_tasks.signals import task_finished, task_started
+    from opentelemetry import context as otel_context
+    from opentelemetry import trace
+    from opentelemetry.trace import Status, StatusCode
+
+    running = {}
+
+    def started(sender, task_result, **kwargs):
+        span = tracer.start_span(
+            f"task {task_result.task.name}",
+            kind=trace.SpanKind.CONSUMER,
+            attributes={"caly.task": task_result.task.module_path, "caly.task_id": str(task_result.id)},
+        )
+        running[task_result.id] = (span, otel_context.attach(trace.set_span_in_context(span)))
+
+    def finished(sender, task_result, **kwargs):
+        span, token = running.pop(task_result.id, (None, None))
+        if span is None:
+            return
+        if task_result.status == TaskResultStatus.FAILED:
+            span.set_status(Status(StatusCode.ERROR))
+        span.end()
+        otel_context.detach(token)
+
+    task_started.connect(started, weak=False, dispatch_uid="caly.observability.task_started")
+    task_finished.connect(finished, weak=False, dispatch_uid="caly.observability.task_finished")
+
+
 def _init_tracing() -> None:
     global tracing_enabled
     from opentelemetry import trace
@@ -206,9 +259,11 @@ def _init_tracing() -> None:
     from opentelemetry.sdk.resources import SERVICE_NAME, SERVICE_VERSION, Resource
     from opentelemetry.sdk.trace import TracerProvider
     from opentelemetry.sdk.trace.export import BatchSpanProcessor
+    from opentelemetry.sdk.trace.sampling import _get_from_env_or_default
 
     resource = Resource.create({SERVICE_NAME: settings.OTEL_SERVICE_NAME, SERVICE_VERSION: settings.APP_VERSION})
-    provider = TracerProvider(resource=resource)
+    sampler = _traces_start_at_requests_and_tasks(_get_from_env_or_default())
+    provider = TracerProvider(resource=resource, sampler=sampler)
     exporter = OTLPSpanExporter(endpoint=f"{settings.OTEL_EXPORTER_OTLP_ENDPOINT}/v1/traces")
     provider.add_span_processor(BatchSpanProcessor(exporter))
     trace.set_tracer_provider(provider)
@@ -218,5 +273,6 @@ def _init_tracing() -> None:
     )
     PsycopgInstrumentor().instrument(tracer_provider=provider)
     HTTPXClientInstrumentor().instrument(tracer_provider=provider, request_hook=_httpx_request_hook)
+    _trace_tasks(provider.get_tracer("caly.tasks"))
     tracing_enabled = True
     logger.info("OpenTelemetry tracing on (service %s)", settings.OTEL_SERVICE_NAME)

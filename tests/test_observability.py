@@ -23,14 +23,16 @@ from tests.serving import PYTHON, ROOT, TIMEOUT, clean_env
 
 PROBE = textwrap.dedent(
     """
-    import io, json, sys, types, wsgiref.util
+    import io, json, os, sys, types, wsgiref.util
 
     import django
 
     django.setup()
+    import httpx
     from django.conf import settings
     from django.core.wsgi import get_wsgi_application
     from django.urls import include, path
+    from django_tasks import task
 
     from accounts.models import Client, User
 
@@ -44,10 +46,13 @@ PROBE = textwrap.dedent(
 
 
     def outbound(request):
-        import httpx
-
         httpx.get(request.GET["url"], timeout=5)
         return django.http.HttpResponse("sent")
+
+
+    @task()
+    def fetch(url):
+        httpx.get(url, timeout=5)
 
 
     urls = types.ModuleType("probe_urls")
@@ -73,6 +78,9 @@ PROBE = textwrap.dedent(
 
 
     results = [call(spec) for spec in json.load(sys.stdin)]
+    if os.environ.get("PROBE_OUTBOUND_URL"):
+        httpx.get(os.environ["PROBE_OUTBOUND_URL"], timeout=5)  # in no request and no task
+        fetch.enqueue(os.environ["PROBE_OUTBOUND_URL"])  # the immediate backend runs it here
     from caly import observability
 
     if observability.sentry_enabled:
@@ -286,6 +294,7 @@ def trace_requests(tmp_path, httpserver, **variables) -> list[Span]:
         ],
         OTEL_EXPORTER_OTLP_ENDPOINT=f"http://127.0.0.1:{httpserver.port}",
         OTEL_SERVICE_NAME="caly-test",
+        PROBE_OUTBOUND_URL=f"http://127.0.0.1:{httpserver.port}/outbound-target?from=task",
         **variables,
     )
     assert [r["status"] for r in probe["results"]][1:] == [200, 200]
@@ -299,10 +308,15 @@ def assert_request_and_outbound_spans(spans: list[Span]) -> None:
     assert attributes(ready)["caly.request_id"] == "trace-check-0123456789"
     assert "query-secret-654" not in str(ready.attributes)
     assert not [s for s in server if "health/live" in s.name]  # probes are not traced
-    client = [s for s in spans if s.kind == Span.SPAN_KIND_CLIENT and "db.system" not in attributes(s)]
-    assert [s.name for s in client] == ["GET"]
-    assert "sig-secret-321" not in str(client[0].attributes)
-    assert client[0].parent_span_id in {s.span_id for s in server}  # inside the view's span
+    outbound = [s for s in spans if s.kind == Span.SPAN_KIND_CLIENT and "db.system" not in attributes(s)]
+    # The view's call and the task's; the call made in neither is not traced.
+    assert [s.name for s in outbound] == ["GET", "GET"]
+    assert "sig-secret-321" not in str(spans)
+    task = next(s for s in spans if s.kind == Span.SPAN_KIND_CONSUMER)
+    assert (task.name, attributes(task)["caly.task"]) == ("task fetch", "__main__.fetch")
+    parents = sorted("view" if s.parent_span_id in {v.span_id for v in server} else "task" for s in outbound)
+    assert parents == ["task", "view"] and [s.parent_span_id for s in outbound].count(task.span_id) == 1
+    assert not [s for s in spans if s.kind == Span.SPAN_KIND_CLIENT and not s.parent_span_id]
 
 
 def test_a_request_is_traced_with_its_outbound_call(tmp_path, httpserver):
