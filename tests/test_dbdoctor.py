@@ -136,6 +136,7 @@ def test_it_reports_duplicate_indexes_and_unindexed_foreign_keys(dataset):
         "CREATE INDEX doctor_probe_kind_partial ON doctor_probe (kind) WHERE kind IS NOT NULL",
         "CREATE INDEX doctor_probe_kind ON doctor_probe (kind)",
         "CREATE INDEX doctor_calls_client ON recordings_call (client_id, status)",
+        "ALTER TABLE doctor_probe SET (autovacuum_enabled = false)",
     )
 
     status, out = _doctor("--client", "doctor-small", "--json")
@@ -159,6 +160,15 @@ def test_it_reports_duplicate_indexes_and_unindexed_foreign_keys(dataset):
     assert key["column_names"] == ["client_id"] and key["referenced_table"] == "accounts_client"
     finding = next(f for f in report["findings"] if f["check"] == "unindexed-foreign-key")
     assert "CREATE INDEX CONCURRENTLY ON doctor_probe (client_id)" in finding["recommendation"]
+
+    vacuum = {f["subject"] for f in report["findings"] if f["check"] == "vacuum"}
+    with connection.cursor() as cursor:
+        cursor.execute("SHOW autovacuum")
+        server_wide = cursor.fetchone()[0] == "off"
+    if server_wide:
+        assert "autovacuum is off for the whole server" in vacuum
+    else:
+        assert "doctor_probe: autovacuum is off for this table" in vacuum
 
 
 @pytest.mark.postgres

@@ -363,14 +363,50 @@ def _tables(large: int, findings: list[Finding]) -> list[dict]:
                pg_total_relation_size(s.relid) AS total_bytes, pg_relation_size(s.relid) AS table_bytes,
                pg_indexes_size(s.relid) AS index_bytes,
                greatest(s.last_vacuum, s.last_autovacuum) AS last_vacuum,
-               greatest(s.last_analyze, s.last_autoanalyze) AS last_analyze
+               greatest(s.last_analyze, s.last_autoanalyze) AS last_analyze,
+               coalesce('autovacuum_enabled=false' = ANY (c.reloptions), false) AS autovacuum_off
         FROM pg_stat_user_tables s JOIN pg_class c ON c.oid = s.relid
         WHERE s.schemaname = current_schema()
         ORDER BY pg_total_relation_size(s.relid) DESC, s.relname
         """
     )
+    [server] = _fetch(
+        "SELECT current_setting('autovacuum') = 'on' AS autovacuum, current_setting('track_counts') = 'on' AS counts"
+    )
+    if not server["counts"]:
+        findings.append(
+            Finding(
+                WARNING,
+                "vacuum",
+                "track_counts is off",
+                "PostgreSQL keeps no scan or row counts: autovacuum cannot tell what needs work, and the unused "
+                "index and sequential scan figures of this report are empty.",
+                "Set track_counts = on (the default) and reload.",
+            )
+        )
+    if not server["autovacuum"]:
+        findings.append(
+            Finding(
+                WARNING,
+                "vacuum",
+                "autovacuum is off for the whole server",
+                "No table is vacuumed or analyzed unless someone does it by hand: dead rows pile up, the "
+                "planner works from missing or stale statistics, and transaction ids move towards wraparound.",
+                "Set autovacuum = on in postgresql.conf (or the managed service's parameters) and reload.",
+            )
+        )
     for table in tables:
         name, rows = table["name"], table["rows"]
+        if table["autovacuum_off"] and server["autovacuum"]:
+            findings.append(
+                Finding(
+                    WARNING,
+                    "vacuum",
+                    f"{name}: autovacuum is off for this table",
+                    "It is never vacuumed or analyzed automatically.",
+                    f"ALTER TABLE {name} RESET (autovacuum_enabled);",
+                )
+            )
         if rows >= large and table["seq_scan"] > table["idx_scan"] and table["seq_rows_read"] >= large:
             average = table["seq_rows_read"] // max(table["seq_scan"], 1)
             findings.append(
@@ -404,7 +440,8 @@ def _tables(large: int, findings: list[Finding]) -> list[dict]:
                     "analyze",
                     f"{name}: never analyzed",
                     f"About {rows:,} rows and no statistics yet; the planner guesses.",
-                    f"Run ANALYZE {name} (autovacuum will also do it soon after a large load).",
+                    f"Run ANALYZE {name}"
+                    + (" (autovacuum will also do it soon after a large load)." if server["autovacuum"] else "."),
                 )
             )
         elif rows >= large and table["changed_since_analyze"] > rows * DEAD_TUPLE_RATIO:
@@ -415,7 +452,8 @@ def _tables(large: int, findings: list[Finding]) -> list[dict]:
                     f"{name}: statistics behind",
                     f"{table['changed_since_analyze']:,} rows changed since the last analyze "
                     f"({_when(table['last_analyze'])}).",
-                    f"Run ANALYZE {name} after bulk changes; autovacuum catches up on its own otherwise.",
+                    f"Run ANALYZE {name} after bulk changes"
+                    + ("; autovacuum catches up on its own otherwise." if server["autovacuum"] else "."),
                 )
             )
     return tables
