@@ -40,6 +40,9 @@ from prometheus_client.core import GaugeMetricFamily
 from caly.prometheus_multiprocess import LockedMultiProcessCollector
 
 logger = logging.getLogger("caly.metrics")
+if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
+    # gunicorn's master prepares it; a task worker started first on the host must not fail to count.
+    os.makedirs(os.environ["PROMETHEUS_MULTIPROC_DIR"], exist_ok=True)
 # `*_created` series only say when a process first counted something; the multi-process mode has none.
 disable_created_metrics()
 
