@@ -337,6 +337,11 @@ def test_an_unknown_connection_is_a_404(deliver, connection):
     assert_refused(deliver(connection, "products/create", rest_product()), 404, "NOT_FOUND")
 
 
+def test_a_deactivated_clients_endpoint_is_a_404(deliver, connection):
+    type(connection.client).objects.filter(pk=connection.client_id).update(is_active=False)
+    assert_refused(deliver(connection, "products/create", rest_product()), 404, "NOT_FOUND")
+
+
 def test_unverified_garbage_is_a_401_and_verified_garbage_a_400(deliver, connection):
     assert_refused(deliver(connection, "products/create", body=b"{not json", signature="x"), 401, "TOKEN_INVALID")
     assert_refused(deliver(connection, "products/create", body=b"{not json"), 400, "MALFORMED_REQUEST")

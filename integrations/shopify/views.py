@@ -87,7 +87,11 @@ class ShopifyWebhookView(PublicAPIView):
     )
     def post(self, request, public_id):
         # Unscoped by design: the URL names the connection; nothing is read before it is verified.
-        connection = ShopifyConnection.objects.select_related("client").filter(public_id=public_id).first()
+        connection = (
+            ShopifyConnection.objects.select_related("client")
+            .filter(public_id=public_id, client__is_active=True)  # a deactivated client takes no deliveries
+            .first()
+        )
         if connection is None:
             raise ApiError(ErrorCode.NOT_FOUND, "No Shopify connection has this webhook address.")
         key = str(connection.public_id)
