@@ -58,6 +58,8 @@ NOTES = (
     "Delivery partner did not call before arriving; order #{order} rescheduled.",
 )
 RECORDINGS_WANTED = 40
+# Real objects that `recording_rows_seed` stores per client and shares among all its rows.
+SHARED_SAMPLES = 4
 
 
 def demo_calls(*, client: Client, count: int, now: datetime | None = None) -> Iterator[Call]:
@@ -135,6 +137,53 @@ def recordings_seed(*, client: Client, wanted: int = RECORDINGS_WANTED) -> int:
         )
         stored += 1
     return stored
+
+
+def recording_rows_seed(*, client: Client, samples: int = SHARED_SAMPLES, batch_size: int = BATCH_SIZE) -> int:
+    """Give every completed demo call of `client` a stored recording row, in bulk; returns how many it added.
+
+    Audio for a million calls would take hours and gigabytes, so `samples` real recordings are stored
+    through `services.recording_store` (the production path: objects in the configured storage, sha256
+    and size recorded) and every other row points at one of their objects. Downloads then work for any
+    call; only the bytes repeat. Benchmarks and large demos use this; `recordings_seed` stays the default.
+    """
+    live = Recording.objects.for_client(client).filter(status=RecordingStatus.STORED)
+    if live.count() < samples:
+        recordings_seed(client=client, wanted=samples)
+    shared = list(live.order_by("id")[:samples])
+    if not shared:
+        return 0
+    calls = Call.objects.for_client(client).filter(
+        status=CallStatus.COMPLETED, has_recording=False, provider_call_id__startswith=DEMO_ID_PREFIX
+    )
+    now = timezone.now()
+    added = 0
+    last_id = 0
+    while batch := list(calls.filter(id__gt=last_id).order_by("id").values_list("id", "started_at")[:batch_size]):
+        last_id = batch[-1][0]
+        rows = []
+        for call_id, started_at in batch:
+            sample = shared[call_id % len(shared)]
+            rows.append(
+                Recording(
+                    client=client,
+                    call_id=call_id,
+                    status=RecordingStatus.STORED,
+                    started_at=started_at,
+                    storage_key=sample.storage_key,
+                    content_type=sample.content_type,
+                    size_bytes=sample.size_bytes,
+                    duration_seconds=sample.duration_seconds,
+                    sha256=sample.sha256,
+                    channels=sample.channels,
+                    attempts=1,
+                    stored_at=now,
+                )
+            )
+        Recording.objects.bulk_create(rows, batch_size=batch_size, ignore_conflicts=True)
+        Call.objects.filter(pk__in=[call_id for call_id, _ in batch]).update(has_recording=True)
+        added += len(rows)
+    return added
 
 
 def wav_tones(*, seconds: int, seed: int, rate: int = 8000) -> bytes:

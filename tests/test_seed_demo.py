@@ -158,6 +158,39 @@ def test_it_adds_extra_clients_with_a_tenth_of_the_calls(media):
     assert counts == {"demo-store": 50, "demo-store-2": 5, "demo-store-3": 5}
 
 
+def test_other_calls_splits_a_total_over_the_extra_clients(media):
+    seed("--calls", "40", "--clients", "3", "--other-calls", "100", "--no-audio", "--products", "0")
+
+    counts = {client.slug: Call.objects.for_client(client).count() for client in Client.objects.all()}
+    assert counts == {"demo-store": 40, "demo-store-2": 34, "demo-store-3": 33, "demo-store-4": 33}
+
+
+def test_recording_rows_give_every_completed_call_a_stored_recording_sharing_a_few_objects(media):
+    out = seed("--calls", "200", "--clients", "1", "--no-audio", "--products", "0", "--recording-rows")
+
+    for client in Client.objects.all():
+        completed = Call.objects.for_client(client).filter(status="completed")
+        recordings = Recording.objects.for_client(client).select_related("call")
+        assert recordings.count() == completed.count() > 0
+        assert {r.status for r in recordings} == {"stored"}
+        assert set(completed.filter(has_recording=True)) == set(completed) == {r.call for r in recordings}
+        assert not Call.objects.for_client(client).exclude(status="completed").filter(has_recording=True).exists()
+        assert all(r.started_at == r.call.started_at for r in recordings)
+        keys = {r.storage_key for r in recordings}
+        assert len(keys) == demo.SHARED_SAMPLES and all(
+            key.startswith(f"recordings/{client.public_id}/") for key in keys
+        )
+        for recording in recordings:  # every row points at a real object with the size and sha256 it claims
+            data = (media / recording.storage_key).read_bytes()
+            assert (len(data), hashlib.sha256(data).hexdigest()) == (recording.size_bytes, recording.sha256)
+    assert len(stored_files(media)) == 2 * demo.SHARED_SAMPLES
+    assert "stored recording rows sharing sample objects" in out
+
+    again = seed("--calls", "200", "--clients", "1", "--no-audio", "--products", "0", "--recording-rows")
+    assert "added 0 stored recording rows" in again
+    assert len(stored_files(media)) == 2 * demo.SHARED_SAMPLES
+
+
 def test_every_demo_client_gets_products_once(media):
     out = seed("--calls", "10", "--clients", "1", "--products", "12", "--no-audio")
 

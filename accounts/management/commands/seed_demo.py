@@ -22,6 +22,11 @@ DEMO_OWNER_EMAIL = "owner@demo-store.caly.local"
 DEMO_CLIENT_SLUG = "demo-store"
 
 
+def _even_share(total: int, parts: int, index: int) -> int:
+    """Part `index` of `total` split into `parts` whole shares that add up to it."""
+    return total // parts + (1 if index < total % parts else 0)
+
+
 def non_negative_int(value: str) -> int:
     if not value.isdigit():
         raise ValueError(value)
@@ -49,6 +54,13 @@ class Command(BaseCommand):
             help="Extra clients (demo-store-2 …), each with a tenth as many calls (default 0).",
         )
         parser.add_argument(
+            "--other-calls",
+            type=non_negative_int,
+            default=None,
+            metavar="T",
+            help="Calls of all the extra clients together, split evenly (default: a tenth of --calls each).",
+        )
+        parser.add_argument(
             "--products",
             type=non_negative_int,
             default=40,
@@ -58,8 +70,27 @@ class Command(BaseCommand):
         parser.add_argument(
             "--no-audio", action="store_true", help=f"Store no recordings (default: {demo.RECORDINGS_WANTED})."
         )
+        parser.add_argument(
+            "--recording-rows",
+            action="store_true",
+            help=(
+                "Give every completed call of every seeded client a stored recording, in bulk: "
+                f"{demo.SHARED_SAMPLES} real objects per client, shared by the rows (for benchmarks)."
+            ),
+        )
 
-    def handle(self, *args, allow_production=False, calls=300, clients=0, products=40, no_audio=False, **options):
+    def handle(
+        self,
+        *args,
+        allow_production=False,
+        calls=300,
+        clients=0,
+        other_calls=None,
+        products=40,
+        no_audio=False,
+        recording_rows=False,
+        **options,
+    ):
         if not settings.DEBUG and not allow_production:
             raise CommandError("seed_demo creates known logins; it runs only with DEBUG on (or --allow-production).")
         with transaction.atomic():
@@ -83,13 +114,21 @@ class Command(BaseCommand):
             extra, _ = Client.objects.get_or_create(
                 slug=f"{DEMO_CLIENT_SLUG}-{number}", defaults={"name": f"Demo Store {number}"}
             )
-            self._seed_calls(extra, calls // 10)
+            share = calls // 10 if other_calls is None else _even_share(other_calls, clients, number - 2)
+            self._seed_calls(extra, share)
             seeded.append(extra)
         made = sum(seed_products(client=each, count=products) for each in seeded)
         self.stdout.write(f"Products: created {made} for {len(seeded)} client(s), {products} each.")
         if not no_audio:
             stored = demo.recordings_seed(client=client)
             self.stdout.write(f"Recordings: stored {stored} new demo recording(s) for {client.name}.")
+        if recording_rows:
+            started = time.perf_counter()
+            rows = sum(demo.recording_rows_seed(client=each) for each in seeded)
+            seconds = time.perf_counter() - started
+            self.stdout.write(
+                f"Recordings: added {rows} stored recording rows sharing sample objects ({seconds:.1f} s)."
+            )
         self.stdout.write(self.style.SUCCESS("Demo data ready. Sign in at http://127.0.0.1:8000/admin/"))
         self.stdout.write(f"  staff:        {DEMO_STAFF_EMAIL}  password: {staff_password}")
         self.stdout.write(f"  client owner: {DEMO_OWNER_EMAIL}  password: {owner_password}  (client: {client.name})")
