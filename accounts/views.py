@@ -48,8 +48,8 @@ def client_user_required(capability: Capability):
 
 
 def _page(request, template: str, context: dict, *, error: ApiError | None = None) -> HttpResponse:
-    """Render a form page; a rate-limited request answers 429 with its Retry-After."""
-    if error is None or error.code != ErrorCode.RATE_LIMITED:
+    """Render a form page; a rate-limited request answers 429, an unavailable limit 503, with its Retry-After."""
+    if error is None or error.code not in (ErrorCode.RATE_LIMITED, ErrorCode.SERVICE_UNAVAILABLE):
         return render(request, template, context)
     response = render(request, template, context, status=error.status_code)
     for header, value in error.headers.items():
@@ -163,7 +163,7 @@ def login(request: HttpRequest) -> HttpResponse:
             ratelimits.login_attempt(request, email)
             user = services.user_authenticate(email=email, password=password)
         except ApiError as error:
-            if error.code not in (ErrorCode.TOKEN_INVALID, ErrorCode.RATE_LIMITED):
+            if error.code not in (ErrorCode.TOKEN_INVALID, ErrorCode.RATE_LIMITED, ErrorCode.SERVICE_UNAVAILABLE):
                 ratelimits.login_refund(request, email)  # right password, refused for another reason
             if error.code == ErrorCode.TOKEN_INVALID:
                 form.add_error(None, "Wrong email or password.")

@@ -15,7 +15,7 @@ from collections.abc import Callable
 
 import django
 from django.conf import settings
-from django.core.cache import cache
+from django.core.cache import caches
 from django.core.files.storage import FileSystemStorage, default_storage
 from django.db import DEFAULT_DB_ALIAS, connections
 from django.db.migrations.executor import MigrationExecutor
@@ -34,11 +34,14 @@ def check_database() -> None:
 
 
 def check_cache() -> None:
-    key, value = f"health:{uuid.uuid4().hex}", uuid.uuid4().hex
-    cache.set(key, value, timeout=10)
-    if cache.get(key) != value:
-        raise RuntimeError("value written was not read back")
-    cache.delete(key)
+    # Every alias: "default" hides Redis errors by design (a miss), "ratelimit" raises them.
+    for alias in settings.CACHES:
+        store = caches[alias]
+        key, value = f"health:{uuid.uuid4().hex}", uuid.uuid4().hex
+        store.set(key, value, timeout=10)
+        if store.get(key) != value:
+            raise RuntimeError(f"cache {alias!r}: the value written was not read back")
+        store.delete(key)
 
 
 def check_storage() -> None:

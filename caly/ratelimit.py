@@ -1,20 +1,56 @@
-"""Rate limits on the shared cache (django-ratelimit), answered with 429 and an exact Retry-After."""
+"""Rate limits on the shared cache (django-ratelimit), answered with 429 and an exact Retry-After.
+
+The counters live in the "ratelimit" cache, which raises when Redis cannot be reached (see
+`redis_caches` in caly/settings/base.py). What happens then is each limit's choice: a limit that
+guards against guessing or abuse (sign-in, sign-up, password reset, refresh) fails closed with a
+503, since a count it cannot read would let attempts through without end; every other limit fails
+open, so an outage of the cache takes nothing else down with it.
+"""
 
 from __future__ import annotations
 
 import ipaddress
+import logging
 import math
 
 from django.conf import settings
 from django_ratelimit.core import get_usage
+from redis.exceptions import RedisError
 
 from caly import metrics
 from caly.api.errors import ApiError, ErrorCode
 
+logger = logging.getLogger("caly.ratelimit")
 
-def enforce_rate(request, *, group: str, key, rate: str) -> None:
-    """Count this request against `rate` for `key`; raise ApiError(RATE_LIMITED) past it."""
-    usage = get_usage(request, group=group, key=key, rate=rate, increment=True)
+# What the cache raises while Redis is down or hung (django-redis passes redis-py's errors through).
+CACHE_ERRORS = (RedisError, OSError)
+UNAVAILABLE_RETRY_AFTER_SECONDS = 30
+
+
+def count(request, *, group: str, key, rate: str, fail_closed: bool) -> dict | None:
+    """Count this request against `rate` for `key`: django-ratelimit's usage, or None if not limited.
+
+    With the counters out of reach: ApiError(SERVICE_UNAVAILABLE) when `fail_closed`, else None.
+    """
+    try:
+        return get_usage(request, group=group, key=key, rate=rate, increment=True)
+    except CACHE_ERRORS as exc:
+        logger.warning("Rate limit %s cannot count (%s): %s", group, "refusing" if fail_closed else "allowing", exc)
+        if fail_closed:
+            raise ApiError(
+                ErrorCode.SERVICE_UNAVAILABLE,
+                "This is briefly unavailable; try again in a minute.",
+                headers={"Retry-After": str(UNAVAILABLE_RETRY_AFTER_SECONDS)},
+            ) from None
+        return None
+
+
+def enforce_rate(request, *, group: str, key, rate: str, fail_closed: bool = False) -> None:
+    """Count this request against `rate` for `key`; raise ApiError(RATE_LIMITED) past it.
+
+    Raises ApiError(SERVICE_UNAVAILABLE) when the counters are out of reach and `fail_closed`.
+    """
+    usage = count(request, group=group, key=key, rate=rate, fail_closed=fail_closed)
     if usage and usage["should_limit"]:
         raise_rate_limited(usage["time_left"], group=group)
 

@@ -11,7 +11,6 @@ from __future__ import annotations
 import math
 
 from django.conf import settings
-from django_ratelimit.core import get_usage
 from rest_framework.exceptions import PermissionDenied
 from rest_framework.generics import GenericAPIView
 from rest_framework.permissions import AllowAny, BasePermission, IsAuthenticated
@@ -19,6 +18,7 @@ from rest_framework.throttling import BaseThrottle
 
 from accounts.roles import Capability, can
 from caly import metrics
+from caly.ratelimit import count
 
 
 class ApiUserRateThrottle(BaseThrottle):
@@ -27,7 +27,8 @@ class ApiUserRateThrottle(BaseThrottle):
     def allow_request(self, request, view) -> bool:
         if not request.user or not request.user.is_authenticated:
             return True
-        usage = get_usage(request, group="api-user", key="user", rate=settings.RATE_LIMITS["api_user"], increment=True)
+        # Fails open: an unreachable cache must not take the whole API down with it.
+        usage = count(request, group="api-user", key="user", rate=settings.RATE_LIMITS["api_user"], fail_closed=False)
         self.time_left = usage["time_left"] if usage else 0
         if usage and usage["should_limit"]:
             metrics.record_rate_limited("api-user")

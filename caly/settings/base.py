@@ -103,20 +103,36 @@ def _database(config: dict) -> dict:
 DATABASES = {"default": _database(ENV["DATABASE_URL"])}
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
-if ENV["REDIS_URL"]:
-    CACHES = {
-        "default": {
-            "BACKEND": "django_redis.cache.RedisCache",
-            "LOCATION": ENV["REDIS_URL"],
-            "KEY_PREFIX": "caly",
-            "OPTIONS": {"SOCKET_CONNECT_TIMEOUT": 2, "SOCKET_TIMEOUT": 2},
-        }
+
+def redis_caches(url: str, *, key_prefix: str = "caly") -> dict:
+    """Two views of one Redis, on purpose.
+
+    "default" is a cache: while Redis is unreachable every read misses and every write is dropped
+    (IGNORE_EXCEPTIONS), so no page fails because Redis did. "ratelimit" holds the rate-limit
+    counters and raises instead: caly.ratelimit decides per limit whether an unknown count refuses
+    the request (sign-in, sign-up, password reset, refresh: 503) or lets it through (the rest).
+    Short socket timeouts bound what a hung Redis adds to a request.
+    """
+    options = {"SOCKET_CONNECT_TIMEOUT": 2, "SOCKET_TIMEOUT": 2}
+    redis = {"BACKEND": "django_redis.cache.RedisCache", "LOCATION": url, "KEY_PREFIX": key_prefix}
+    return {
+        "default": {**redis, "OPTIONS": {**options, "IGNORE_EXCEPTIONS": True}},
+        "ratelimit": {**redis, "OPTIONS": options},
     }
+
+
+if ENV["REDIS_URL"]:
+    CACHES = redis_caches(ENV["REDIS_URL"])
 else:
-    CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
+    # Both aliases share one in-process store (LocMemCache keys its store by LOCATION).
+    CACHES = {
+        "default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"},
+        "ratelimit": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"},
+    }
     # Rate limits need a cache shared by all processes; without Redis only one local
     # process runs, and production refuses to start without REDIS_URL.
     SILENCED_SYSTEM_CHECKS = ["django_ratelimit.E003", "django_ratelimit.W001"]
+RATELIMIT_USE_CACHE = "ratelimit"
 
 AUTH_USER_MODEL = "accounts.User"
 AUTHENTICATION_BACKENDS = ["django.contrib.auth.backends.ModelBackend"]

@@ -19,7 +19,8 @@ STORAGES = {
 WHITENOISE_USE_FINDERS = True
 WHITENOISE_AUTOREFRESH = True
 # Tests share a developer's Redis safely: their keys carry their own prefix.
-CACHES["default"]["KEY_PREFIX"] = "caly-test"  # noqa: F405
+for _cache in CACHES.values():  # noqa: F405
+    _cache["KEY_PREFIX"] = "caly-test"
 # Tasks (e-mails) run as they are enqueued; tests of the worker itself switch to the database backend.
 TASKS = {"default": {"BACKEND": "django_tasks.backends.immediate.ImmediateBackend", "QUEUES": ["default"]}}
 # Files written by tests (recordings, demo audio) go to a throwaway folder, never the project's media/.
