@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: run test lint format docs serve worker migrate demo clean
+.PHONY: run test lint format docs serve worker migrate demo bench clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -48,6 +48,19 @@ serve: $(STAMP)
 
 worker: $(STAMP)
 	$(BIN)/python manage.py db_worker
+
+# Load, growth and memory benchmarks (bench/README.md): PostgreSQL and Redis on 127.0.0.1. The first run
+# creates and seeds BENCH_DATABASE_URL (about five minutes); every step runs, and any missed target fails.
+BENCH_DATABASE_URL ?= postgres://postgres@127.0.0.1:5432/caly_bench
+BENCH_REDIS_URL ?= redis://127.0.0.1:6379/0
+BENCH_ENV = DATABASE_URL=$(BENCH_DATABASE_URL) REDIS_URL=$(BENCH_REDIS_URL)
+bench: $(STAMP)
+	$(BENCH_ENV) $(BIN)/python bench/prepare.py
+	@status=0; \
+	$(BENCH_ENV) $(BIN)/python bench/load.py --users 100 300 --seconds 60 || status=1; \
+	$(BENCH_ENV) $(BIN)/python bench/growth.py || status=1; \
+	$(BENCH_ENV) $(BIN)/python bench/fetch_memory.py || status=1; \
+	exit $$status
 
 clean:
 	rm -rf $(VENV) staticfiles .pytest_cache .ruff_cache
