@@ -93,7 +93,12 @@ PROBE = textwrap.dedent(
         trace.get_tracer_provider().force_flush(10_000)
     loaded = {
         "sentry_sdk": "sentry_sdk" in sys.modules,
-        "opentelemetry": any(m.startswith("opentelemetry") for m in sys.modules),
+        # redis-py imports the OpenTelemetry metrics SDK itself when it is installed (redis.observability),
+        # so the package as a whole may be present; Caly's tracing and instrumentation must not be.
+        "tracer_provider": type(__import__("opentelemetry.trace").trace.get_tracer_provider()).__name__
+        not in ("ProxyTracerProvider", "NoOpTracerProvider")
+        if "opentelemetry.trace" in sys.modules
+        else False,
         "tracing": "opentelemetry.sdk.trace" in sys.modules,
         "instrumentation": any(m.startswith("opentelemetry.instrumentation") for m in sys.modules),
     }
