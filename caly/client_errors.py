@@ -12,12 +12,13 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from caly.api.errors import ApiError, ErrorCode
+from caly.api.serializers import RequestSerializer
 from caly.ratelimit import enforce_rate
 
 logger = logging.getLogger("caly.client_errors")
 
 
-class ClientErrorSerializer(serializers.Serializer):
+class ClientErrorSerializer(RequestSerializer):
     kind = serializers.ChoiceField(choices=["error", "unhandledrejection"])
     message = serializers.CharField(max_length=2000, trim_whitespace=False)
     page_url = serializers.CharField(max_length=2000, required=False, allow_blank=True)

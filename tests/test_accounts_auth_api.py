@@ -70,7 +70,7 @@ def test_it_answers_a_duplicate_registration_with_409_and_changes_nothing(api, a
         ({**SIGNUP, "password": "short"}, {"password"}),
         ({**SIGNUP, "password": "password123"}, {"password"}),
         ({**SIGNUP, "company_name": "x" * 201}, {"company_name"}),
-        ({**SIGNUP, "company_name": 12}, set()),  # numbers are coerced to text by DRF: accepted
+        ({**SIGNUP, "company_name": 12}, {"company_name"}),  # a number is not text: no silent coercion
         ({**SIGNUP, "first_name": ["a"]}, {"first_name"}),
         ({**SIGNUP, "timezone": "Mars/Olympus"}, {"timezone"}),
     ],

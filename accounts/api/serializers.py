@@ -3,6 +3,7 @@ from rest_framework import serializers
 
 from accounts.models import AuditAction, AuditEvent, Client, Invitation, User
 from accounts.roles import Role
+from caly.api.serializers import RequestModelSerializer, RequestSerializer
 
 TOKEN_MAX_LENGTH = 1024
 PASSWORD_FIELD = {"max_length": 128, "trim_whitespace": False, "write_only": True, "style": {"input_type": "password"}}
@@ -45,7 +46,7 @@ class ClientSerializer(serializers.ModelSerializer):
         ]
 
 
-class ClientUpdateSerializer(serializers.ModelSerializer):
+class ClientUpdateSerializer(RequestModelSerializer):
     class Meta:
         model = Client
         fields = [
@@ -73,7 +74,7 @@ class ProfileSerializer(serializers.ModelSerializer):
         read_only_fields = ["email", "role", "last_login"]
 
 
-class ProfileUpdateSerializer(serializers.ModelSerializer):
+class ProfileUpdateSerializer(RequestModelSerializer):
     class Meta:
         model = User
         fields = ["first_name", "last_name"]
@@ -88,7 +89,7 @@ class MemberSerializer(serializers.ModelSerializer):
         read_only_fields = fields
 
 
-class MemberRoleSerializer(serializers.Serializer):
+class MemberRoleSerializer(RequestSerializer):
     role = serializers.ChoiceField(choices=Role.choices)
 
 
@@ -113,7 +114,7 @@ class InvitationSerializer(serializers.ModelSerializer):
         read_only_fields = fields
 
 
-class InvitationCreateSerializer(serializers.Serializer):
+class InvitationCreateSerializer(RequestSerializer):
     email = serializers.EmailField(max_length=254)
     role = serializers.ChoiceField(choices=Role.choices)
 
@@ -131,7 +132,7 @@ class SignInSerializer(serializers.Serializer):
     user = ProfileSerializer()
 
 
-class RegisterSerializer(serializers.Serializer):
+class RegisterSerializer(RequestSerializer):
     company_name = serializers.CharField(max_length=200)
     email = serializers.EmailField(max_length=254)
     password = password_field()
@@ -140,34 +141,34 @@ class RegisterSerializer(serializers.Serializer):
     timezone = serializers.CharField(max_length=64, required=False, allow_blank=True, default="")
 
 
-class LoginSerializer(serializers.Serializer):
+class LoginSerializer(RequestSerializer):
     email = serializers.EmailField(max_length=254)
     password = serializers.CharField(**PASSWORD_FIELD)
 
 
-class RefreshSerializer(serializers.Serializer):
+class RefreshSerializer(RequestSerializer):
     refresh = serializers.CharField(max_length=TOKEN_MAX_LENGTH)
 
 
-class TokenSerializer(serializers.Serializer):
+class TokenSerializer(RequestSerializer):
     token = serializers.CharField(max_length=TOKEN_MAX_LENGTH)
 
 
-class EmailSerializer(serializers.Serializer):
+class EmailSerializer(RequestSerializer):
     email = serializers.EmailField(max_length=254)
 
 
-class PasswordChangeSerializer(serializers.Serializer):
+class PasswordChangeSerializer(RequestSerializer):
     current_password = serializers.CharField(**PASSWORD_FIELD)
     new_password = password_field()
 
 
-class PasswordResetConfirmSerializer(serializers.Serializer):
+class PasswordResetConfirmSerializer(RequestSerializer):
     token = serializers.CharField(max_length=TOKEN_MAX_LENGTH)
     new_password = password_field()
 
 
-class InvitationAcceptSerializer(serializers.Serializer):
+class InvitationAcceptSerializer(RequestSerializer):
     token = serializers.CharField(max_length=TOKEN_MAX_LENGTH)
     password = password_field()
     first_name = serializers.CharField(max_length=150, required=False, allow_blank=True, default="")

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from drf_spectacular.utils import OpenApiParameter, extend_schema
+from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
 from rest_framework import status
 from rest_framework.mixins import ListModelMixin
 from rest_framework.response import Response
@@ -18,6 +18,7 @@ from caly.api.views import PublicAPIView, TenantAPIView
 
 AUTH_TAG = ["auth"]
 TEAM_TAG = ["team"]
+EMAIL_TAKEN = OpenApiResponse(description="CONFLICT: an account with this email address already exists")
 
 
 def _detail(message: str, status_code: int = status.HTTP_200_OK) -> Response:
@@ -55,7 +56,11 @@ def _valid(serializer_class, request) -> dict:
 class RegisterView(PublicAPIView):
     serializer_class = s.RegisterSerializer
 
-    @extend_schema(tags=AUTH_TAG, responses={201: s.ProfileSerializer}, summary="Sign up a company and its owner")
+    @extend_schema(
+        tags=AUTH_TAG,
+        responses={201: s.ProfileSerializer, 409: EMAIL_TAKEN},
+        summary="Sign up a company and its owner",
+    )
     def post(self, request):
         ratelimits.enforce(request, group="register", rate_name="register_ip")
         data = _valid(s.RegisterSerializer, request)
@@ -149,7 +154,11 @@ class PasswordResetConfirmView(PublicAPIView):
 class InvitationAcceptView(PublicAPIView):
     serializer_class = s.InvitationAcceptSerializer
 
-    @extend_schema(tags=AUTH_TAG, responses={201: s.SignInSerializer}, summary="Accept an invitation and sign in")
+    @extend_schema(
+        tags=AUTH_TAG,
+        responses={201: s.SignInSerializer, 409: EMAIL_TAKEN},
+        summary="Accept an invitation and sign in",
+    )
     def post(self, request):
         ratelimits.enforce(request, group="register", rate_name="register_ip")
         data = _valid(s.InvitationAcceptSerializer, request)
@@ -232,7 +241,15 @@ class MemberDetailView(TenantAPIView):
     def get(self, request, public_id):
         return Response(self.get_serializer(self.get_object()).data)
 
-    @extend_schema(tags=TEAM_TAG, request=s.MemberRoleSerializer, summary="Change a member's role")
+    @extend_schema(
+        tags=TEAM_TAG,
+        request=s.MemberRoleSerializer,
+        responses={
+            200: s.MemberSerializer,
+            409: OpenApiResponse(description="CONFLICT: the client's last owner cannot be given another role"),
+        },
+        summary="Change a member's role",
+    )
     def patch(self, request, public_id):
         member = self.get_object()
         role = _valid(s.MemberRoleSerializer, request)["role"]
@@ -245,7 +262,15 @@ class MemberDeactivateView(TenantAPIView):
     serializer_class = s.MemberSerializer
     queryset = User.objects.all()
 
-    @extend_schema(tags=TEAM_TAG, request=None, summary="Deactivate a member (never the last owner)")
+    @extend_schema(
+        tags=TEAM_TAG,
+        request=None,
+        responses={
+            200: s.MemberSerializer,
+            409: OpenApiResponse(description="CONFLICT: the client's last owner cannot be deactivated"),
+        },
+        summary="Deactivate a member (never the last owner)",
+    )
     def post(self, request, public_id):
         member = services.member_deactivate(actor=request.user, member=self.get_object())
         return Response(self.get_serializer(member).data)
@@ -274,7 +299,14 @@ class InvitationListView(ListModelMixin, TenantAPIView):
     def get(self, request):
         return self.list(request)
 
-    @extend_schema(tags=TEAM_TAG, request=s.InvitationCreateSerializer, responses={201: s.InvitationSerializer})
+    @extend_schema(
+        tags=TEAM_TAG,
+        request=s.InvitationCreateSerializer,
+        responses={
+            201: s.InvitationSerializer,
+            409: OpenApiResponse(description="CONFLICT: the address has an account or a pending invitation"),
+        },
+    )
     def post(self, request):
         data = _valid(s.InvitationCreateSerializer, request)
         ratelimits.enforce(request, group="invitations", rate_name="invite_user", key="user")
@@ -287,7 +319,15 @@ class InvitationRevokeView(TenantAPIView):
     serializer_class = s.InvitationSerializer
     queryset = Invitation.objects.all()
 
-    @extend_schema(tags=TEAM_TAG, request=None, summary="Revoke a pending invitation")
+    @extend_schema(
+        tags=TEAM_TAG,
+        request=None,
+        responses={
+            200: s.InvitationSerializer,
+            409: OpenApiResponse(description="CONFLICT: the invitation is no longer pending"),
+        },
+        summary="Revoke a pending invitation",
+    )
     def post(self, request, public_id):
         invitation = services.invitation_revoke(actor=request.user, invitation=self.get_object())
         return Response(self.get_serializer(invitation).data)
@@ -304,7 +344,8 @@ class AuditEventListView(ListModelMixin, TenantAPIView):
     keyset_ordering = ("-created_at", "-id")
 
     def get_tenant_queryset(self):
-        filters = s.AuditEventFilterSerializer(data=self.request.query_params)
+        # A plain dict: in a QueryDict DRF reads `?action=` as "not given" instead of invalid.
+        filters = s.AuditEventFilterSerializer(data=self.request.query_params.dict())
         filters.is_valid(raise_exception=True)
         data = filters.validated_data
         actor = None

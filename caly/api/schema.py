@@ -10,6 +10,9 @@ from drf_spectacular.plumbing import ResolvedComponent
 from caly.api.errors import ERRORS
 from caly.api.shapes import ERROR_ENVELOPE, STANDARD_ERROR_STATUSES, success_envelope
 
+# Statuses the error codes answer with (a 416 for a recording's byte range is bare, as players expect).
+ENVELOPE_STATUSES = {str(status) for status, _ in ERRORS.values()}
+
 
 class EnvelopeAutoSchema(AutoSchema):
     """Wraps each JSON response schema in the envelope and documents the standard errors."""
@@ -39,6 +42,10 @@ class EnvelopeAutoSchema(AutoSchema):
     def _get_response_bodies(self, direction="response"):
         responses = super()._get_response_bodies(direction)
         error_ref = self._error_ref()
+        for status, response in responses.items():
+            # An error declared by its description alone (409 CONFLICT…) still answers with the envelope.
+            if str(status) in ENVELOPE_STATUSES and "content" not in response:
+                response["content"] = {"application/json": {"schema": error_ref}}
         for status in STANDARD_ERROR_STATUSES:
             if status not in responses:
                 description = "; ".join(

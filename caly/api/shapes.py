@@ -49,8 +49,9 @@ ERROR_ENVELOPE = {
         "meta": META,
     },
 }
-# Statuses any operation may answer with; schemathesis checks every answer is documented.
-STANDARD_ERROR_STATUSES = ("400", "401", "403", "404", "405", "406", "413", "415", "429", "500")
+# Statuses any operation may answer with; schemathesis checks every answer is documented. 503: any
+# view answers it while the database (or, for some, the cache or a provider) is unreachable.
+STANDARD_ERROR_STATUSES = ("400", "401", "403", "404", "405", "406", "413", "415", "429", "500", "503")
 
 
 def success_envelope(data_schema: dict, meta: dict = META) -> dict:

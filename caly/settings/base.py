@@ -257,11 +257,11 @@ DATA_UPLOAD_MAX_NUMBER_FIELDS = 1000
 
 REST_FRAMEWORK = {
     "DEFAULT_RENDERER_CLASSES": ["caly.api.renderers.EnvelopeJSONRenderer"],
-    "DEFAULT_PARSER_CLASSES": [
-        "caly.api.parsers.JSONParser",
-        "rest_framework.parsers.FormParser",
-        "rest_framework.parsers.MultiPartParser",
-    ],
+    # JSON only: form and multipart bodies read a blank optional field as absent, so a request the
+    # schema calls invalid would quietly succeed. Views that must take forms (Exotel's callbacks) say so.
+    "DEFAULT_PARSER_CLASSES": ["caly.api.parsers.JSONParser"],
+    "DEFAULT_METADATA_CLASS": "caly.api.metadata.RouteMetadata",
+    "TEST_REQUEST_DEFAULT_FORMAT": "json",
     "DEFAULT_AUTHENTICATION_CLASSES": [
         "accounts.authentication.JWTAuthentication",
         "rest_framework.authentication.SessionAuthentication",

@@ -5,6 +5,7 @@ from __future__ import annotations
 from django.conf import settings
 from rest_framework import serializers
 
+from caly.api.serializers import RequestSerializer
 from integrations.models import CheckStatus, ExotelConnection, ShopifyConnection
 
 
@@ -75,7 +76,7 @@ class ExotelConnectionSerializer(serializers.ModelSerializer):
         return _check(connection)
 
 
-class ExotelConnectionWriteSerializer(serializers.Serializer):
+class ExotelConnectionWriteSerializer(RequestSerializer):
     """Secrets left out (or empty) keep their stored value."""
 
     account_sid = serializers.CharField(max_length=64)
@@ -142,7 +143,7 @@ class ShopifyConnectionSerializer(serializers.ModelSerializer):
         }
 
 
-class ShopifyConnectionWriteSerializer(serializers.Serializer):
+class ShopifyConnectionWriteSerializer(RequestSerializer):
     shop_domain = serializers.CharField(max_length=100)
     access_token = serializers.CharField(max_length=500, write_only=True, required=False, allow_blank=True)
     webhook_secret = serializers.CharField(max_length=500, write_only=True, required=False, allow_blank=True)

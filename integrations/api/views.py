@@ -15,6 +15,7 @@ from integrations.models import ExotelConnection, ShopifyConnection
 
 TAGS = ["integrations"]
 MANAGE = Capability.MANAGE_INTEGRATIONS
+SHOP_TAKEN = OpenApiResponse(description="CONFLICT: another Caly account is connected to this shop")
 
 
 class _ConnectionView(TenantAPIView):
@@ -139,7 +140,7 @@ class ShopifyConnectionView(_ConnectionView):
     @extend_schema(
         tags=TAGS,
         request=s.ShopifyConnectionWriteSerializer,
-        responses={200: s.ShopifyConnectionSerializer},
+        responses={200: s.ShopifyConnectionSerializer, 409: SHOP_TAKEN},
         summary="Connect Shopify, or replace the connection's settings (secrets left empty are kept)",
     )
     def put(self, request):
@@ -148,7 +149,7 @@ class ShopifyConnectionView(_ConnectionView):
     @extend_schema(
         tags=TAGS,
         request=s.ShopifyConnectionWriteSerializer,
-        responses={200: s.ShopifyConnectionSerializer},
+        responses={200: s.ShopifyConnectionSerializer, 409: SHOP_TAKEN},
         summary="Change some of the Shopify connection's settings",
     )
     def patch(self, request):

@@ -177,6 +177,8 @@ def text(fields: dict[str, Any], *names: str) -> str:
 
 def call_sid(fields: dict[str, Any]) -> str:
     """The CallSid, checked; raises PayloadError when it is missing or not an Exotel id."""
+    if not isinstance(fields.get("CallSid", ""), str):  # JSON: Exotel's ids are strings, never numbers
+        raise PayloadError("CallSid is not an Exotel call id.")
     sid = text(fields, "CallSid")
     if not sid:
         raise PayloadError("CallSid is missing.")

@@ -55,42 +55,52 @@ class WebhookAckSerializer(serializers.Serializer):
     duplicate = serializers.BooleanField(help_text="The same delivery had already arrived; nothing new was stored.")
 
 
+def _lenient(help_text: str = "") -> serializers.JSONField:
+    """A field read leniently: Exotel sends strings, numbers, null or nothing depending on the
+    encoding and the call, and refusing a delivery only makes Exotel retry it. A value that cannot
+    be read is ignored; the delivery is stored as received either way."""
+    return serializers.JSONField(required=False, help_text=help_text or "Usually a string; any value is accepted.")
+
+
+def _query(help_text: str = "") -> serializers.CharField:
+    """A Passthru parameter: text, possibly empty, read leniently like a StatusCallback's fields."""
+    return serializers.CharField(required=False, allow_blank=True, help_text=help_text or None)
+
+
 class StatusCallbackSerializer(serializers.Serializer):
     """What Exotel posts (form-encoded, multipart or JSON); only CallSid is required."""
 
-    CallSid = serializers.CharField(max_length=100)
-    Status = serializers.CharField(required=False, help_text="completed, failed, busy, no-answer…")
-    EventType = serializers.CharField(required=False, help_text="terminal or answered")
-    DateUpdated = serializers.CharField(required=False, help_text="IST, YYYY-MM-DD HH:mm:ss")
-    DateCreated = serializers.CharField(required=False)
-    From = serializers.CharField(required=False)
-    To = serializers.CharField(required=False)
-    Direction = serializers.CharField(required=False, help_text="inbound, outbound-dial or outbound-api")
-    StartTime = serializers.CharField(required=False)
-    EndTime = serializers.CharField(required=False)
-    ConversationDuration = serializers.IntegerField(required=False)
-    RecordingUrl = serializers.CharField(required=False, allow_blank=True)
-    CustomField = serializers.CharField(required=False)
+    CallSid = serializers.RegexField(payload.CALL_SID.pattern, max_length=100, help_text="Exotel's call id.")
+    Status = _lenient("completed, failed, busy, no-answer…")
+    EventType = _lenient("terminal or answered")
+    DateUpdated = _lenient("IST, YYYY-MM-DD HH:mm:ss")
+    DateCreated = _lenient()
+    From = _lenient()
+    To = _lenient()
+    Direction = _lenient("inbound, outbound-dial or outbound-api")
+    StartTime = _lenient()
+    EndTime = _lenient()
+    ConversationDuration = _lenient("Seconds, as a number or a string.")
+    RecordingUrl = _lenient()
+    CustomField = _lenient()
 
 
 class PassthruQuerySerializer(serializers.Serializer):
     """The Passthru applet's query parameters; which arrive depends on where the applet sits in the flow."""
 
-    CallSid = serializers.CharField(max_length=100)
-    CallFrom = serializers.CharField(required=False)
-    CallTo = serializers.CharField(required=False)
-    CallStatus = serializers.CharField(required=False)
-    CallType = serializers.CharField(
-        required=False, help_text="call-attempt, completed, client-hangup, incomplete or voicemail"
-    )
-    Direction = serializers.CharField(required=False, help_text="incoming or outbound-dial")
-    StartTime = serializers.CharField(required=False)
-    EndTime = serializers.CharField(required=False, help_text="Always 1970-01-01 05:30:00: ignored")
-    DialCallDuration = serializers.IntegerField(required=False)
-    DialWhomNumber = serializers.CharField(required=False)
-    digits = serializers.CharField(required=False, help_text='Keys pressed, in double quotes ("2")')
-    RecordingUrl = serializers.CharField(required=False)
-    CustomField = serializers.CharField(required=False)
+    CallSid = serializers.RegexField(payload.CALL_SID.pattern, max_length=100, help_text="Exotel's call id.")
+    CallFrom = _query()
+    CallTo = _query()
+    CallStatus = _query()
+    CallType = _query("call-attempt, completed, client-hangup, incomplete or voicemail")
+    Direction = _query("incoming or outbound-dial")
+    StartTime = _query()
+    EndTime = _query("Always 1970-01-01 05:30:00: ignored")
+    DialCallDuration = _query("Seconds.")
+    DialWhomNumber = _query()
+    digits = _query('Keys pressed, in double quotes ("2")')
+    RecordingUrl = _query()
+    CustomField = _query()
 
 
 PATH_PARAMETERS = [

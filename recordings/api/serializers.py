@@ -4,6 +4,7 @@ from datetime import date, timedelta
 from django.core.validators import MaxValueValidator, MinValueValidator
 from rest_framework import serializers
 
+from caly.api.serializers import RequestModelSerializer, RequestSerializer
 from recordings.models import Call, CallStatus, Direction, Recording, RecordingStatus
 
 NUMBER_PREFIX = re.compile(r"^\+?[0-9]{1,15}$")
@@ -86,7 +87,7 @@ class CallDetailSerializer(CallSerializer):
 E164_PATTERN = r"^\+[1-9][0-9]{6,14}$"
 
 
-class CallPlaceSerializer(serializers.Serializer):
+class CallPlaceSerializer(RequestSerializer):
     """An outbound call: Exotel rings `from` (the agent) first, then connects `to` (the customer)."""
 
     # `from` is a keyword, so the field is declared below.
@@ -112,7 +113,7 @@ CallPlaceSerializer._declared_fields["from"] = serializers.RegexField(
 )
 
 
-class CallUpdateSerializer(serializers.ModelSerializer):
+class CallUpdateSerializer(RequestModelSerializer):
     class Meta:
         model = Call
         fields = ["is_resolved", "customer_satisfaction", "notes"]

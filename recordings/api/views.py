@@ -32,7 +32,9 @@ PLACE_CALL_RATE = "30/m"
 
 
 def _filters(serializer_class, request) -> dict:
-    serializer = serializer_class(data=request.query_params)
+    # A plain dict, not the QueryDict: DRF reads a blank value in a QueryDict as "not given", so
+    # `?status=` would list every call instead of answering 400. The pages drop blank fields first.
+    serializer = serializer_class(data=request.query_params.dict())
     serializer.is_valid(raise_exception=True)
     return serializer.validated_data
 
@@ -196,7 +198,11 @@ class RecordingDetailView(TenantAPIView):
     def get(self, request, public_id):
         return Response(self.get_serializer(self.get_object()).data)
 
-    @extend_schema(tags=RECORDINGS_TAG, summary="Delete a recording's audio (the row stays, marked deleted)")
+    @extend_schema(
+        tags=RECORDINGS_TAG,
+        responses={200: s.RecordingSerializer},
+        summary="Delete a recording's audio (the row stays, marked deleted)",
+    )
     def delete(self, request, public_id):
         recording = services.recording_delete(recording=self.get_object(), actor=request.user)
         return Response(self.get_serializer(recording).data)
