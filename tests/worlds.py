@@ -1,0 +1,175 @@
+"""A client with one of everything, for tests that must reach every route with a real object behind it.
+
+`populate()` gives a client (whose owner is passed in) members of each kind, a pending invitation,
+calls with notes, a transcript and metadata, a recording stored through `recording_store` on
+whatever storage the test set up, a failed one, products with variants, Exotel and Shopify
+connections, a failed webhook delivery and audit events. The fuzzer and the tenant isolation
+matrix both start from it, so a route added with a new kind of object shows up in both.
+"""
+
+from __future__ import annotations
+
+import io
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from decimal import Decimal
+
+from accounts import services as accounts_services
+from accounts.models import Client, Invitation, User
+from accounts.roles import Role
+from integrations.models import (
+    ExotelConnection,
+    Product,
+    ProductVariant,
+    ShopifyConnection,
+    WebhookEvent,
+    WebhookProvider,
+    WebhookStatus,
+)
+from recordings import services as recording_services
+from recordings.models import Call, Recording, RecordingStatus
+from tests.factories import UserFactory
+
+AUDIO = b"ID3\x03\x00\x00\x00\x00\x00\x00" + bytes((i * 13 + 5) % 251 for i in range(4000))
+EXOTEL_ACCOUNT_SID = "worldsid"
+EXOTEL_API_KEY = "world-exotel-api-key-1a2b"
+EXOTEL_API_TOKEN = "world-exotel-api-token-3c4d"
+SHOPIFY_API_VERSION = "2026-04"
+SHOPIFY_ACCESS_TOKEN = "shpat_world_token"
+SHOPIFY_WEBHOOK_SECRET = "world-webhook-secret"
+
+
+@dataclass
+class World:
+    client: Client
+    owner: User
+    agent: User
+    inactive_member: User
+    invitation: Invitation
+    invitation_token: str
+    calls: list[Call]
+    call: Call  # the one with the stored recording
+    recording: Recording  # stored: its object is in storage
+    failed_recording: Recording
+    products: list[Product]
+    exotel: ExotelConnection
+    shopify: ShopifyConnection
+    webhook_event: WebhookEvent
+    extra: dict = field(default_factory=dict)
+
+    @property
+    def product(self) -> Product:
+        return self.products[0]
+
+
+def populate(
+    client: Client,
+    owner: User,
+    *,
+    slug: str,
+    exotel_host: str,
+    exotel_credentials: tuple[str, str, str] = (EXOTEL_ACCOUNT_SID, EXOTEL_API_KEY, EXOTEL_API_TOKEN),
+    shopify_webhook_secret: str = SHOPIFY_WEBHOOK_SECRET,
+    shopify_access_token: str = SHOPIFY_ACCESS_TOKEN,
+) -> World:
+    """Fill `client` (owned by `owner`) with one object of every kind a route can name; returns them."""
+    agent = UserFactory(email=f"agent@{slug}.example", client=client, role=Role.AGENT)
+    inactive = UserFactory(email=f"former@{slug}.example", client=client, role=Role.VIEWER, is_active=False)
+    invitation, token = accounts_services.invitation_create(
+        actor=owner, email=f"invitee@{slug}.example", role=Role.VIEWER
+    )
+    accounts_services.client_update(client=client, actor=owner, escalation_threshold=4)
+
+    started = datetime(2026, 3, 2, 9, 30, tzinfo=UTC)
+    calls = [
+        recording_services.call_create(
+            client=client,
+            provider_call_id=f"{slug}-call-{n}",
+            direction="inbound" if n % 2 == 0 else "outbound",
+            from_number=f"+9198{n:08d}",
+            to_number="+918047112233",
+            status="completed",
+            started_at=started - timedelta(hours=n),
+            answered_at=started - timedelta(hours=n) + timedelta(seconds=5),
+            ended_at=started - timedelta(hours=n) + timedelta(seconds=95),
+            duration_seconds=90,
+            notes=f"Customer of {slug} asked about order #{1000 + n}",
+            transcript=f"Agent: Hello from {slug}. Customer: where is my order?",
+            metadata={"order": f"#{1000 + n}", "tags": ["refund"]},
+        )
+        for n in range(3)
+    ]
+    call = calls[0]
+    recording = recording_services.recording_store(call=call, stream=io.BytesIO(AUDIO), content_type="audio/mpeg")
+    failed = Recording.objects.create(
+        client=client,
+        call=calls[1],
+        started_at=calls[1].started_at,
+        status=RecordingStatus.FAILED,
+        last_error="Exotel answered 404",
+    )
+
+    products = []
+    for n in range(2):
+        product = Product.objects.create(
+            client=client,
+            shopify_id=7000 + n,
+            title=f"{slug} kurta {n}",
+            handle=f"{slug}-kurta-{n}",
+            vendor=f"{slug} mills",
+            product_type="Kurta",
+            tags=["cotton", slug],
+            description="Plain cotton.",
+        )
+        ProductVariant.objects.create(
+            client=client,
+            product=product,
+            shopify_id=(7000 + n) * 10,
+            sku=f"{slug.upper()}-K{n}",
+            title="M",
+            price=Decimal("799.00"),
+        )
+        products.append(product)
+
+    account_sid, api_key, api_token = exotel_credentials
+    exotel = ExotelConnection.objects.create(
+        client=client,
+        account_sid=account_sid,
+        api_key=api_key,
+        api_token=api_token,
+        api_host=exotel_host,
+        caller_ids=["+918047112233"],
+    )
+    shopify = ShopifyConnection.objects.create(
+        client=client,
+        shop_domain=f"{slug}.myshopify.com",
+        access_token=shopify_access_token,
+        webhook_secret=shopify_webhook_secret,
+        api_version=SHOPIFY_API_VERSION,
+    )
+    event = WebhookEvent.objects.create(
+        client=client,
+        provider=WebhookProvider.SHOPIFY,
+        dedupe_key=f"{client.public_id}:{slug}-delivery-1",
+        topic="products/update",
+        body=b'{"id": 7000}',
+        status=WebhookStatus.FAILED,
+        attempts=3,
+        last_error="Shopify product 7000 has no variants",
+    )
+    return World(
+        client=client,
+        owner=owner,
+        agent=agent,
+        inactive_member=inactive,
+        invitation=invitation,
+        invitation_token=token,
+        calls=calls,
+        call=call,
+        recording=recording,
+        failed_recording=failed,
+        products=products,
+        exotel=exotel,
+        shopify=shopify,
+        webhook_event=event,
+    )
