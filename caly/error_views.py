@@ -1,11 +1,16 @@
 """Error pages that keep the site's look, and the JSON envelope for the same errors under /api/.
 
 The 500 view renders without a RequestContext: no context processors run, so it works while
-the database is down.
+the database is down. When the failure *is* the database being out of reach, it answers 503 with
+the maintenance page instead: a retry will work once the database is back, and a load balancer or
+webhook sender reads a 503 as "try again", not as a bug.
 """
 
 from __future__ import annotations
 
+import sys
+
+from django.db import InterfaceError, OperationalError
 from django.http import HttpResponse, JsonResponse
 from django.template import loader
 
@@ -17,7 +22,9 @@ _PAGES = {
     403: ("403.html", ErrorCode.PERMISSION_DENIED, "You do not have permission to do this."),
     404: ("404.html", ErrorCode.NOT_FOUND, "Not found."),
     500: ("500.html", ErrorCode.INTERNAL_ERROR, "Internal server error. Quote the request id to support."),
+    503: ("503.html", ErrorCode.SERVICE_UNAVAILABLE, "The service is briefly unavailable; try again shortly."),
 }
+DATABASE_RETRY_AFTER_SECONDS = 5
 
 
 def _is_api(request) -> bool:
@@ -47,6 +54,11 @@ def page_not_found(request, exception=None):
 
 
 def server_error(request):
+    # Django calls this while handling the exception, so sys.exc_info() is the error that got here.
+    if isinstance(sys.exc_info()[1], (OperationalError, InterfaceError)):
+        response = _respond(request, 503, with_request_context=False)
+        response["Retry-After"] = str(DATABASE_RETRY_AFTER_SECONDS)
+        return response
     return _respond(request, 500, with_request_context=False)
 
 

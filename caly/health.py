@@ -73,11 +73,18 @@ CHECKS: dict[str, Callable[[], None]] = {
     "storage": check_storage,
     "migrations": check_migrations,
 }
+# A check that cannot pass while another fails is not run then: with the database unreachable, the
+# migrations check would only wait out a second connect_timeout before failing too.
+NEEDS = {"migrations": "database"}
 
 
 def readiness_report() -> dict:
     components = {}
     for name, check in CHECKS.items():
+        needed = NEEDS.get(name)
+        if needed and components[needed]["status"] != "ok":
+            components[name] = {"status": "failing", "latency_ms": 0.0, "error": f"not checked: {needed} is failing"}
+            continue
         started = time.perf_counter()
         try:
             check()

@@ -221,9 +221,9 @@ CREATE_OWNER = """
 from django.utils import timezone
 from accounts.models import Client, User
 client = Client.objects.create(name="Outage Apparel", slug="outage-apparel")
-User.objects.create_user(
-    "owner@outage.example", "correct horse battery staple", client=client, role="owner", email_verified_at=timezone.now()
-)
+owner = User.objects.create_user("owner@outage.example", "correct horse battery staple", client=client, role="owner")
+owner.email_verified_at = timezone.now()
+owner.save()
 """
 
 

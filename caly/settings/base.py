@@ -91,12 +91,18 @@ def _database(config: dict) -> dict:
     database["OPTIONS"] = {"connect_timeout": 5}
     pool_size = ENV["DATABASE_POOL_MAX_SIZE"]
     if pool_size:
-        # The pool replaces persistent connections; Django requires CONN_MAX_AGE=0 with it.
-        database["OPTIONS"]["pool"] = {"min_size": 1, "max_size": pool_size, "timeout": 10}
+        # The pool replaces persistent connections; Django requires CONN_MAX_AGE=0 with it. Tuned for
+        # outages (tests/test_faults_database.py): a request waits no longer for a connection than
+        # for connect_timeout, and reconnection attempts, which back off exponentially, give up
+        # after 10 s, so that one due long after the database is back cannot keep the pool empty
+        # (the next request starts a fresh attempt at once).
+        database["OPTIONS"]["pool"] = {"min_size": 1, "max_size": pool_size, "timeout": 5, "reconnect_timeout": 10}
         database["CONN_MAX_AGE"] = 0
     else:
         database["CONN_MAX_AGE"] = ENV["DATABASE_CONN_MAX_AGE"]
-        database["CONN_HEALTH_CHECKS"] = True
+    # A connection that died with a restarted server is replaced before a request uses it (with
+    # the pool: checked as it is handed out).
+    database["CONN_HEALTH_CHECKS"] = True
     return database
 
 
