@@ -61,6 +61,11 @@ class World:
     def product(self) -> Product:
         return self.products[0]
 
+    @property
+    def failed_call(self) -> Call:
+        """The call whose recording failed (the one a retry would fetch again)."""
+        return self.failed_recording.call
+
 
 def populate(
     client: Client,
