@@ -3,7 +3,7 @@
     python -m tests.serving.probe OUT.json < requests.json
 
 requests.json is a list of {"path": "/" or "static": "css/caly.css", "secure": bool, "headers": {...}},
-optionally with "method": "post" and form "data".
+optionally with "method": "post" and form "data", and "body": true to get the body back as text.
 The settings are whatever DJANGO_SETTINGS_MODULE says (the tests use caly.settings.production).
 """
 
@@ -34,6 +34,7 @@ def main() -> None:
                 "headers": dict(response.items()),
                 "set_cookie": [morsel.OutputString() for morsel in response.cookies.values()],
                 "body_length": len(body),
+                **({"body": body.decode("utf-8", errors="replace")} if spec.get("body") else {}),
             }
         )
     with open(sys.argv[1], "w") as out:
