@@ -72,6 +72,12 @@ CONFIG = schemathesis.Config.from_dict(
             # Credentials come from the test (a token per case); ignored_auth probes without them.
             "with-security-parameters": False,
         },
+        # A body over the endpoint's limit is refused with 413 PAYLOAD_TOO_LARGE: a rejection too.
+        "checks": {
+            "negative_data_rejection": {
+                "expected-statuses": [400, 401, 403, 404, 405, 406, 409, 413, 415, 422, 428, 429, "5xx"]
+            }
+        },
         # The stateful phase follows OpenAPI links, which the schema does not declare; sequences of
         # calls across objects are the isolation matrix's job (test_isolation_matrix.py).
         "phases": {"stateful": {"enabled": False}},

@@ -144,8 +144,8 @@ class CallFilterSerializer(DateRangeFilterSerializer):
     direction = serializers.ChoiceField(choices=Direction.choices, required=False)
     number = serializers.RegexField(r"^\+[1-9][0-9]{6,14}$", required=False, help_text="Exact E.164 number.")
     number_prefix = serializers.CharField(required=False, max_length=16, validators=[_number_prefix])
-    resolved = serializers.BooleanField(required=False, allow_null=True, default=None)
-    has_recording = serializers.BooleanField(required=False, allow_null=True, default=None)
+    resolved = serializers.BooleanField(required=False)
+    has_recording = serializers.BooleanField(required=False)
     min_duration = serializers.IntegerField(required=False, min_value=0, max_value=10**7)
     max_duration = serializers.IntegerField(required=False, min_value=0, max_value=10**7)
     q = serializers.CharField(
