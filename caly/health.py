@@ -9,14 +9,18 @@ from __future__ import annotations
 import hmac
 import os
 import platform
+import threading
 import time
 import uuid
+import weakref
 from collections.abc import Callable
 
 import django
+from botocore.config import Config as BotoConfig
+from botocore.exceptions import ClientError
 from django.conf import settings
 from django.core.cache import caches
-from django.core.files.storage import FileSystemStorage, default_storage
+from django.core.files.storage import FileSystemStorage, storages
 from django.db import DEFAULT_DB_ALIAS, connections
 from django.db.migrations.executor import MigrationExecutor
 from django.http import JsonResponse
@@ -45,14 +49,42 @@ def check_cache() -> None:
 
 
 def check_storage() -> None:
-    if isinstance(default_storage, FileSystemStorage):
-        location = default_storage.location
+    storage = storages["default"]
+    if isinstance(storage, FileSystemStorage):
+        location = storage.location
         os.makedirs(location, exist_ok=True)
         if not (os.path.isdir(location) and os.access(location, os.W_OK)):
             raise RuntimeError("media folder is not writable")
         return
     # Any S3 call that reaches the bucket proves endpoint, credentials and bucket together.
-    default_storage.exists("health/.probe")
+    try:
+        _storage_probe_client(storage).head_object(Bucket=storage.bucket_name, Key="health/.probe")
+    except ClientError as exc:
+        if exc.response.get("Error", {}).get("Code") not in ("404", "NoSuchKey"):
+            raise
+
+
+# The storage's own client retries a hung S3 for over a minute (settings.S3_CLIENT_CONFIG); the
+# probe gets one attempt with short timeouts, so readiness answers while S3 hangs.
+_STORAGE_PROBE_CONFIG = BotoConfig(connect_timeout=2, read_timeout=2, retries={"total_max_attempts": 1})
+_storage_probe_clients: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
+_storage_probe_lock = threading.Lock()
+
+
+def _storage_probe_client(storage):
+    with _storage_probe_lock:
+        client = _storage_probe_clients.get(storage)
+        if client is None:
+            client = storage._create_session().client(  # django-storages' session: the same credentials
+                "s3",
+                region_name=storage.region_name,
+                use_ssl=storage.use_ssl,
+                endpoint_url=storage.endpoint_url,
+                verify=storage.verify,
+                config=storage.client_config.merge(_STORAGE_PROBE_CONFIG),
+            )
+            _storage_probe_clients[storage] = client
+        return client
 
 
 def check_migrations() -> None:

@@ -1,13 +1,22 @@
-"""Serving recording bytes: a presigned redirect for S3, or a ranged stream for local files."""
+"""Serving recording bytes: a presigned redirect for S3, or a ranged stream for local files.
+
+A local file is opened before the answer starts, so storage that cannot be read (a volume not
+mounted) is a 503 the player can retry, not a 500 or a stream cut short.
+"""
 
 from __future__ import annotations
 
+import logging
 import re
 
 from django.http import HttpResponse, HttpResponseRedirect, StreamingHttpResponse
 
+from caly.api.errors import ApiError, ErrorCode
 from recordings import storage
 from recordings.models import Recording
+
+logger = logging.getLogger("caly.recordings")
+STORAGE_RETRY_AFTER_SECONDS = 30
 
 _RANGE = re.compile(r"bytes=([0-9]{0,18})-([0-9]{0,18})")
 
@@ -33,8 +42,8 @@ def parse_range(header: str | None, size: int) -> tuple[int, int] | bool | None:
     return start, end
 
 
-def _stream(key: str, start: int, length: int):
-    with storage.open_object(key) as handle:
+def _stream(handle, start: int, length: int):
+    with handle:
         handle.seek(start)
         remaining = length
         while remaining > 0:
@@ -51,9 +60,19 @@ def recording_response(recording: Recording, *, range_header: str | None, attach
         return HttpResponseRedirect(
             storage.presigned_url(recording.storage_key, filename=filename, attachment=attachment)
         )
-    size = storage.object_size(recording.storage_key)
+    try:
+        size = storage.object_size(recording.storage_key)
+        handle = storage.open_object(recording.storage_key)
+    except OSError as exc:
+        logger.error("Recording %s cannot be read from storage: %s", recording.public_id, exc)
+        raise ApiError(
+            ErrorCode.SERVICE_UNAVAILABLE,
+            "The recording cannot be read from storage right now; try again shortly.",
+            headers={"Retry-After": str(STORAGE_RETRY_AFTER_SECONDS)},
+        ) from None
     wanted = parse_range(range_header, size)
     if wanted is False:
+        handle.close()
         response = HttpResponse(status=416)
         response["Content-Range"] = f"bytes */{size}"
         return response
@@ -61,7 +80,7 @@ def recording_response(recording: Recording, *, range_header: str | None, attach
     length = end - start + 1 if size else 0
     content_type = recording.content_type if recording.content_type.startswith("audio/") else ""
     response = StreamingHttpResponse(
-        _stream(recording.storage_key, start, length),
+        _stream(handle, start, length),
         status=206 if wanted else 200,
         content_type=content_type or "application/octet-stream",
     )

@@ -98,6 +98,7 @@ class Local:
 def s3_options(endpoint_url: str) -> dict[str, Any]:
     """The OPTIONS caly/settings/base.py gives S3Storage when STORAGE_BACKEND=s3, for the test server."""
     return {
+        "client_config": settings.S3_CLIENT_CONFIG,
         "endpoint_url": endpoint_url,
         "region_name": S3_REGION,
         "bucket_name": S3_BUCKET,

@@ -6,6 +6,7 @@ real, without touching the servers other tests share.
         proxy.cut()                        # existing connections reset, new ones refused
         proxy.cut(hang=True)               # existing connections reset, new ones accepted and left silent
         proxy.restore()                    # forwarding again, on the same port
+        proxy.cut_after(5_000_000)         # cut() once 5 MB more have gone upstream (mid-upload)
 
 `cut()` models a server that crashed or failed over (the client sees RST, then "connection
 refused"); `cut(hang=True)` a network that drops packets, where only the client's own timeouts end
@@ -36,6 +37,8 @@ class TcpProxy:
         self.target = (target_host, target_port)
         self.port = port
         self.connections_made = 0
+        self.bytes_upstream = 0
+        self._cut_at: int | None = None
         self._lock = threading.Lock()
         self._open: set[socket.socket] = set()
         self._listener: socket.socket | None = None
@@ -58,6 +61,10 @@ class TcpProxy:
         elif self._listener is None:
             self._listen()
         self._reset_all()
+
+    def cut_after(self, upstream_bytes: int) -> None:
+        """cut() as soon as `upstream_bytes` more have been forwarded to the target."""
+        self._cut_at = self.bytes_upstream + upstream_bytes
 
     def restore(self) -> None:
         """Forward again; connections accepted while hanging are reset (their clients have given up)."""
@@ -138,6 +145,12 @@ class TcpProxy:
                     data = sock.recv(BUFFER_BYTES)
                     if not data:
                         return
+                    if sock is client:
+                        self.bytes_upstream += len(data)
+                        if self._cut_at is not None and self.bytes_upstream >= self._cut_at:
+                            self._cut_at = None
+                            self.cut()
+                            return
                     pair[sock].sendall(data)
         except (OSError, ValueError):
             return  # reset by cut(), or by either end

@@ -6,6 +6,7 @@ from datetime import timedelta
 from pathlib import Path
 
 from boto3.s3.transfer import TransferConfig
+from botocore.config import Config as BotoConfig
 
 from caly import env
 
@@ -173,10 +174,21 @@ STATICFILES_DIRS = [BASE_DIR / "static"]
 MEDIA_URL = "media/"
 MEDIA_ROOT = Path(ENV["MEDIA_ROOT"]) if Path(ENV["MEDIA_ROOT"]).is_absolute() else BASE_DIR / ENV["MEDIA_ROOT"]
 
+# boto's defaults wait 60 s to connect and 60 s for each read, five times over: a hung S3 would hold
+# a request or a task for minutes. With these a call gives up within 3 × (5 + 20) s, and the
+# recording fetch retries later (tests/test_faults_storage.py).
+S3_CLIENT_CONFIG = BotoConfig(
+    s3={"addressing_style": "path"},
+    signature_version="s3v4",
+    connect_timeout=5,
+    read_timeout=20,
+    retries={"total_max_attempts": 3, "mode": "standard"},
+)
 if ENV["STORAGE_BACKEND"] == "s3":
     _default_storage = {
         "BACKEND": "storages.backends.s3.S3Storage",
         "OPTIONS": {
+            "client_config": S3_CLIENT_CONFIG,
             "endpoint_url": ENV["S3_ENDPOINT_URL"],
             "region_name": ENV["S3_REGION_NAME"],
             "bucket_name": ENV["S3_BUCKET_NAME"],
