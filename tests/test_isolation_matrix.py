@@ -28,20 +28,19 @@ from dataclasses import dataclass, field
 from urllib.parse import urlencode
 
 import pytest
-from django.core.files.storage import default_storage
 from django.test import Client as PageClient
 from django.urls import URLPattern, URLResolver, get_resolver, reverse
 from rest_framework.test import APIClient
 
 from accounts import jwt
-from accounts.models import AuditEvent, Client, Invitation, RefreshFamily, User
+from accounts.models import AuditEvent, Invitation, User
 from caly.api.views import TenantAPIView
-from integrations.models import ExotelConnection, Product, ProductVariant, ShopifyConnection, WebhookEvent
+from integrations.models import Product
 from recordings.models import Call, Recording
 from tests import shopify_fake
 from tests.exotel_fake import exotel_fixture  # noqa: F401
 from tests.s3 import local_storage  # noqa: F401
-from tests.worlds import World, populate
+from tests.worlds import World, populate, world_state
 
 pytestmark = pytest.mark.django_db
 
@@ -70,47 +69,6 @@ def worlds(client_a, client_b, alice, charlie, local_storage, exotel, settings):
                 client_b, charlie, slug=B_SLUG, exotel_host=exotel.host, shopify_webhook_secret="b-webhook-secret"
             ),
         )
-
-
-def tenant_state(world: World) -> dict:
-    """Everything of one client a request could change, by value, and its recording objects' sha256."""
-    client = world.client
-    users = User.objects.filter(client=client)
-    recordings = Recording.objects.filter(client=client).order_by("pk")
-    return {
-        "client": Client.objects.filter(pk=client.pk).values().get(),
-        "users": list(users.order_by("pk").values()),
-        "invitations": list(Invitation.objects.filter(client=client).order_by("pk").values()),
-        "families": list(RefreshFamily.objects.filter(user__in=users).order_by("pk").values()),
-        "calls": list(Call.objects.filter(client=client).order_by("pk").values()),
-        "recordings": list(recordings.values()),
-        "products": list(Product.objects.filter(client=client).order_by("pk").values()),
-        "variants": list(ProductVariant.objects.filter(client=client).order_by("pk").values()),
-        "exotel": [
-            {**row, "secrets": (c.api_key, c.api_token, c.webhook_token, c.callback_password)}
-            for c, row in _with_values(ExotelConnection.objects.filter(client=client))
-        ],
-        "shopify": [
-            {**row, "secrets": (c.access_token, c.webhook_secret)}
-            for c, row in _with_values(ShopifyConnection.objects.filter(client=client))
-        ],
-        "webhooks": list(WebhookEvent.objects.filter(client=client).order_by("pk").values()),
-        "audit": list(AuditEvent.objects.filter(client=client).order_by("pk").values_list("pk", flat=True)),
-        "objects": {
-            key: _sha256(key) for key in recordings.exclude(storage_key="").values_list("storage_key", flat=True)
-        },
-    }
-
-
-def _with_values(queryset):
-    return [(obj, queryset.filter(pk=obj.pk).values().get()) for obj in queryset.order_by("pk")]
-
-
-def _sha256(key: str) -> str | None:
-    if not default_storage.exists(key):
-        return None
-    with default_storage.open(key, "rb") as handle:
-        return hashlib.sha256(handle.read()).hexdigest()
 
 
 def traces_of(world: World) -> set[str]:
@@ -525,7 +483,7 @@ def send(probe: Probe, worlds: Worlds, *, as_side: str, victim: str = "a", publi
 
 @pytest.mark.parametrize("probe", OBJECT_PROBES, ids=lambda probe: probe.id)
 def test_a_foreign_object_is_not_found_and_nothing_changes(worlds, probe):
-    before = tenant_state(worlds.a)
+    before = world_state(worlds.a)
     assert all(before["objects"].values()) and before["objects"]  # A's audio is there to lose
 
     response = send(probe, worlds, as_side="b")
@@ -536,7 +494,7 @@ def test_a_foreign_object_is_not_found_and_nothing_changes(worlds, probe):
     assert not leaked, f"the answer names A's {leaked}"
     if probe.via == "api" and not probe.expect:
         assert json.loads(text)["error"]["code"] == "NOT_FOUND"
-    assert tenant_state(worlds.a) == before
+    assert world_state(worlds.a) == before
 
     if probe.target and probe.via == "api":
         # An id that exists nowhere gets the very same answer: a 404 confirms nothing.
@@ -550,7 +508,7 @@ def test_a_foreign_object_is_not_found_and_nothing_changes(worlds, probe):
 
 @pytest.mark.parametrize("probe", LIST_PROBES, ids=lambda probe: probe.id)
 def test_a_list_holds_only_the_callers_rows(worlds, probe):
-    before = tenant_state(worlds.a)
+    before = world_state(worlds.a)
 
     response = send(probe, worlds, as_side="b")
 
@@ -558,7 +516,7 @@ def test_a_list_holds_only_the_callers_rows(worlds, probe):
     text = body_text(response)
     leaked = leaks(probe, worlds, text)
     assert not leaked, f"the answer names A's {leaked}"
-    assert tenant_state(worlds.a) == before
+    assert world_state(worlds.a) == before
     if not probe.empty and probe.route not in (
         "home",
         "stats-summary",
@@ -571,7 +529,7 @@ def test_a_list_holds_only_the_callers_rows(worlds, probe):
 
 @pytest.mark.parametrize("probe", OWN_PROBES, ids=lambda probe: probe.id)
 def test_acting_on_ones_own_client_leaves_the_other_alone(worlds, probe):
-    before = tenant_state(worlds.a)
+    before = world_state(worlds.a)
 
     response = send(probe, worlds, as_side="b")
 
@@ -579,7 +537,7 @@ def test_acting_on_ones_own_client_leaves_the_other_alone(worlds, probe):
     text = body_text(response)
     leaked = leaks(probe, worlds, text)
     assert not leaked, f"the answer names A's {leaked}"
-    assert tenant_state(worlds.a) == before
+    assert world_state(worlds.a) == before
 
 
 def test_the_summary_counts_only_the_callers_calls(worlds, api):
@@ -605,11 +563,11 @@ def test_admin_is_closed_to_client_users(worlds):
 
 def test_an_exotel_url_with_a_valid_token_of_another_connection_is_unknown(worlds):
     """Belt and braces for the matrix's webhook rows: the token is compared with its own connection's."""
-    before = tenant_state(worlds.a), tenant_state(worlds.b)
+    before = world_state(worlds.a), world_state(worlds.b)
     for victim in ("a", "b"):
         for kind in ("status-callback", "passthru"):
             path, kwargs = exotel_url(kind)(worlds, victim)
             method = "post" if kind == "status-callback" else "get"
             response = getattr(PageClient(), method)(path, **kwargs)
             assert response.status_code == 404, (victim, kind)
-    assert (tenant_state(worlds.a), tenant_state(worlds.b)) == before
+    assert (world_state(worlds.a), world_state(worlds.b)) == before

@@ -9,13 +9,16 @@ matrix both start from it, so a route added with a new kind of object shows up i
 
 from __future__ import annotations
 
+import hashlib
 import io
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 
+from django.core.files.storage import default_storage
+
 from accounts import services as accounts_services
-from accounts.models import Client, Invitation, User
+from accounts.models import AuditEvent, Client, Invitation, RefreshFamily, User
 from accounts.roles import Role
 from integrations.models import (
     ExotelConnection,
@@ -178,3 +181,44 @@ def populate(
         shopify=shopify,
         webhook_event=event,
     )
+
+
+def world_state(world: World) -> dict:
+    """Everything of one client a request could change, by value, and its recording objects' sha256."""
+    client = world.client
+    users = User.objects.filter(client=client)
+    recordings = Recording.objects.filter(client=client).order_by("pk")
+    return {
+        "client": Client.objects.filter(pk=client.pk).values().get(),
+        "users": list(users.order_by("pk").values()),
+        "invitations": list(Invitation.objects.filter(client=client).order_by("pk").values()),
+        "families": list(RefreshFamily.objects.filter(user__in=users).order_by("pk").values()),
+        "calls": list(Call.objects.filter(client=client).order_by("pk").values()),
+        "recordings": list(recordings.values()),
+        "products": list(Product.objects.filter(client=client).order_by("pk").values()),
+        "variants": list(ProductVariant.objects.filter(client=client).order_by("pk").values()),
+        "exotel": [
+            {**row, "secrets": (c.api_key, c.api_token, c.webhook_token, c.callback_password)}
+            for c, row in _with_values(ExotelConnection.objects.filter(client=client))
+        ],
+        "shopify": [
+            {**row, "secrets": (c.access_token, c.webhook_secret)}
+            for c, row in _with_values(ShopifyConnection.objects.filter(client=client))
+        ],
+        "webhooks": list(WebhookEvent.objects.filter(client=client).order_by("pk").values()),
+        "audit": list(AuditEvent.objects.filter(client=client).order_by("pk").values_list("pk", flat=True)),
+        "objects": {
+            key: _sha256(key) for key in recordings.exclude(storage_key="").values_list("storage_key", flat=True)
+        },
+    }
+
+
+def _with_values(queryset):
+    return [(obj, queryset.filter(pk=obj.pk).values().get()) for obj in queryset.order_by("pk")]
+
+
+def _sha256(key: str) -> str | None:
+    if not default_storage.exists(key):
+        return None
+    with default_storage.open(key, "rb") as handle:
+        return hashlib.sha256(handle.read()).hexdigest()

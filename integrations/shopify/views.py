@@ -3,6 +3,7 @@
 Order matters: the connection is looked up (404), the endpoint's rate limit counted (429), the size
 checked (413) and the raw body verified against the connection's webhook secret (401) before
 anything else looks at the body: an unverified body is never parsed, so it can only ever get a 401.
+A verified one that is not JSON is a 415.
 Verified deliveries are stored and queued by the inbox (a repeated X-Shopify-Webhook-Id stores
 nothing) and acknowledged at once; integrations.shopify.processing applies them.
 """
@@ -98,6 +99,9 @@ class ShopifyWebhookView(PublicAPIView):
         enforce_rate(request, group="webhook-shopify", key=lambda group, request: key, rate=settings.RATE_LIMIT_WEBHOOK)
         body = _body(request)
         _verify(request, connection, body)
+        media_type = (request.content_type or "").split(";", 1)[0].strip().lower()
+        if media_type and media_type != RawBodyParser.media_type:  # Shopify sends JSON only
+            raise ApiError(ErrorCode.UNSUPPORTED_MEDIA_TYPE, "Deliveries must be application/json.")
 
         webhook_id = request.headers.get("X-Shopify-Webhook-Id", "").strip()
         topic = request.headers.get("X-Shopify-Topic", "").strip()
