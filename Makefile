@@ -23,7 +23,7 @@ demo: migrate
 # Development server plus the task worker, stopped together with Ctrl-C.
 run: demo
 	@trap 'kill 0' INT TERM EXIT; \
-	$(BIN)/python manage.py db_worker & \
+	$(BIN)/python manage.py run_worker & \
 	$(BIN)/python manage.py runserver 127.0.0.1:8000
 
 test: $(STAMP)
@@ -52,7 +52,7 @@ serve: $(STAMP)
 	$(BIN)/python -m caly.serve
 
 worker: $(STAMP)
-	$(BIN)/python manage.py db_worker
+	$(BIN)/python manage.py run_worker
 
 # Load, growth and memory benchmarks (bench/README.md): PostgreSQL and Redis on 127.0.0.1. The first run
 # creates and seeds BENCH_DATABASE_URL (about five minutes); every step runs, and any missed target fails.

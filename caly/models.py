@@ -1,4 +1,4 @@
-"""Models of the project package itself: the periodic job scheduler's bookkeeping."""
+"""Models of the project package itself: the periodic job scheduler's and the task workers' bookkeeping."""
 
 from django.db import models
 
@@ -18,3 +18,21 @@ class ScheduledJob(models.Model):
 
     def __str__(self) -> str:
         return f"{self.name} ({self.schedule})"
+
+
+class WorkerHeartbeat(models.Model):
+    """A live task worker (`manage.py run_worker`), as last seen: its heartbeat thread moves `seen_at`.
+
+    A worker killed mid-task (SIGKILL, OOM, a lost host) leaves its task RUNNING with no one to finish
+    it; once the worker's heartbeat is stale, caly.ops.workers.tasks_recover puts the task back in the
+    queue. Rows of workers that exited cleanly are deleted on the way out.
+    """
+
+    worker_id = models.CharField(max_length=64, unique=True)
+    hostname = models.CharField(max_length=255)
+    pid = models.PositiveIntegerField()
+    started_at = models.DateTimeField()
+    seen_at = models.DateTimeField(db_index=True)
+
+    def __str__(self) -> str:
+        return f"{self.worker_id} (seen {self.seen_at:%Y-%m-%d %H:%M:%S})"
