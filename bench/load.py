@@ -23,6 +23,7 @@ import asyncio
 import base64
 import contextlib
 import hashlib
+import itertools
 import json
 import os
 import random
@@ -459,6 +460,57 @@ class Phase:
     load_after: tuple[float, float, float] = (0.0, 0.0, 0.0)
     memory: list[tuple[float, dict[int, tuple[int, int]]]] = field(default_factory=list)
     sign_in_seconds: float = 0.0
+    cpu: dict[str, float] = field(default_factory=dict)
+
+
+_TICK = os.sysconf("SC_CLK_TCK")
+
+
+def _cpu_of(pid: int | str, *, children: bool = False) -> float:
+    """CPU seconds a process used (plus, with `children`, those of its children it has reaped)."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except (OSError, IndexError):
+        return 0.0
+    used = int(fields[11]) + int(fields[12]) + (int(fields[13]) + int(fields[14]) if children else 0)
+    return used / _TICK
+
+
+@dataclass
+class CpuMeter:
+    """Where the machine's CPU time goes during a phase: each part of the system, and everything else."""
+
+    master: int
+    task_worker: int | None
+    database: str
+
+    def sample(self) -> dict[str, float]:
+        with Path("/proc/stat").open() as stat:
+            jiffies = [int(value) for value in stat.readline().split()[1:]]
+        idle = jiffies[3] + jiffies[4]
+        postgres = 0.0
+        for cmdline in Path("/proc").glob("[0-9]*/cmdline"):
+            with contextlib.suppress(OSError):
+                title = cmdline.read_bytes()  # "postgres: 15/main: <user> <database> 127.0.0.1(…) idle"
+                if title.startswith(b"postgres:") and f" {self.database} 127.0.0.1(".encode() in title:
+                    postgres += _cpu_of(cmdline.parent.name)
+        web = _cpu_of(self.master, children=True) + sum(_cpu_of(pid) for pid in worker_pids(self.master))
+        return {
+            "web (gunicorn)": web,
+            "PostgreSQL (this database)": postgres,
+            "task worker": _cpu_of(self.task_worker) if self.task_worker else 0.0,
+            "load generator": _cpu_of("self"),
+            "machine busy": (sum(jiffies) - idle) / _TICK,
+            "machine total": sum(jiffies) / _TICK,
+        }
+
+    @staticmethod
+    def spent(before: dict[str, float], after: dict[str, float]) -> dict[str, float]:
+        spent = {name: after[name] - before[name] for name in before}
+        ours = sum(value for name, value in spent.items() if not name.startswith("machine"))
+        spent["everything else"] = max(0.0, spent["machine busy"] - ours)
+        spent["idle"] = spent["machine total"] - spent["machine busy"]
+        return spent
 
 
 async def watch_memory(master: int, phase: Phase, end: float) -> None:
@@ -486,7 +538,7 @@ async def sign_in_all(world: World, users: list[VirtualUser], concurrency: int) 
     await asyncio.gather(*(one(user) for user in queue))
 
 
-async def run_phase(world, users, *, count, seconds, interval, callback_rate, probe_rate, master, run_id, token):
+async def run_phase(world, users, *, count, seconds, interval, callback_rate, probe_rate, master, meter, run_id, token):
     active = users[:count]
     started = time.perf_counter()
     await sign_in_all(world, active, concurrency=4)
@@ -494,27 +546,55 @@ async def run_phase(world, users, *, count, seconds, interval, callback_rate, pr
     phase.sign_in_seconds = time.perf_counter() - started
     start = time.perf_counter() + 0.5
     end = start + seconds
+    cpu_before = meter.sample()
     await asyncio.gather(
         watch_memory(master, phase, end),
         callbacks(world, phase.recorder, start=start, end=end, rate=callback_rate * count, run_id=run_id),
         probes(world, phase.recorder, token, start=start, end=end, rate=probe_rate),
         *(user_loop(world, user, phase.recorder, start=start, end=end, interval=interval) for user in active),
     )
+    phase.cpu = CpuMeter.spent(cpu_before, meter.sample())
     phase.load_after = os.getloadavg()
     return phase
+
+
+def profile(master: int, prefix: str, users: int, seconds: float) -> subprocess.Popen:
+    """py-spy sampling gunicorn's workers (the master's subprocesses) for one phase, after its sign-ins."""
+    return subprocess.Popen(
+        [
+            str(Path(sys.executable).with_name("py-spy")),
+            "record",
+            "--pid",
+            str(master),
+            "--subprocesses",
+            "--nonblocking",
+            "--gil",  # only threads holding the GIL: where the CPU goes, not where threads wait
+            "--format",
+            "raw",
+            "--rate",
+            "200",
+            "--duration",
+            str(int(seconds)),
+            "--output",
+            f"{prefix}-{users}.txt",
+        ],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
 
 
 # --- capacity next to the floors (closed loop) ----------------------------------------------------
 
 
-async def capacity(port: int, token: str, *, concurrency: int, seconds: float, rounds: int) -> dict:
+async def capacity(port: int, tokens: list[str], *, concurrency: int, seconds: float, rounds: int) -> dict:
     """Requests a second each case sustains with `concurrency` requests always in flight, the cases taking
-    turns for `rounds` rounds so background noise falls on all alike."""
-    auth = {"Authorization": f"Bearer {token}"}
+    turns for `rounds` rounds so background noise falls on all alike. The requests take turns among
+    `tokens` (users of the 1M-call client), so no user reaches the API's per-user rate limit."""
+    signed = itertools.cycle([{"Authorization": f"Bearer {token}"} for token in tokens])
     cases = {
-        "floor: bare view": ("/api/v1/bench/ok", {}),
-        "floor: .values() list": ("/api/v1/bench/floor/calls", auth),
-        "calls list (API)": ("/api/v1/calls?limit=50", auth),
+        "floor: bare view": ("/api/v1/bench/ok", False),
+        "floor: .values() list": ("/api/v1/bench/floor/calls", True),
+        "calls list (API)": ("/api/v1/calls?limit=50", True),
     }
     results = {name: [0, 0.0, Series()] for name in cases}
     for _ in range(rounds):
@@ -522,9 +602,10 @@ async def capacity(port: int, token: str, *, concurrency: int, seconds: float, r
             recorder = Recorder()
             end = time.perf_counter() + seconds
 
-            async def client(name=name, path=path, headers=headers, recorder=recorder, end=end):
+            async def client(name=name, path=path, auth=headers, recorder=recorder, end=end):
                 while time.perf_counter() < end:
-                    await recorder.timed(name, time.perf_counter(), http(port, "GET", path, headers=headers))
+                    request = http(port, "GET", path, headers=next(signed) if auth else None)
+                    await recorder.timed(name, time.perf_counter(), request)
 
             started = time.perf_counter()
             await asyncio.gather(*(client() for _ in range(concurrency)))
@@ -694,6 +775,13 @@ def print_phase(phase: Phase, *, interval: float, callback_rate: float, probe_ra
     errors = sum(sum(s.errors.values()) for s in series.values())
     if phase.users == 100 and errors:
         missed.append(f"{errors} errors")
+    cpus = phase.cpu["machine total"] / phase.seconds
+    shares = [
+        f"{name} {value:.1f} s ({value / phase.cpu['machine total'] * 100:.0f}%)"
+        for name, value in phase.cpu.items()
+        if not name.startswith("machine")
+    ]
+    print(f"   CPU time of the {cpus:.0f} CPUs: " + ", ".join(shares))
     first, last = phase.memory[0][1], phase.memory[-1][1]
     print("   web workers' RSS MiB (start → end, peak VmHWM):", end="")
     for pid in sorted(set(first) | set(last)):
@@ -714,6 +802,7 @@ def main() -> int:
     parser.add_argument("--interval", type=float, default=1.0, help="mean seconds between one user's requests")
     parser.add_argument("--callback-rate", type=float, default=0.1, help="Exotel callbacks a second per user")
     parser.add_argument("--probe-rate", type=float, default=4.0, help="floor requests a second during the load")
+    parser.add_argument("--warmup", type=float, default=10.0, help="seconds of untimed load first (default 10)")
     parser.add_argument("--capacity-seconds", type=float, default=4.0, help="per case and round of the capacity run")
     parser.add_argument("--capacity-rounds", type=int, default=3)
     parser.add_argument("--calls", type=int, default=1_000_000, help="calls the demo client must have")
@@ -721,6 +810,11 @@ def main() -> int:
     parser.add_argument("--threads", type=int, default=None, help="threads per worker (default: gunicorn.conf.py's)")
     parser.add_argument("--log-level", default="info", help="the server's LOG_LEVEL (production's default: info)")
     parser.add_argument("--no-worker", action="store_true", help="run without the task worker beside the server")
+    parser.add_argument(
+        "--profile",
+        metavar="PREFIX",
+        help="record each load phase of the web workers with py-spy into PREFIX-<users>.txt (collapsed stacks)",
+    )
     args = parser.parse_args()
     main_client = check_database(parser, args.calls)
 
@@ -762,32 +856,29 @@ def main() -> int:
             task_worker = contextlib.nullcontext()
             if not args.no_worker:
                 task_worker = child([sys.executable, "manage.py", "db_worker"], env=env, log=logs / "db_worker.log")
-            with task_worker:
+            with task_worker as task_worker:
+                database = connection.settings_dict["NAME"]
+                meter = CpuMeter(master=server.pid, task_worker=getattr(task_worker, "pid", None), database=database)
                 threads = int(env.get("GUNICORN_THREADS") or 4)
                 capacity_concurrency = len(workers) * threads
 
                 async def everything():
-                    await sign_in_all(world, users[:1], concurrency=1)
-                    token = users[0].access
-                    # Warm every worker: imports, connections, the first presigned URL.
+                    main_users = [user for user in users if user.client_id == main_client.pk][:64]
+                    await sign_in_all(world, main_users, concurrency=4)
+                    token = main_users[0].access
+                    # Warm every worker's threads: connections, caches, each thread's S3 client.
                     warm = Recorder()
                     warm.active = False
                     start = time.perf_counter()
                     await asyncio.gather(
                         *(
-                            user_loop(world, user, warm, start=start, end=start + 5, interval=args.interval)
-                            for user in users[: min(20, len(users))]
+                            user_loop(world, user, warm, start=start, end=start + args.warmup, interval=args.interval)
+                            for user in main_users[:50]
                         )
-                    )
-                    floors = await capacity(
-                        port,
-                        token,
-                        concurrency=capacity_concurrency,
-                        seconds=args.capacity_seconds,
-                        rounds=args.capacity_rounds,
                     )
                     results = []
                     for count in args.users:
+                        profiler = profile(server.pid, args.profile, count, args.seconds) if args.profile else None
                         results.append(
                             await run_phase(
                                 world,
@@ -798,10 +889,22 @@ def main() -> int:
                                 callback_rate=args.callback_rate,
                                 probe_rate=args.probe_rate,
                                 master=server.pid,
+                                meter=meter,
                                 run_id=run_id,
                                 token=token,
                             )
                         )
+                        if profiler:
+                            profiler.wait(timeout=args.seconds + 120)
+                    # Last: its thousands of requests a second make gunicorn recycle workers (max_requests),
+                    # and a fresh worker's first requests would otherwise fall into the load phases.
+                    floors = await capacity(
+                        port,
+                        [user.access for user in main_users],
+                        concurrency=capacity_concurrency,
+                        seconds=args.capacity_seconds,
+                        rounds=args.capacity_rounds,
+                    )
                     return floors, results
 
                 floors, phases = asyncio.run(everything())
