@@ -29,7 +29,7 @@ run: demo
 test: $(STAMP)
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
 
-# Schemathesis on every API operation, with 200 generated examples each instead of CI's 10
+# Schemathesis on every API operation, with 200 generated examples each instead of CI's 25
 # (tests/test_fuzz_api.py). FUZZ_EXAMPLES and FUZZ_SEED change the size and the seed.
 fuzz: $(STAMP)
 	FUZZ_EXAMPLES=$${FUZZ_EXAMPLES:-200} $(BIN)/python -m pytest tests/test_fuzz_api.py $(PYTEST_ARGS)

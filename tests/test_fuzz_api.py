@@ -14,7 +14,7 @@ case that disconnects Exotel or deletes the recording does not starve the next),
 token minted for it (a case that changes the password or signs out does not sign the next one
 out). Rate limits are raised for the run instead of excluding operations. Nothing is excluded.
 
-CI runs FUZZ_EXAMPLES (default 10) generated examples per operation on top of the examples and
+CI runs FUZZ_EXAMPLES (default 25) generated examples per operation on top of the examples and
 coverage phases; `make fuzz` runs FUZZ_EXAMPLES=200. FUZZ_SEED picks another fixed seed.
 """
 
@@ -23,6 +23,7 @@ from __future__ import annotations
 import base64
 import hashlib
 import hmac
+import itertools
 import json
 import os
 import zlib
@@ -45,11 +46,12 @@ from tests.worlds import populate
 
 pytestmark = pytest.mark.django_db
 
-EXAMPLES = int(os.environ.get("FUZZ_EXAMPLES", "10"))
+EXAMPLES = int(os.environ.get("FUZZ_EXAMPLES", "25"))
 SEED = int(os.environ.get("FUZZ_SEED", "20260301"))
 UNLIMITED = "1000000/m"
 STRONG_PASSWORD = "violet-harbour-lantern-93"
 CUSTOMER, AGENT = "+919812345678", "+919900011122"
+SEQUENCE = itertools.count(1)
 
 CHECKS = [
     schemathesis.checks.not_a_server_error,
@@ -154,6 +156,8 @@ def _body_values(path: str, world) -> dict[str, object]:
     if path in tokens:
         values["refresh" if path in ("auth/refresh", "auth/logout") else "token"] = tokens[path]()
         values["password"] = STRONG_PASSWORD
+    if path == "auth/register":
+        values.update(email=f"founder-{next(SEQUENCE)}@fuzz.example", password=STRONG_PASSWORD, timezone="")
     if path in ("auth/login", "auth/password/reset", "auth/verify/resend"):
         values.update(email=world.owner.email, password=PASSWORD)
     if path == "calls":
