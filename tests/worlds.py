@@ -5,6 +5,7 @@ calls with notes, a transcript and metadata, a recording stored through `recordi
 whatever storage the test set up, a failed one, products with variants, Exotel and Shopify
 connections, a failed webhook delivery and audit events. The fuzzer and the tenant isolation
 matrix both start from it, so a route added with a new kind of object shows up in both.
+`world_state()` reads back everything of one client, by value, to prove a request changed nothing.
 """
 
 from __future__ import annotations
