@@ -502,12 +502,13 @@ class CpuMeter:
             "load generator": _cpu_of("self"),
             "machine busy": (sum(jiffies) - idle) / _TICK,
             "machine total": sum(jiffies) / _TICK,
+            "wall": time.perf_counter(),
         }
 
     @staticmethod
     def spent(before: dict[str, float], after: dict[str, float]) -> dict[str, float]:
         spent = {name: after[name] - before[name] for name in before}
-        ours = sum(value for name, value in spent.items() if not name.startswith("machine"))
+        ours = sum(value for name, value in spent.items() if not name.startswith("machine") and name != "wall")
         spent["everything else"] = max(0.0, spent["machine busy"] - ours)
         spent["idle"] = spent["machine total"] - spent["machine busy"]
         return spent
@@ -775,13 +776,15 @@ def print_phase(phase: Phase, *, interval: float, callback_rate: float, probe_ra
     errors = sum(sum(s.errors.values()) for s in series.values())
     if phase.users == 100 and errors:
         missed.append(f"{errors} errors")
-    cpus = phase.cpu["machine total"] / phase.seconds
     shares = [
         f"{name} {value:.1f} s ({value / phase.cpu['machine total'] * 100:.0f}%)"
         for name, value in phase.cpu.items()
-        if not name.startswith("machine")
+        if not name.startswith("machine") and name != "wall"
     ]
-    print(f"   CPU time of the {cpus:.0f} CPUs: " + ", ".join(shares))
+    print(
+        f"   CPU time of the {os.cpu_count()} CPUs over the {phase.cpu['wall']:.0f} s until the last answer: "
+        + ", ".join(shares)
+    )
     first, last = phase.memory[0][1], phase.memory[-1][1]
     print("   web workers' RSS MiB (start → end, peak VmHWM):", end="")
     for pid in sorted(set(first) | set(last)):
