@@ -56,6 +56,12 @@ def on_starting(server):
     prometheus_multiprocess.prepare(path)
 
 
+def post_worker_init(worker):
+    # "Booting worker" is logged at fork; this once the application is loaded and requests are taken.
+    # A rolling restart waits for it (docs/operations.md, Restarts and draining).
+    worker.log.info("Worker ready (pid: %s)", worker.pid)
+
+
 def child_exit(server, worker):
     from caly import prometheus_multiprocess
 
@@ -63,6 +69,8 @@ def child_exit(server, worker):
 
 
 def on_exit(server):
+    if server.reexec_pid:
+        return  # after USR2 the new master inherited the folder and its workers write to it still
     path = os.environ.get("PROMETHEUS_MULTIPROC_DIR", "")
     made_here = os.path.dirname(path) == tempfile.gettempdir()
     if made_here and os.path.basename(path).startswith(_TEMPORARY_METRICS_PREFIX):

@@ -564,6 +564,16 @@ VARIABLES: tuple[Var, ...] = (
         secret=True,
     ),
     Var(
+        "DRAIN_FILE",
+        _parse_str,
+        "",
+        False,
+        "While this file exists, /health/ready answers 503 (draining) so load balancers stop sending new "
+        "requests: create it, wait for them to notice, then SIGTERM (docs/operations.md, Restarts and draining). "
+        "One path per instance.",
+        "/run/caly/web-1.drain",
+    ),
+    Var(
         "METRICS_TOKEN",
         _parse_str,
         "",

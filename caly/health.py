@@ -1,7 +1,8 @@
 """Liveness, readiness and a detailed report for monitors and load balancers.
 
 /health/live answers without I/O. /health/ready checks every dependency a request needs and
-answers 503 naming the failing one, so a load balancer stops sending traffic.
+answers 503 naming the failing one, so a load balancer stops sending traffic; it also answers 503
+while the instance drains before a restart (DRAIN_FILE), while every request it is sent still works.
 """
 
 from __future__ import annotations
@@ -137,9 +138,16 @@ def live(request):
     return JsonResponse({"status": "ok"})
 
 
+def draining() -> bool:
+    """The operator asked this instance to drain (settings.DRAIN_FILE exists): take no new traffic."""
+    return bool(settings.DRAIN_FILE) and os.path.exists(settings.DRAIN_FILE)
+
+
 @never_cache
 @require_safe
 def ready(request):
+    if draining():
+        return JsonResponse({"status": "draining", "failing": ["draining"]}, status=503)
     report = readiness_report()
     failing = [name for name, c in report["components"].items() if c["status"] != "ok"]
     body = {"status": report["status"]}

@@ -2,12 +2,17 @@
 
 gunicorn reads WEB_CONCURRENCY with a bare int() while importing its own config module, before
 gunicorn.conf.py runs, so a malformed value would end in a traceback instead of our one message.
-Validating first, then handing the same process to gunicorn, keeps signals (TERM, HUP) going
+Validating first, then handing the same process to gunicorn, keeps signals (TERM, HUP, USR2) going
 straight to the gunicorn master.
+
+On USR2 gunicorn starts a new master that inherits the listening socket (an upgrade in place, see
+docs/operations.md) by running `python <argv[0]> <arguments>` again, so argv[0] must be a script
+Python can run: gunicorn's own, from the same environment.
 """
 
 import os
 import sys
+from pathlib import Path
 
 from caly import env
 
@@ -17,7 +22,8 @@ def main() -> None:
     env.exit_on_error(production=production)
     from gunicorn.app.wsgiapp import run
 
-    sys.argv = ["gunicorn", "caly.wsgi", *sys.argv[1:]]
+    script = Path(sys.executable).with_name("gunicorn")
+    sys.argv = [str(script) if script.is_file() else "gunicorn", "caly.wsgi", *sys.argv[1:]]
     run()
 
 

@@ -99,13 +99,25 @@ class Gunicorn(Process):
     def worker_pids(self) -> list[int]:
         return [int(pid) for pid in re.findall(r"Booting worker with pid: (\d+)", self.output())]
 
+    def ready_workers(self, since_master: int | None = None) -> list[int]:
+        """Workers that loaded the application (gunicorn.conf.py's post_worker_init line), of the
+        master `since_master` and later ones (a USR2 upgrade logs to the same file)."""
+        output = self.output()
+        if since_master is not None:
+            output = output[output.index(f"({since_master})") :]
+        return [int(pid) for pid in re.findall(r"Worker ready \(pid: (\d+)\)", output)]
+
+    def masters(self) -> list[int]:
+        """Every master that started with this log, oldest first: the one started, then USR2's."""
+        return [int(pid) for pid in re.findall(r"Listening at: \S+ \((\d+)\)", self.output())]
+
     def wait_until_live(self, *, workers: int = 1, timeout: float = START_TIMEOUT) -> None:
-        """Until /health/live answers and `workers` workers have booted since start."""
+        """Until /health/live answers and `workers` workers have loaded the application."""
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             if not self.running():
                 raise StartError(f"gunicorn exited with {self.process.returncode}:\n{self.output()}")
-            if len(self.worker_pids()) >= workers:
+            if len(self.ready_workers()) >= workers:
                 with contextlib.suppress(OSError):
                     if http_get(self.port, "/health/live", timeout=2)[0] == 200:
                         return
@@ -140,6 +152,21 @@ def gunicorn(env: dict[str, str], log: Path, **options) -> Iterator[Gunicorn]:
         yield server
     finally:
         server.stop()
+
+
+def stop_pid(pid: int, *, timeout: float = 40) -> None:
+    """SIGTERM a process that is not our child (a master started by USR2) and wait for it to go."""
+    with contextlib.suppress(ProcessLookupError):
+        os.kill(pid, signal.SIGTERM)
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            os.kill(pid, 0)
+        except ProcessLookupError:
+            return
+        time.sleep(0.1)
+    with contextlib.suppress(ProcessLookupError):
+        os.kill(pid, signal.SIGKILL)
 
 
 # --- task workers ---------------------------------------------------------------------------------

@@ -1,9 +1,13 @@
-"""Settings for the processes tests/instances.py starts: the test settings, with what the environment asks
-for where the test settings fix a value (the task queue: TASKS_BACKEND=database for real workers;
-local files: MEDIA_ROOT, so the test can look at what a worker stored), and Exotel reachable over
-plain HTTP, as the fake Exotel on 127.0.0.1 serves it."""
+"""Settings for the processes tests/instances.py starts: the test settings and tests.serving's URLs.
+
+Where the test settings fix a value, the environment decides here: the task queue (TASKS_BACKEND=database
+for real workers) and local files (MEDIA_ROOT, so the test can look at what a worker stored). Exotel is
+reached over plain HTTP, as the fake Exotel on 127.0.0.1 serves it.
+"""
 
 from caly.settings.test import *  # noqa: F403
+
+ROOT_URLCONF = "tests.serving.urls"  # caly.urls plus `slow/`, a request that stays in flight a while
 
 if ENV["TASKS_BACKEND"] == "database":  # noqa: F405
     TASKS = {"default": {"BACKEND": "django_tasks_db.DatabaseBackend", "QUEUES": ["default"]}}

@@ -10,7 +10,8 @@ real, without touching the servers other tests share.
 
 `cut()` models a server that crashed or failed over (the client sees RST, then "connection
 refused"); `cut(hang=True)` a network that drops packets, where only the client's own timeouts end
-a connection attempt. Nothing here imports Django, so subprocess helpers may use it too.
+a connection attempt. `Balancer` is the same machinery in front of several backends, sending new
+connections only to those whose readiness check passes. Nothing here imports Django.
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ import select
 import socket
 import struct
 import threading
+import time
 
 BUFFER_BYTES = 64 * 1024
 
@@ -127,14 +129,21 @@ class TcpProxy:
             self._track(client)
             if not self._forwarding:
                 continue  # hanging: held open, never answered, reset on restore()
+            target = self._pick()
             try:
-                upstream = socket.create_connection(self.target, timeout=5)
+                if target is None:
+                    raise OSError("no backend to send the connection to")
+                upstream = socket.create_connection(target, timeout=5)
+                upstream.settimeout(None)
             except OSError:
                 _reset(client)
                 continue
             self._track(upstream)
             self.connections_made += 1
             threading.Thread(target=self._relay, args=(client, upstream), daemon=True).start()
+
+    def _pick(self) -> tuple[str, int] | None:
+        return self.target
 
     def _relay(self, client: socket.socket, upstream: socket.socket) -> None:
         pair = {client: upstream, upstream: client}
@@ -161,3 +170,66 @@ class TcpProxy:
             for sock in (client, upstream):
                 with contextlib.suppress(OSError):
                     sock.close()
+
+
+class Balancer(TcpProxy):
+    """A layer-4 load balancer on 127.0.0.1 that, like a cloud one, gives new connections only to backends
+    whose readiness check (GET `ready_path`) answered 200 at its last poll, round-robin. Connections it
+    already handed out stay where they are; `connections_to[port]` counts what each backend was given.
+    """
+
+    def __init__(self, *backends: int, ready_path: str = "/health/ready", interval: float = 0.25):
+        super().__init__(0)
+        self.ready_path = ready_path
+        self.interval = interval
+        self.backends: list[int] = list(backends)
+        self.healthy: list[int] = []
+        self.connections_to: dict[int, int] = {}
+        self._turn = 0
+        self._polling = threading.Event()
+
+    def start(self) -> Balancer:
+        super().start()
+        self._polling.set()
+        self.poll()
+        threading.Thread(target=self._poll_loop, name="balancer-health", daemon=True).start()
+        return self
+
+    def close(self) -> None:
+        self._polling.clear()
+        super().close()
+
+    def add(self, port: int) -> None:
+        self.backends = [*self.backends, port]
+
+    def remove(self, port: int) -> None:
+        self.backends = [backend for backend in self.backends if backend != port]
+        self.healthy = [backend for backend in self.healthy if backend != port]
+
+    def poll(self) -> None:
+        """Check every backend once; only those that answered 200 get new connections."""
+        self.healthy = [port for port in list(self.backends) if self._ready(port)]
+
+    def _ready(self, port: int) -> bool:
+        try:
+            with socket.create_connection(("127.0.0.1", port), timeout=1) as sock:
+                sock.settimeout(2)
+                sock.sendall(f"GET {self.ready_path} HTTP/1.0\r\nHost: 127.0.0.1\r\n\r\n".encode())
+                return sock.recv(32).startswith((b"HTTP/1.0 200", b"HTTP/1.1 200"))
+        except OSError:
+            return False
+
+    def _poll_loop(self) -> None:
+        while self._polling.is_set():
+            time.sleep(self.interval)
+            self.poll()
+
+    def _pick(self) -> tuple[str, int] | None:
+        healthy = self.healthy
+        if not healthy:
+            return None
+        with self._lock:
+            port = healthy[self._turn % len(healthy)]
+            self._turn += 1
+            self.connections_to[port] = self.connections_to.get(port, 0) + 1
+        return ("127.0.0.1", port)

@@ -392,6 +392,7 @@ API_CONTENT_SECURITY_POLICY = {"default-src": ["'none'"], "frame-ancestors": ["'
 
 SLOW_REQUEST_MS = ENV["SLOW_REQUEST_MS"]
 HEALTH_TOKEN = ENV["HEALTH_TOKEN"]
+DRAIN_FILE = ENV["DRAIN_FILE"]
 # /metrics (caly/metrics.py), error reports and traces (caly/observability.py).
 METRICS_TOKEN = ENV["METRICS_TOKEN"]
 METRICS_ALLOWED_IPS = ENV["METRICS_ALLOWED_IPS"]
