@@ -8,6 +8,7 @@ connections hang until connect_timeout). The shared PostgreSQL server is never s
 """
 
 import json
+import os
 import time
 from concurrent.futures import ThreadPoolExecutor
 from urllib.parse import urlsplit
@@ -38,6 +39,9 @@ GUNICORN_TIMEOUT = 30
 # "Does not hang": an answer well inside the worker timeout, however the database fails.
 ANSWER_BOUND_SECONDS = GUNICORN_TIMEOUT / 2
 RECOVERY_BOUND_SECONDS = 30
+# make hardening-long: the partition lasts 90 s, long enough for the pool's reconnection backoff to
+# grow past a minute were it not capped (reconnect_timeout in caly/settings/base.py).
+LONG_OUTAGE_SECONDS = 90 if os.environ.get("CALY_HARDENING_LONG") == "1" else 0
 THREADS = 10
 
 
@@ -239,6 +243,10 @@ def test_the_database_going_away_and_coming_back(tmp_path, world, connections):
             proxy.cut(hang=True)  # packets dropped: only connect_timeout ends an attempt
             assert_database_down(probe(server.port, world, n + 1))
             assert_database_down(probe(server.port, world, n + 2))
+            outage_ends = time.monotonic() + LONG_OUTAGE_SECONDS
+            while time.monotonic() < outage_ends:  # a long outage, with some traffic, as in life
+                assert request(server.port, "GET", "/api/v1/me", headers=world["bearer"])[0] == 503
+                time.sleep(2)
             proxy.restore()
             recovered_after_partition, n = until_serving(server.port, world, n + 3)
             assert_all_serving(probe(server.port, world, n))
