@@ -149,6 +149,7 @@ def probe(port: int, world: dict, n: int) -> dict[str, tuple]:
         "ready": ("GET", "/health/ready", b"", {}),
         "api_me": ("GET", "/api/v1/me", b"", world["bearer"]),
         "api_calls": ("GET", "/api/v1/calls", b"", world["bearer"]),
+        "api_session": ("GET", "/api/v1/me", b"", world["cookie"]),  # the session, in the database
         "api_login": ("POST", "/api/v1/auth/login", login, {"Content-Type": "application/json"}),
         "exotel": ("POST", world["exotel_path"], form_body, {"Content-Type": "application/x-www-form-urlencoded"}),
         "exotel_json": ("POST", world["exotel_path"], exotel, {"Content-Type": "application/json"}),
@@ -175,7 +176,7 @@ def assert_database_down(answers: dict) -> None:
     assert statuses == {**dict.fromkeys(answers, 503), "live": 200}, statuses
     # Migrations cannot be checked without the database; they are reported failing, not tried.
     assert json.loads(answers["ready"][2]) == {"status": "unavailable", "failing": ["database", "migrations"]}
-    for name in ("api_me", "api_calls", "api_login", "exotel", "exotel_json", "shopify"):
+    for name in ("api_me", "api_calls", "api_session", "api_login", "exotel", "exotel_json", "shopify"):
         _, headers, body, _ = answers[name]
         envelope = json.loads(body)
         assert envelope["success"] is False and envelope["error"]["code"] == "SERVICE_UNAVAILABLE", (name, envelope)

@@ -144,7 +144,7 @@ def test_a_rolling_restart_in_place_under_load_fails_no_request(tmp_path):
         server.signal(signal.SIGTERM)  # the old master and its workers drain and exit; the socket stays open
         assert server.process.wait(timeout=GRACEFUL_TIMEOUT + 10) == 0, server.output()
         hold(load, "after")
-        hold(load, "after")
+        time.sleep(HOLD_SECONDS)
         load.stop()
         outcomes = load.join()
         assert instances.http_get(server.port, "/health/ready")[0] == 200  # the new master serves on
@@ -187,7 +187,7 @@ def test_the_drain_first_recipe_restarts_an_instance_without_a_single_failure(tm
             assert balancer.connections_to[old.port] == given_to_old
 
             hold(load, "after")
-            hold(load, "after")
+            time.sleep(HOLD_SECONDS)
             load.stop()
             outcomes = load.join()
         finally:
