@@ -466,14 +466,16 @@ class Phase:
 _TICK = os.sysconf("SC_CLK_TCK")
 
 
-def _cpu_of(pid: int | str, *, children: bool = False) -> float:
+def _cpu_of(pid: int | str, *, children: bool = False, kernel_only: bool = False) -> float:
     """CPU seconds a process used (plus, with `children`, those of its children it has reaped)."""
     try:
         fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
     except (OSError, IndexError):
         return 0.0
-    used = int(fields[11]) + int(fields[12]) + (int(fields[13]) + int(fields[14]) if children else 0)
-    return used / _TICK
+    user, system, children_user, children_system = (int(value) for value in fields[11:15])
+    if kernel_only:
+        return (system + (children_system if children else 0)) / _TICK
+    return (user + system + (children_user + children_system if children else 0)) / _TICK
 
 
 @dataclass
@@ -494,9 +496,14 @@ class CpuMeter:
                 title = cmdline.read_bytes()  # "postgres: 15/main: <user> <database> 127.0.0.1(…) idle"
                 if title.startswith(b"postgres:") and f" {self.database} 127.0.0.1(".encode() in title:
                     postgres += _cpu_of(cmdline.parent.name)
-        web = _cpu_of(self.master, children=True) + sum(_cpu_of(pid) for pid in worker_pids(self.master))
+        workers = worker_pids(self.master)
+        web = _cpu_of(self.master, children=True) + sum(_cpu_of(pid) for pid in workers)
+        web_kernel = _cpu_of(self.master, children=True, kernel_only=True) + sum(
+            _cpu_of(pid, kernel_only=True) for pid in workers
+        )
         return {
             "web (gunicorn)": web,
+            "of which in the kernel": web_kernel,
             "PostgreSQL (this database)": postgres,
             "task worker": _cpu_of(self.task_worker) if self.task_worker else 0.0,
             "load generator": _cpu_of("self"),
@@ -508,7 +515,9 @@ class CpuMeter:
     @staticmethod
     def spent(before: dict[str, float], after: dict[str, float]) -> dict[str, float]:
         spent = {name: after[name] - before[name] for name in before}
-        ours = sum(value for name, value in spent.items() if not name.startswith("machine") and name != "wall")
+        ours = sum(
+            value for name, value in spent.items() if not name.startswith(("machine", "of which")) and name != "wall"
+        )
         spent["everything else"] = max(0.0, spent["machine busy"] - ours)
         spent["idle"] = spent["machine total"] - spent["machine busy"]
         return spent
