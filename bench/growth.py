@@ -111,7 +111,7 @@ def main() -> int:
     browsers = {}
     urls = {}
     for size, client in clients.items():
-        browser = TestClient()
+        browser = TestClient(HTTP_HOST="127.0.0.1")
         browser.force_login(viewer(client))
         browsers[size], urls[size] = browser, cases(client)
     timings: dict[tuple[str, int], list[float]] = {}
