@@ -212,9 +212,10 @@ STORAGES = {
     "default": _default_storage,
     "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},
 }
-# S3 uploads go in 8 MB parts and boto3 reads up to 10 parts ahead (80 MB: most recordings whole).
-# Two parts in memory and two in flight keep an upload near 35 MB however large the recording.
-AWS_S3_TRANSFER_CONFIG = TransferConfig(max_concurrency=2)
+# S3 uploads go in parts of 5 MiB (S3's smallest) and boto3 reads up to 10 parts ahead. Two parts in
+# memory and two in flight keep an upload near 20 MB however large the recording: a 200 MB fetch adds
+# about 30 MiB to the worker's peak RSS, where 8 MB parts added 43-52 MiB (bench/fetch_memory.py).
+AWS_S3_TRANSFER_CONFIG = TransferConfig(max_concurrency=2, multipart_chunksize=5 * 1024 * 1024)
 AWS_S3_TRANSFER_CONFIG.max_in_memory_upload_chunks = 2  # s3transfer's setting; boto3's constructor lacks it
 PRESIGNED_URL_EXPIRY_SECONDS = ENV["S3_PRESIGNED_URL_EXPIRY_SECONDS"]
 RECORDING_MAX_BYTES = ENV["RECORDING_MAX_MB"] * 1024 * 1024
