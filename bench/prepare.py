@@ -69,7 +69,7 @@ def main() -> int:
         print(f"data ready: {have:,} calls for demo-store, {others:,} for the other demo clients", flush=True)
         return 0
     started = time.perf_counter()
-    print("seeding (bulk inserts; about five minutes for the default sizes)…", flush=True)
+    print("seeding (bulk inserts; about seven minutes for the default sizes)…", flush=True)
     call_command(
         "seed_demo",
         "--allow-production",
