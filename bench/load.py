@@ -801,7 +801,7 @@ def print_phase(phase: Phase, *, interval: float, callback_rate: float, probe_ra
         end_rss, hwm = (value / 1024 for value in last.get(pid, (0, 0)))
         peak = max(snapshot.get(pid, (0, 0))[0] for _, snapshot in phase.memory) / 1024
         born = "" if pid in first else " (new)"
-        gone = " (recycled)" if pid not in last else ""
+        gone = " (recycled)" if last.get(pid, (0, 0))[0] == 0 else ""
         print(f" [{pid}{born}{gone}: {start_rss:.0f} → {end_rss:.0f}, sampled max {peak:.0f}, HWM {hwm:.0f}]", end="")
     print()
     return missed
