@@ -22,7 +22,7 @@ from botocore.exceptions import ClientError
 from django.conf import settings
 from django.core.cache import caches
 from django.core.files.storage import FileSystemStorage, storages
-from django.db import DEFAULT_DB_ALIAS, connections
+from django.db import DEFAULT_DB_ALIAS, InterfaceError, OperationalError, connections
 from django.db.migrations.executor import MigrationExecutor
 from django.http import JsonResponse
 from django.views.decorators.cache import never_cache
@@ -32,8 +32,25 @@ STARTED_AT = time.monotonic()
 _migrations_applied = False
 
 
+# A held connection that the database dropped (a restart) fails at once; an unreachable database
+# takes connect_timeout. Only the first is retried, so a hung database still answers in one timeout.
+STALE_CONNECTION_SECONDS = 1.0
+
+
 def check_database() -> None:
-    with connections[DEFAULT_DB_ALIAS].cursor() as cursor:
+    connection = connections[DEFAULT_DB_ALIAS]
+    started = time.monotonic()
+    try:
+        _select_one(connection)
+    except (OperationalError, InterfaceError):
+        if time.monotonic() - started > STALE_CONNECTION_SECONDS:
+            raise
+        connection.close()  # a dead persistent or pooled connection is not an outage: try a fresh one
+        _select_one(connection)
+
+
+def _select_one(connection) -> None:
+    with connection.cursor() as cursor:
         cursor.execute("SELECT 1")
         cursor.fetchone()
 
