@@ -4,13 +4,12 @@ Drives Debian's Chromium (/usr/bin/chromium) with Playwright's sync API against 
 live server. Nothing is written into the repository (no screenshots, no traces).
 """
 
-import os
 import re
 
 import pytest
-from playwright.sync_api import expect, sync_playwright
+from playwright.sync_api import expect
 
-from tests.conftest import CHROMIUM
+from tests.playwright import allow_database_calls_beside_playwright, browser  # noqa: F401
 
 pytestmark = pytest.mark.browser
 
@@ -23,41 +22,6 @@ CLIENT_ERRORS_PATH = "/api/v1/client-errors/"
 
 
 # --- fixtures -------------------------------------------------------------------------------------
-
-
-@pytest.fixture(scope="module", autouse=True)
-def _allow_database_calls_beside_playwright():
-    """Playwright's sync API keeps an asyncio loop running on the main thread while the browser is
-    open, and Django refuses database calls from a thread with a running loop. pytest-django flushes
-    the test database there after each test, so it would fail at teardown. Nothing runs concurrently
-    with that loop (the sync API blocks while it works), so the check is a false alarm here; it is
-    lifted for this module only and restored afterwards."""
-    previous = os.environ.get("DJANGO_ALLOW_ASYNC_UNSAFE")
-    os.environ["DJANGO_ALLOW_ASYNC_UNSAFE"] = "true"
-    yield
-    if previous is None:
-        os.environ.pop("DJANGO_ALLOW_ASYNC_UNSAFE", None)
-    else:
-        os.environ["DJANGO_ALLOW_ASYNC_UNSAFE"] = previous
-
-
-@pytest.fixture(scope="module")
-def browser():
-    with sync_playwright() as p:
-        browser = p.chromium.launch(
-            executable_path=CHROMIUM,
-            headless=True,
-            args=[
-                "--no-sandbox",
-                "--disable-gpu",
-                "--disable-background-networking",
-                "--disable-component-update",
-                "--disable-sync",
-                "--no-first-run",
-            ],
-        )
-        yield browser
-        browser.close()
 
 
 class Watched:
@@ -94,7 +58,7 @@ class Watched:
 
 
 @pytest.fixture
-def open_page(browser, live_server, transactional_db):
+def open_page(browser, live_server, transactional_db):  # noqa: F811
     """open_page(viewport=DESKTOP) -> Watched: a page in a fresh context, with short timeouts."""
     contexts = []
 

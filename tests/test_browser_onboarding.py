@@ -6,16 +6,15 @@ Drives Debian's Chromium (/usr/bin/chromium) with Playwright's sync API against 
 live server, like tests/test_browser_accounts.py. E-mails land in django.core.mail.outbox.
 """
 
-import os
 import re
 
 import pytest
 from django.core import mail
-from playwright.sync_api import expect, sync_playwright
+from playwright.sync_api import expect
 
 from accounts.models import Client, OnboardingStep
 from integrations.models import ExotelConnection, ShopifyConnection
-from tests.conftest import CHROMIUM
+from tests.playwright import allow_database_calls_beside_playwright, browser  # noqa: F401
 
 pytestmark = pytest.mark.browser
 
@@ -26,40 +25,8 @@ DESKTOP = {"width": 1440, "height": 900}
 OWNER_PASSWORD = "a-strong-pass-phrase-9"
 
 
-@pytest.fixture(scope="module", autouse=True)
-def _allow_database_calls_beside_playwright():
-    """Playwright's sync API keeps an asyncio loop running on the main thread; Django would refuse
-    the test database flush there (see tests/test_browser.py). Lifted for this module only."""
-    previous = os.environ.get("DJANGO_ALLOW_ASYNC_UNSAFE")
-    os.environ["DJANGO_ALLOW_ASYNC_UNSAFE"] = "true"
-    yield
-    if previous is None:
-        os.environ.pop("DJANGO_ALLOW_ASYNC_UNSAFE", None)
-    else:
-        os.environ["DJANGO_ALLOW_ASYNC_UNSAFE"] = previous
-
-
-@pytest.fixture(scope="module")
-def browser():
-    with sync_playwright() as p:
-        browser = p.chromium.launch(
-            executable_path=CHROMIUM,
-            headless=True,
-            args=[
-                "--no-sandbox",
-                "--disable-gpu",
-                "--disable-background-networking",
-                "--disable-component-update",
-                "--disable-sync",
-                "--no-first-run",
-            ],
-        )
-        yield browser
-        browser.close()
-
-
 @pytest.fixture
-def open_page(browser, live_server, transactional_db):
+def open_page(browser, live_server, transactional_db):  # noqa: F811
     """open_page(viewport) -> a page in a fresh context (its own cookies), with short timeouts.
     Each page records the CSP violations its console reports in `page.csp_errors`."""
     contexts = []

@@ -7,7 +7,6 @@ live server, like tests/test_browser.py. Recordings are written under tmp_path, 
 repository.
 """
 
-import os
 import re
 import threading
 import zoneinfo
@@ -15,12 +14,12 @@ from datetime import timedelta
 
 import pytest
 from django.utils import timezone
-from playwright.sync_api import expect, sync_playwright
+from playwright.sync_api import expect
 
 from accounts.roles import Role
 from recordings.models import Recording
-from tests.conftest import CHROMIUM
 from tests.factories import PASSWORD, ClientFactory, UserFactory
+from tests.playwright import allow_database_calls_beside_playwright, browser  # noqa: F401
 from tests.s3 import local_storage  # noqa: F401
 from tests.test_recordings_pages import make_call, store_recording, wav_bytes
 
@@ -34,38 +33,6 @@ MOBILE = {"width": 375, "height": 812}
 PAGE_SIZE = 3
 # Long enough (1.9 MB) that Chromium, preloading metadata only, leaves its end unread until asked.
 RECORDING_SECONDS = 120
-
-
-@pytest.fixture(scope="module", autouse=True)
-def _allow_database_calls_beside_playwright():
-    """Playwright's sync API keeps an asyncio loop running on the main thread; Django would refuse
-    the test database flush there (see tests/test_browser.py). Lifted for this module only."""
-    previous = os.environ.get("DJANGO_ALLOW_ASYNC_UNSAFE")
-    os.environ["DJANGO_ALLOW_ASYNC_UNSAFE"] = "true"
-    yield
-    if previous is None:
-        os.environ.pop("DJANGO_ALLOW_ASYNC_UNSAFE", None)
-    else:
-        os.environ["DJANGO_ALLOW_ASYNC_UNSAFE"] = previous
-
-
-@pytest.fixture(scope="module")
-def browser():
-    with sync_playwright() as p:
-        browser = p.chromium.launch(
-            executable_path=CHROMIUM,
-            headless=True,
-            args=[
-                "--no-sandbox",
-                "--disable-gpu",
-                "--disable-background-networking",
-                "--disable-component-update",
-                "--disable-sync",
-                "--no-first-run",
-            ],
-        )
-        yield browser
-        browser.close()
 
 
 @pytest.fixture(autouse=True)
@@ -93,7 +60,7 @@ def _one_request_at_a_time_on_shared_sqlite(live_server):
 
 
 @pytest.fixture
-def open_page(browser, live_server, transactional_db):
+def open_page(browser, live_server, transactional_db):  # noqa: F811
     """open_page(viewport) -> a page in a fresh context, with short timeouts. `page.csp_errors()`
     lists the CSP violations its console reported and its securitypolicyviolation events."""
     contexts = []
