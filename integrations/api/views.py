@@ -27,6 +27,13 @@ class _ConnectionView(TenantAPIView):
     def get_tenant_queryset(self):
         return self.model.objects.all()
 
+    def _save(self, request, *, partial: bool):
+        """PUT and PATCH: the provider's write serializer, then its save service (secrets write-only)."""
+        serializer = self.write_serializer_class(data=request.data, partial=partial)
+        serializer.is_valid(raise_exception=True)
+        connection = self.save_service(client=self.client, actor=request.user, **serializer.validated_data)
+        return Response(self.serializer_class(connection).data)
+
     def connection(self, *, required: bool = True):
         connection = self.get_queryset().first()
         if connection is None and required:
@@ -53,6 +60,8 @@ class IntegrationsView(TenantAPIView):
 class ExotelConnectionView(_ConnectionView):
     capabilities = {"GET": MANAGE, "PUT": MANAGE, "PATCH": MANAGE, "DELETE": MANAGE}
     serializer_class = s.ExotelConnectionSerializer
+    write_serializer_class = s.ExotelConnectionWriteSerializer
+    save_service = staticmethod(services.exotel_connection_save)
     queryset = ExotelConnection.objects.all()
     model = ExotelConnection
     provider_name = "Exotel"
@@ -79,14 +88,6 @@ class ExotelConnectionView(_ConnectionView):
     def patch(self, request):
         self.connection()
         return self._save(request, partial=True)
-
-    def _save(self, request, *, partial: bool):
-        serializer = s.ExotelConnectionWriteSerializer(data=request.data, partial=partial)
-        serializer.is_valid(raise_exception=True)
-        connection = services.exotel_connection_save(
-            client=self.client, actor=request.user, **serializer.validated_data
-        )
-        return Response(s.ExotelConnectionSerializer(connection).data)
 
     @extend_schema(tags=TAGS, responses={204: None}, summary="Disconnect Exotel (calls and recordings stay)")
     def delete(self, request):
@@ -129,6 +130,8 @@ class ExotelTokenRotateView(_ConnectionView):
 class ShopifyConnectionView(_ConnectionView):
     capabilities = {"GET": MANAGE, "PUT": MANAGE, "PATCH": MANAGE, "DELETE": MANAGE}
     serializer_class = s.ShopifyConnectionSerializer
+    write_serializer_class = s.ShopifyConnectionWriteSerializer
+    save_service = staticmethod(services.shopify_connection_save)
     queryset = ShopifyConnection.objects.all()
     model = ShopifyConnection
     provider_name = "Shopify"
@@ -155,14 +158,6 @@ class ShopifyConnectionView(_ConnectionView):
     def patch(self, request):
         self.connection()
         return self._save(request, partial=True)
-
-    def _save(self, request, *, partial: bool):
-        serializer = s.ShopifyConnectionWriteSerializer(data=request.data, partial=partial)
-        serializer.is_valid(raise_exception=True)
-        connection = services.shopify_connection_save(
-            client=self.client, actor=request.user, **serializer.validated_data
-        )
-        return Response(s.ShopifyConnectionSerializer(connection).data)
 
     @extend_schema(tags=TAGS, responses={204: None}, summary="Disconnect Shopify (synced products stay)")
     def delete(self, request):
