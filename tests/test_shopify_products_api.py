@@ -1,6 +1,7 @@
 """Products API and selector: page numbers, search by title or SKU, status filter, strict
 parameters, tenant isolation, tombstones hidden, variants without N+1; and the demo catalogue."""
 
+import json
 from decimal import Decimal
 
 import pytest
@@ -100,6 +101,21 @@ def test_it_shows_a_product_with_its_variants(as_user, alice, catalogue):
         "barcode": "",
     }
     assert "description" not in kurta
+
+
+def test_the_list_shows_the_same_product_shape_as_its_serializer(as_user, alice, catalogue):
+    from integrations.shopify.serializers import ProductSerializer
+
+    catalogue["kurta"].variants.filter(sku="KUR-IND-M").update(
+        compare_at_price=Decimal("599.50"), inventory_quantity=7, barcode="8901234567890"
+    )
+    Product.objects.filter(pk=catalogue["kurta"].pk).update(
+        tags=["cotton", "summer"], vendor="Weaves", shopify_updated_at=timezone.now(), synced_at=timezone.now()
+    )
+    _, body = get(as_user(alice), q="Indigo")
+    kurta = Product.objects.prefetch_related("variants").get(pk=catalogue["kurta"].pk)
+    assert body["data"] == [json.loads(json.dumps(ProductSerializer(kurta).data))]
+    assert body["data"][0]["variants"][1]["compare_at_price"] == "599.50"
 
 
 @pytest.mark.parametrize(
