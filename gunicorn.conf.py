@@ -57,6 +57,9 @@ def on_starting(server):
 
 
 def post_worker_init(worker):
+    from caly.warmup import prepare_worker
+
+    prepare_worker()
     # "Booting worker" is logged at fork; this once the application is loaded and requests are taken.
     # A rolling restart waits for it (docs/operations.md, Restarts and draining).
     worker.log.info("Worker ready (pid: %s)", worker.pid)

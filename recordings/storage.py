@@ -143,6 +143,12 @@ def _signing_client(s3):
     return s3.connection.meta.client
 
 
+def prepare() -> None:
+    """Make the process's signing client now (a web worker calls this before taking requests)."""
+    if not is_local():
+        _signing_client(storages["default"])
+
+
 def open_object(key: str):
     return default_storage.open(key, "rb")
 
