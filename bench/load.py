@@ -60,7 +60,8 @@ from django_tasks_db.models import DBTaskResult
 
 from accounts.models import Client, User
 from accounts.roles import Role
-from bench.harness import S3_BUCKET, child, free_port, memory_kib, moto_s3, s3_env
+from bench import gc_pauses
+from bench.harness import S3_BUCKET, child, free_port, memory_kib, moto_s3, s3_env, vacuum_analyze
 from integrations.exotel.services import exotel_callback_urls
 from integrations.models import ExotelConnection, Product, WebhookEvent
 from recordings import demo
@@ -461,6 +462,7 @@ class Phase:
     memory: list[tuple[float, dict[int, tuple[int, int]]]] = field(default_factory=list)
     sign_in_seconds: float = 0.0
     cpu: dict[str, float] = field(default_factory=dict)
+    window: tuple[float, float] = (0.0, 0.0)  # unix times: the phase's start and its last answer
 
 
 _TICK = os.sysconf("SC_CLK_TCK")
@@ -557,6 +559,7 @@ async def run_phase(world, users, *, count, seconds, interval, callback_rate, pr
     start = time.perf_counter() + 0.5
     end = start + seconds
     cpu_before = meter.sample()
+    unix_start = time.time()
     await asyncio.gather(
         watch_memory(master, phase, end),
         callbacks(world, phase.recorder, start=start, end=end, rate=callback_rate * count, run_id=run_id),
@@ -564,6 +567,7 @@ async def run_phase(world, users, *, count, seconds, interval, callback_rate, pr
         *(user_loop(world, user, phase.recorder, start=start, end=end, interval=interval) for user in active),
     )
     phase.cpu = CpuMeter.spent(cpu_before, meter.sample())
+    phase.window = (unix_start, time.time())
     phase.load_after = os.getloadavg()
     return phase
 
@@ -731,7 +735,7 @@ def load_text(load: tuple[float, float, float]) -> str:
     return " ".join(f"{value:.2f}" for value in load)
 
 
-def print_phase(phase: Phase, *, interval: float, callback_rate: float, probe_rate: float) -> list[str]:
+def print_phase(phase: Phase, *, interval: float, callback_rate: float, probe_rate: float, gc_dir: Path) -> list[str]:
     """The table of one phase; returns the targets it missed (at 100 users only)."""
     series = phase.recorder.series
     bare = series.get("floor: bare view")
@@ -794,6 +798,14 @@ def print_phase(phase: Phase, *, interval: float, callback_rate: float, probe_ra
         f"   CPU time of the {os.cpu_count()} CPUs over the {phase.cpu['wall']:.0f} s until the last answer: "
         + ", ".join(shares)
     )
+    pauses = "; ".join(
+        f"generation {generation}: {count} totalling {total:.0f} ms, longest {longest:.0f}"
+        for generation, (count, total, longest) in gc_pauses.summary(gc_dir, *phase.window).items()
+    )
+    print(
+        f"   web workers' garbage-collector pauses of {gc_pauses.MIN_MS:.0f} ms or more (the worker's threads wait):"
+        f" {pauses or 'none'}"
+    )
     first, last = phase.memory[0][1], phase.memory[-1][1]
     print("   web workers' RSS MiB (start → end, peak VmHWM):", end="")
     for pid in sorted(set(first) | set(last)):
@@ -855,12 +867,15 @@ def main() -> int:
     phases: list[Phase] = []
     missed: list[str] = []
     print(f"load average {load_text(os.getloadavg())} at the start; logs in {logs}", flush=True)
+    print(f"VACUUM ANALYZE: {vacuum_analyze(connection):.1f} s", flush=True)
 
     with moto_s3() as (s3_endpoint, s3):
         print(f"S3 (moto): restored {restore_samples(s3)} sample objects", flush=True)
         env = server_env(
             port=port, s3_endpoint=s3_endpoint, workers=args.workers, threads=args.threads, log_level=args.log_level
         )
+        (logs / "gc").mkdir()
+        env["BENCH_GC_DIR"] = str(logs / "gc")
         serve = [sys.executable, "-m", "caly.serve", "--config", "gunicorn.conf.py"]
         with child(serve, env=env, log=logs / "gunicorn.log") as server:
             wait_ready(port, server, logs / "gunicorn.log")
@@ -954,7 +969,11 @@ def main() -> int:
         missed.append(f"calls list throughput {ratio:.2f} × floor")
     for phase in phases:
         missed += print_phase(
-            phase, interval=args.interval, callback_rate=args.callback_rate, probe_rate=args.probe_rate
+            phase,
+            interval=args.interval,
+            callback_rate=args.callback_rate,
+            probe_rate=args.probe_rate,
+            gc_dir=logs / "gc",
         )
     print()
     print(f"presigned download URL served by S3: {'ok' if presigned_ok else 'FAILED'}")
