@@ -5,6 +5,7 @@ from __future__ import annotations
 from rest_framework import serializers
 
 from integrations.models import Product, ProductStatus, ProductVariant
+from integrations.shopify import selectors
 
 
 class ProductFilterSerializer(serializers.Serializer):
@@ -22,7 +23,7 @@ class ProductVariantSerializer(serializers.ModelSerializer):
 
     class Meta:
         model = ProductVariant
-        fields = ["shopify_id", "sku", "title", "price", "compare_at_price", "inventory_quantity", "barcode"]
+        fields = [name for name in selectors.VARIANT_LIST_FIELDS if name != "product_id"]
         read_only_fields = fields
 
 
@@ -33,18 +34,10 @@ class ProductSerializer(serializers.ModelSerializer):
 
     class Meta:
         model = Product
+        # The list endpoint builds the same shape from `.values(*PRODUCT_LIST_FIELDS)` rows (shopify/api.py).
         fields = [
             "id",
-            "shopify_id",
-            "title",
-            "handle",
-            "status",
-            "vendor",
-            "product_type",
-            "tags",
-            "images_count",
-            "shopify_updated_at",
-            "synced_at",
+            *(name for name in selectors.PRODUCT_LIST_FIELDS if name not in ("id", "public_id")),
             "variants",
         ]
         read_only_fields = fields
