@@ -2,7 +2,9 @@
 PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
-STAMP := $(VENV)/.installed
+# Two install sets: running the app needs requirements.txt only; tests and tools need the dev set too.
+RUN_STAMP := $(VENV)/.installed-run
+DEV_STAMP := $(VENV)/.installed-dev
 
 .PHONY: run test fuzz hardening-long lint format docs serve worker migrate demo bench clean
 
@@ -10,11 +12,15 @@ $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
 
-$(STAMP): $(BIN)/python requirements.txt requirements-dev.txt
-	$(BIN)/python -m pip install --quiet -r requirements-dev.txt
-	touch $(STAMP)
+$(RUN_STAMP): $(BIN)/python requirements.txt
+	$(BIN)/python -m pip install --quiet -r requirements.txt
+	touch $(RUN_STAMP)
 
-migrate: $(STAMP)
+$(DEV_STAMP): $(RUN_STAMP) requirements-dev.txt
+	$(BIN)/python -m pip install --quiet -r requirements-dev.txt
+	touch $(DEV_STAMP)
+
+migrate: $(RUN_STAMP)
 	$(BIN)/python manage.py migrate --noinput
 
 demo: migrate
@@ -26,12 +32,12 @@ run: demo
 	$(BIN)/python manage.py run_worker & \
 	$(BIN)/python manage.py runserver 127.0.0.1:8000
 
-test: $(STAMP)
+test: $(DEV_STAMP)
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
 
 # Schemathesis on every API operation, with 200 generated examples each instead of CI's 25
 # (tests/test_fuzz_api.py). FUZZ_EXAMPLES and FUZZ_SEED change the size and the seed.
-fuzz: $(STAMP)
+fuzz: $(DEV_STAMP)
 	FUZZ_EXAMPLES=$${FUZZ_EXAMPLES:-200} $(BIN)/python -m pytest tests/test_fuzz_api.py $(PYTEST_ARGS)
 
 # Faults, restarts under load and several instances, at length (the suite runs shorter versions): 45 s of
@@ -39,30 +45,30 @@ fuzz: $(STAMP)
 # the production timeouts. Needs PostgreSQL and redis-server on 127.0.0.1; CI=true fails anything skipped.
 HARDENING_DATABASE_URL ?= postgres://postgres@127.0.0.1:5432/caly
 HARDENING_REDIS_URL ?= redis://127.0.0.1:6379/0
-hardening-long: $(STAMP)
+hardening-long: $(DEV_STAMP)
 	CI=true CALY_HARDENING_LONG=1 DATABASE_URL=$(HARDENING_DATABASE_URL) REDIS_URL=$(HARDENING_REDIS_URL) \
 	$(BIN)/python -m pytest -s tests/test_restarts.py tests/test_several_instances.py \
-	tests/test_faults_database.py tests/test_faults_redis.py tests/test_faults_storage.py tests/test_faults_worker.py \
+	tests/test_faults_database.py tests/test_faults_redis.py tests/test_faults_storage.py tests/test_faults_worker.py --timeout 3600 \
 	$(PYTEST_ARGS)
 
-lint: $(STAMP)
+lint: $(DEV_STAMP)
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 
-format: $(STAMP)
+format: $(DEV_STAMP)
 	$(BIN)/ruff check --fix .
 	$(BIN)/ruff format .
 
 # .env.example and the README tables are generated from caly/env.py and caly/api/errors.py.
-docs: $(STAMP)
+docs: $(RUN_STAMP)
 	$(BIN)/python -m caly.docs
 
 # Production-style server: gunicorn with gunicorn.conf.py (needs collectstatic for static files).
-serve: $(STAMP)
+serve: $(RUN_STAMP)
 	$(BIN)/python manage.py collectstatic --noinput
 	$(BIN)/python -m caly.serve
 
-worker: $(STAMP)
+worker: $(RUN_STAMP)
 	$(BIN)/python manage.py run_worker
 
 # Load, growth and memory benchmarks (bench/README.md): PostgreSQL and Redis on 127.0.0.1. The first run
@@ -70,7 +76,7 @@ worker: $(STAMP)
 BENCH_DATABASE_URL ?= postgres://postgres@127.0.0.1:5432/caly_bench
 BENCH_REDIS_URL ?= redis://127.0.0.1:6379/0
 BENCH_ENV = DATABASE_URL=$(BENCH_DATABASE_URL) REDIS_URL=$(BENCH_REDIS_URL)
-bench: $(STAMP)
+bench: $(DEV_STAMP)
 	$(BENCH_ENV) $(BIN)/python bench/prepare.py
 	@status=0; \
 	$(BENCH_ENV) $(BIN)/python bench/load.py --users 100 300 --seconds 60 || status=1; \
