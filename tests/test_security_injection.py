@@ -9,7 +9,8 @@
   the client's name, people's names, product titles, types, vendors and tags, webhook topics and
   errors) comes out escaped; in a real browser an injected <script> does not run, and the page's
   CSP would block an inline script even if it reached the page.
-- The CSV export neutralises cells a spreadsheet would run as formulas (=, +, -, @, tab, CR).
+- The CSV export neutralises cells a spreadsheet would run as formulas (=, +, -, @, tab, CR); a phone
+  number in E.164 form (+ and 7-15 ASCII digits, the first not 0) is a number, written as it is.
 """
 
 from __future__ import annotations
@@ -227,7 +228,38 @@ def test_the_csv_export_neutralises_every_formula_prefix(api, worlds, prefix):
     rows = list(csv.reader(io.StringIO(b"".join(response.streaming_content).decode())))
     notes = {row[0]: row[-1] for row in rows[1:]}[str(world.call.public_id)]
     assert notes == "'" + formula
-    assert all(not cell.startswith(("=", "+", "-", "@", "\t", "\r")) for row in rows[1:] for cell in row)
+    unguarded = [cell for row in rows[1:] for cell in row if cell.startswith(("=", "+", "-", "@", "\t", "\r"))]
+    assert all(re.fullmatch(r"\+[1-9][0-9]{6,14}", cell) for cell in unguarded), unguarded  # phone numbers only
+
+
+@pytest.mark.parametrize(
+    ("number", "cell"),
+    [
+        ("+919876543210", "+919876543210"),  # E.164: a number to a spreadsheet, written as it is
+        ("+14155550123", "+14155550123"),
+        ("+6831234", "+6831234"),  # the shortest the model accepts (7 digits)
+        ("+683123", "'+683123"),  # 6 digits: too short
+        ("+123456789012345", "+123456789012345"),  # the longest (15 digits)
+        ("+0919876543210", "'+0919876543210"),  # no country code starts with 0
+        ("+91 98765 43210", "'+91 98765 43210"),
+        ("+91987654321\n", "'+91987654321\n"),
+        ("+١٢٣٤٥٦٧٨٩", "'+١٢٣٤٥٦٧٨٩"),  # digits, but not ASCII ones
+        ("+1+cmd|'/C'!A0", "'+1+cmd|'/C'!A0"),  # the columns hold 16 characters
+        ("+91SUM(1,2)", "'+91SUM(1,2)"),
+        ("-919876543210", "'-919876543210"),
+    ],
+)
+def test_the_csv_export_writes_e164_phone_numbers_as_they_are_and_guards_anything_else(api, worlds, number, cell):
+    world, _ = worlds
+    Call.objects.filter(pk=world.call.pk).update(from_number=number, to_number="+919876543210")
+    api.credentials(HTTP_AUTHORIZATION=f"Bearer {jwt.family_start(user=world.owner).access}")
+
+    response = api.get("/api/v1/calls/export")
+
+    rows = list(csv.reader(io.StringIO(b"".join(response.streaming_content).decode())))
+    header, *rows = rows
+    row = {r[0]: dict(zip(header, r, strict=True)) for r in rows}[str(world.call.public_id)]
+    assert (row["from_number"], row["to_number"]) == (cell, "+919876543210")
 
 
 # --- in a browser ---------------------------------------------------------------------------------

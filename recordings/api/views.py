@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import csv
 import io
+import re
 import zoneinfo
 from datetime import timedelta
 
@@ -120,11 +121,19 @@ CSV_COLUMNS = [
     "notes",
 ]
 _FORMULA_PREFIXES = ("=", "+", "-", "@", "\t", "\r")
+# A whole cell of + and digits is a number to a spreadsheet, never a formula that can call anything.
+# The same E.164 form recordings.models.e164 accepts, matched in full (ASCII digits, no trailing newline).
+_E164_CELL = re.compile(r"\+[1-9][0-9]{6,14}")
 
 
 def csv_safe(value) -> str:
-    """Spreadsheets run cells that start with = + - @ as formulas: prefix them with a quote."""
+    """Spreadsheets run cells that start with = + - @ tab CR as formulas: prefix them with a quote.
+
+    A phone number in E.164 form is written as it is.
+    """
     text = "" if value is None else str(value)
+    if _E164_CELL.fullmatch(text):
+        return text
     return "'" + text if text.startswith(_FORMULA_PREFIXES) else text
 
 
