@@ -1,5 +1,9 @@
-# Caly: `make run` serves a demo on http://127.0.0.1:8000, `make test` runs the whole suite.
+# Caly: `make run` serves a demo on http://127.0.0.1:8000 (HOST=, PORT= to move it), `make test` runs the whole suite.
 PYTHON ?= python3
+HOST ?= 127.0.0.1
+PORT ?= 8000
+# Links in e-mails and provider callback URLs follow the dev server unless SITE_URL is set (environment or .env).
+DEV_SITE_URL = $(or $(SITE_URL),$(shell sed -n 's/^SITE_URL=//p' .env 2>/dev/null | tail -n 1),http://$(HOST):$(PORT))
 VENV := .venv
 BIN := $(VENV)/bin
 # Two install sets: running the app needs requirements.txt only; tests and tools need the dev set too.
@@ -24,13 +28,13 @@ migrate: $(RUN_STAMP)
 	$(BIN)/python manage.py migrate --noinput
 
 demo: migrate
-	$(BIN)/python manage.py seed_demo
+	SITE_URL=$(DEV_SITE_URL) $(BIN)/python manage.py seed_demo
 
 # Development server plus the task worker, stopped together with Ctrl-C.
 run: demo
-	@trap 'kill 0' INT TERM EXIT; \
+	@trap 'kill 0' INT TERM EXIT; export SITE_URL=$(DEV_SITE_URL); \
 	$(BIN)/python manage.py run_worker & \
-	$(BIN)/python manage.py runserver 127.0.0.1:8000
+	$(BIN)/python manage.py runserver $(HOST):$(PORT)
 
 test: $(DEV_STAMP)
 	$(BIN)/python -m pytest $(PYTEST_ARGS)

@@ -2,24 +2,43 @@
 
 Seeding again adds nothing twice: calls carry provider ids `demo-<n>` and only missing ids are
 inserted (see recordings.demo), and audio is stored only until the demo client has its sample.
+
+The demo passwords are derived from SECRET_KEY, so every run prints the same ones (a real site's
+secret key keeps them unguessable there). A password someone changed is left alone unless
+`--reset-passwords` is given.
 """
 
-import secrets
+import base64
+import hashlib
+import hmac
 import time
+from urllib.parse import urljoin
 
 from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError
 from django.db import transaction
+from django.urls import reverse
 from django.utils import timezone
 
 from accounts.models import Client, OnboardingStep, User
 from accounts.roles import Role
+from caly.database import tables_analyze
+from integrations.models import Product, ProductVariant
 from integrations.shopify.demo import seed_products
 from recordings import demo
+from recordings.models import Call, Recording
 
 DEMO_STAFF_EMAIL = "admin@caly.local"
 DEMO_OWNER_EMAIL = "owner@demo-store.caly.local"
 DEMO_CLIENT_SLUG = "demo-store"
+# One login per client role, each landing where that role works.
+DEMO_MEMBERS = [(role, f"{role.value}@demo-store.caly.local") for role in Role]
+
+
+def demo_password(email: str) -> str:
+    """The demo login's password: the same on every run with the same SECRET_KEY."""
+    digest = hmac.new(settings.SECRET_KEY.encode(), f"caly-demo-login:{email}".encode(), hashlib.sha256).digest()
+    return base64.urlsafe_b64encode(digest).decode()[:16]
 
 
 def _even_share(total: int, parts: int, index: int) -> int:
@@ -42,6 +61,11 @@ class Command(BaseCommand):
     def add_arguments(self, parser):
         parser.add_argument(
             "--allow-production", action="store_true", help="Run even when DEBUG is off (never on a real site)."
+        )
+        parser.add_argument(
+            "--reset-passwords",
+            action="store_true",
+            help="Set the demo logins' passwords back to the printed ones even where someone changed them.",
         )
         parser.add_argument(
             "--calls", type=non_negative_int, default=300, metavar="N", help="Calls of the demo client (default 300)."
@@ -89,6 +113,7 @@ class Command(BaseCommand):
         products=40,
         no_audio=False,
         recording_rows=False,
+        reset_passwords=False,
         **options,
     ):
         if not settings.DEBUG and not allow_production:
@@ -103,10 +128,21 @@ class Command(BaseCommand):
                     "onboarding_completed_at": timezone.now(),
                 },
             )
-            staff_password = self._upsert(DEMO_STAFF_EMAIL, client=None, role="", is_staff=True, is_superuser=True)
-            owner_password = self._upsert(
-                DEMO_OWNER_EMAIL, client=client, role=Role.OWNER, is_staff=False, is_superuser=False
-            )
+            logins = [
+                (
+                    "staff",
+                    DEMO_STAFF_EMAIL,
+                    "admin:index",
+                    self._upsert(
+                        DEMO_STAFF_EMAIL, reset_passwords, client=None, role="", is_staff=True, is_superuser=True
+                    ),
+                )
+            ]
+            for role, email in DEMO_MEMBERS:
+                password = self._upsert(
+                    email, reset_passwords, client=client, role=role, is_staff=False, is_superuser=False
+                )
+                logins.append((f"{role.label.lower()}", email, "accounts:login", password))
         # Calls go in batch by batch (each committed), so a large interrupted run resumes where it stopped.
         self._seed_calls(client, calls)
         seeded = [client]
@@ -129,9 +165,11 @@ class Command(BaseCommand):
             self.stdout.write(
                 f"Recordings: added {rows} stored recording rows sharing sample objects ({seconds:.1f} s)."
             )
-        self.stdout.write(self.style.SUCCESS("Demo data ready. Sign in at http://127.0.0.1:8000/admin/"))
-        self.stdout.write(f"  staff:        {DEMO_STAFF_EMAIL}  password: {staff_password}")
-        self.stdout.write(f"  client owner: {DEMO_OWNER_EMAIL}  password: {owner_password}  (client: {client.name})")
+        tables_analyze(Call, Recording, Product, ProductVariant)
+        self.stdout.write(self.style.SUCCESS(f"Demo data ready. Sign in as staff or as one of {client.name}'s team:"))
+        for label, email, url_name, password in logins:
+            where = urljoin(settings.SITE_URL, reverse(url_name))
+            self.stdout.write(f"  {label + ':':<7} {email:<32} password: {password:<18} sign in at {where}")
 
     def _seed_calls(self, client: Client, count: int) -> None:
         started = time.perf_counter()
@@ -139,13 +177,16 @@ class Command(BaseCommand):
         seconds = time.perf_counter() - started
         self.stdout.write(f"Calls: {client.name}: created {created}, {existing} already there ({seconds:.1f} s).")
 
-    def _upsert(self, email: str, **fields) -> str:
-        password = secrets.token_urlsafe(12)
+    def _upsert(self, email: str, reset_password: bool, **fields) -> str:
+        """Create or refresh one demo login; the password to print, or why there is none."""
+        password = demo_password(email)
         user = User.objects.filter(email=email).first() or User(email=email)
         fields.setdefault("email_verified_at", user.email_verified_at or timezone.now())
         for name, value in fields.items():
             setattr(user, name, value)
-        user.set_password(password)
+        kept = user.pk is not None and not reset_password and not user.check_password(password)
+        if not kept:
+            user.set_password(password)
         user.full_clean(exclude=["password"])
         user.save()
-        return password
+        return "(changed since; --reset-passwords sets it back)" if kept else password
