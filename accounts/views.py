@@ -16,8 +16,8 @@ from django.conf import settings
 from django.contrib import auth, messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied
-from django.http import HttpRequest, HttpResponse
-from django.shortcuts import get_object_or_404, redirect, render
+from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
+from django.shortcuts import get_object_or_404, redirect, render, resolve_url
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.http import require_http_methods, require_POST, require_safe
 
@@ -66,16 +66,21 @@ def _is_invalid_token(error: ApiError) -> bool:
 
 
 def _safe_next(request) -> str:
+    """Where to go after signing in: a path on this site, or "" (never another host, never a URL name)."""
     candidate = request.POST.get("next") or request.GET.get("next") or ""
-    allowed = url_has_allowed_host_and_scheme(
-        candidate, allowed_hosts={request.get_host()}, require_https=request.is_secure()
+    is_local_path = (
+        candidate.startswith("/")
+        and candidate.isprintable()
+        and url_has_allowed_host_and_scheme(
+            candidate, allowed_hosts={request.get_host()}, require_https=request.is_secure()
+        )
     )
-    return candidate if allowed else ""
+    return candidate if is_local_path else ""
 
 
 def _sign_in(request, user: User) -> None:
     auth.login(request, user)
-    services.user_record_login(user=user, channel="web")
+    services.user_record_login(user=user, channel="web")  # audited once the session exists
 
 
 # --- sign-up and e-mail verification -----------------------------------------------------------
@@ -172,8 +177,10 @@ def login(request: HttpRequest) -> HttpResponse:
                 form.add_service_error(error)
             return _page(request, "accounts/login.html", context, error=error)
         ratelimits.login_refund(request, email)
+        # A plain redirect to a checked path: redirect() would try `next` as a URL name first.
+        response = HttpResponseRedirect(context["next"] or resolve_url(settings.LOGIN_REDIRECT_URL))
         _sign_in(request, user)
-        return redirect(context["next"] or settings.LOGIN_REDIRECT_URL)
+        return response
     return render(request, "accounts/login.html", context)
 
 
