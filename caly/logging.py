@@ -1,4 +1,10 @@
-"""Log formatting: JSON lines in production, readable lines locally, secrets redacted."""
+"""Log formatting: JSON lines in production, readable lines locally, secrets redacted.
+
+Logged values come from outside (paths, user agents, browser error reports), so neither format lets
+one forge a line: in text every control character and Unicode line break of the message and its
+fields is escaped (a newline becomes the two characters \\n) and a traceback's lines are indented;
+in JSON they are escaped inside the string, U+2028, U+2029 and NEL included.
+"""
 
 from __future__ import annotations
 
@@ -24,12 +30,29 @@ _SECRET_IN_TEXT = re.compile(
 _AUTH_SCHEME = re.compile(r"\b(Bearer|Basic)\s+[A-Za-z0-9._~+/=-]+", re.IGNORECASE)
 _STANDARD_ATTRS = set(vars(logging.makeLogRecord({}))) | {"message", "asctime", "taskName"}
 _CONTEXT_FIELDS = ("request_id", "method", "path", "status", "duration_ms", "user_id", "client_id")
+# C0 and C1 controls, DEL and the Unicode line and paragraph separators: whatever a terminal, a log
+# shipper or str.splitlines() may take for the end of a line, or use to redraw one.
+_CONTROL_CHARACTERS = re.compile("[\x00-\x1f\x7f-\x9f\u2028\u2029]")
+_NAMED_ESCAPES = {"\n": "\\n", "\r": "\\r", "\t": "\\t"}
+# json.dumps escapes the C0 controls itself; with ensure_ascii=False these pass through raw.
+_JSON_RAW_BREAKS = re.compile("[\x7f-\x9f\u2028\u2029]")
+TRACEBACK_INDENT = "    "
 
 
 def redact_text(text: str) -> str:
     text = _SECRET_IN_TEXT.sub(lambda m: f"{m['key']}{m['quote']}{REDACTED}", text)
     text = context.loggable_path(text)
     return _AUTH_SCHEME.sub(lambda m: f"{m[1]} {REDACTED}", text)
+
+
+def _escape(match: re.Match) -> str:
+    char = match[0]
+    return _NAMED_ESCAPES.get(char) or (f"\\x{ord(char):02x}" if ord(char) < 0x100 else f"\\u{ord(char):04x}")
+
+
+def escape_control_characters(text: str) -> str:
+    """`text` on one line: control characters and line breaks written as escapes (a newline as \\n)."""
+    return _CONTROL_CHARACTERS.sub(_escape, text)
 
 
 def redact_value(key: str, value: Any) -> Any:
@@ -91,7 +114,8 @@ class JsonFormatter(logging.Formatter):
         payload.update(_extra_fields(record))
         if record.exc_info:
             payload["exception"] = redact_text(self.formatException(record.exc_info))
-        return json.dumps(payload, default=str, ensure_ascii=False)
+        line = json.dumps(payload, default=str, ensure_ascii=False)
+        return _JSON_RAW_BREAKS.sub(lambda m: f"\\u{ord(m[0]):04x}", line)
 
 
 class TextFormatter(logging.Formatter):
@@ -104,8 +128,11 @@ class TextFormatter(logging.Formatter):
             line += " " + " ".join(f"{k}={v}" for k, v in fields.items())
         if request_id:
             line += f" [{request_id}]"
+        line = escape_control_characters(line)
         if record.exc_info:
-            line += "\n" + redact_text(self.formatException(record.exc_info))
+            # A traceback keeps its lines, each indented: none of them can pass for a record of its own.
+            traceback = redact_text(self.formatException(record.exc_info))
+            line += "".join(f"\n{TRACEBACK_INDENT}{escape_control_characters(part)}" for part in traceback.splitlines())
         return line
 
 
