@@ -1,4 +1,4 @@
-"""The site in a real browser: layout, error pages, async parts, error reporting and the CSP.
+"""The site in a real browser: layout, error pages, the dashboard's async parts, error reporting and the CSP.
 
 Drives Debian's Chromium (/usr/bin/chromium) with Playwright's sync API against pytest-django's
 live server. Nothing is written into the repository (no screenshots, no traces).
@@ -9,6 +9,7 @@ import re
 import pytest
 from playwright.sync_api import expect
 
+from tests.factories import PASSWORD
 from tests.playwright import allow_database_calls_beside_playwright, browser  # noqa: F401
 
 pytestmark = pytest.mark.browser
@@ -74,16 +75,31 @@ def open_page(browser, live_server, transactional_db):  # noqa: F811
         context.close()
 
 
-def status_panel(page):
-    return page.locator("[data-async-src]")
+@pytest.fixture
+def member_page(open_page, alice):
+    """open_page() signed in as a client's owner, on the dashboard with its three async parts."""
+
+    def _open(viewport=DESKTOP):
+        watched = open_page(viewport)
+        page = watched.page
+        page.goto("/accounts/login/")
+        page.get_by_label("Email").fill(alice.email)
+        page.get_by_label("Password").fill(PASSWORD)
+        page.get_by_role("button", name="Sign in").click()
+        expect(page).to_have_url(re.compile("/dashboard/$"))
+        return watched
+
+    return _open
 
 
-def expect_status_panel_loaded(page):
-    panel = status_panel(page)
-    expect(panel).to_have_attribute("data-async-state", "loaded")
-    expect(panel).to_have_attribute("aria-busy", "false")
-    for component in ("Database", "Cache", "Storage", "Migrations"):
-        expect(panel.get_by_text(f"{component}: ok")).to_be_visible()
+def today_part(page):
+    return page.locator('[data-async-src$="/dashboard/parts/today"]')
+
+
+def expect_part_loaded(part):
+    expect(part).to_have_attribute("data-async-state", "loaded")
+    expect(part).to_have_attribute("aria-busy", "false")
+    expect(part.get_by_text("Calls", exact=True)).to_be_visible()
 
 
 def has_horizontal_scroll(page) -> bool:
@@ -107,6 +123,32 @@ def test_it_opens_the_home_page_on_a_desktop(open_page):
     expect(page.get_by_role("heading", level=1)).to_be_visible()
     assert not has_horizontal_scroll(page)
 
+    # The keyboard goes from the skip link to the brand: the phone menu's hidden toggle is no tab stop.
+    page.keyboard.press("Tab")
+    expect(page.get_by_role("link", name="Skip to content")).to_be_focused()
+    page.keyboard.press("Tab")
+    expect(nav.get_by_role("link", name="Caly")).to_be_focused()
+
+
+def test_the_home_page_tells_a_prospect_what_caly_does(open_page):
+    watched = open_page()
+    page = watched.page
+    page.goto("/")
+
+    expect(page.get_by_role("heading", level=1)).to_contain_text("Every customer call")
+    main = page.locator("main")
+    expect(main.get_by_role("link", name=re.compile("^Sign up"))).to_have_attribute("href", "/accounts/signup/")
+    expect(main.get_by_role("link", name="Sign in")).to_have_attribute("href", "/accounts/login/")
+    picture = main.get_by_role("img", name=re.compile("calls page"))
+    expect(picture).to_be_visible()
+    assert picture.evaluate("img => img.complete && img.naturalWidth > 0")
+    expect(main.get_by_role("heading", level=2)).to_have_count(6)
+    # Prospects see the product, not the service's internals (those stay at /health/).
+    for internal in ("Database", "Cache", "Migrations"):
+        expect(main.get_by_text(internal)).to_have_count(0)
+    page.wait_for_load_state("networkidle")
+    assert watched.csp_violations() == [] and watched.page_errors == []
+
 
 def test_it_collapses_the_nav_to_a_toggle_on_a_phone(open_page):
     page = open_page(MOBILE).page
@@ -121,6 +163,15 @@ def test_it_collapses_the_nav_to_a_toggle_on_a_phone(open_page):
     expect(toggle).to_be_visible()
     expect(links).to_be_hidden()
     assert not has_horizontal_scroll(page)
+
+    # From the keyboard: the skip link, the brand, then the menu's toggle, which Space opens and closes.
+    for _ in range(3):
+        page.keyboard.press("Tab")
+    expect(page.get_by_role("checkbox", name="Show menu")).to_be_focused()
+    page.keyboard.press("Space")
+    expect(links).to_be_visible()
+    page.keyboard.press("Space")
+    expect(links).to_be_hidden()
 
     toggle.click()
     expect(links).to_be_visible()
@@ -164,25 +215,26 @@ def test_it_keeps_an_inbound_request_id_on_the_404_page(open_page):
     expect(page.locator("[data-request-id]")).to_have_text("support-ticket-12345")
 
 
-# --- 3 & 4. the async "Service status" part -----------------------------------------------------
+# --- 3 & 4. the dashboard's async parts --------------------------------------------------------
 
 
-def test_it_loads_the_async_service_status_panel(open_page):
-    watched = open_page()
+def test_it_loads_the_dashboard_parts_after_the_page(member_page):
+    watched = member_page()
     page = watched.page
-    with page.expect_response(lambda r: r.url.endswith("/status/panel")) as panel_response:
-        page.goto("/")
+    with page.expect_response(lambda r: r.url.endswith("/dashboard/parts/today")) as part_response:
+        page.reload()
 
-    assert panel_response.value.status == 200
-    expect_status_panel_loaded(page)
-    expect(status_panel(page).locator(".status-list")).to_have_attribute("data-status", "ok")
+    assert part_response.value.status == 200
+    expect_part_loaded(today_part(page))
+    for part in page.locator("[data-async-src]").all():
+        expect(part).to_have_attribute("data-async-state", "loaded")
     expect(page.get_by_role("alert")).to_have_count(0)
     assert watched.page_errors == []
 
 
 @pytest.mark.parametrize("failure", ["http-500", "network-abort"])
-def test_it_shows_an_inline_error_and_retries_the_async_part(open_page, failure):
-    watched = open_page()
+def test_it_shows_an_inline_error_and_retries_the_async_part(member_page, failure):
+    watched = member_page()
     page = watched.page
     calls = []
 
@@ -195,13 +247,13 @@ def test_it_shows_an_inline_error_and_retries_the_async_part(open_page, failure)
         else:
             route.abort("failed")
 
-    page.route("**/status/panel", first_call_fails)
-    page.goto("/")
+    page.route("**/dashboard/parts/today", first_call_fails)
+    page.reload()
 
-    panel = status_panel(page)
+    panel = today_part(page)
     expect(panel).to_have_attribute("data-async-state", "error")
     alert = panel.get_by_role("alert")
-    expect(alert).to_contain_text("Couldn't load service status")
+    expect(alert).to_contain_text("Couldn't load today's figures")
     if failure == "http-500":
         expect(alert).to_contain_text("error 500, request id req-failed-panel-1")
     else:
@@ -221,7 +273,7 @@ def test_it_shows_an_inline_error_and_retries_the_async_part(open_page, failure)
     nav_link.click(trial=True)  # visible, enabled and not covered: a real click would land on it
 
     retry.click()
-    expect_status_panel_loaded(page)
+    expect_part_loaded(panel)
     expect(panel.get_by_role("alert")).to_have_count(0)
     assert len(calls) == 2
     # A handled failure is not an uncaught error: nothing for the error reporter.
@@ -282,7 +334,6 @@ def test_it_has_no_csp_violations_on_the_home_and_404_pages(open_page):
 
     response = page.goto("/")
     assert "script-src 'self'" in response.headers["content-security-policy"]
-    expect_status_panel_loaded(page)
     page.wait_for_load_state("networkidle")
     assert watched.csp_violations() == []
 
