@@ -233,6 +233,9 @@ EXOTEL_API_HOSTS = ["api.exotel.com", "api.in.exotel.com"]
 EXOTEL_API_SCHEME = "https"
 EXOTEL_RECORDING_HOSTS = ENV["EXOTEL_RECORDING_HOSTS"]
 EXOTEL_RECORDING_SCHEMES = ["https"]
+# Recordings are fetched from public addresses only (integrations/exotel/client.py). The test settings
+# allow loopback for the fake Exotel on 127.0.0.1; not an environment variable, so no deployment can.
+EXOTEL_RECORDING_ALLOW_LOOPBACK = False
 WEBHOOK_RETENTION_DAYS = ENV["WEBHOOK_RETENTION_DAYS"]
 RATE_LIMIT_WEBHOOK = ENV["RATE_LIMIT_WEBHOOK"]
 # Outbound HTTP to providers: connect, read (per chunk) timeouts in seconds.

@@ -31,3 +31,5 @@ if STORAGES["default"]["BACKEND"].endswith("FileSystemStorage"):
 # Not an environment variable: tests that talk to the fake Shopify (tests/shopify_fake.py) set it
 # to the fake's http://127.0.0.1:<port> for themselves; everything else keeps the real shop URLs.
 SHOPIFY_API_BASE_URL_OVERRIDE = ""
+# The fake Exotel (tests/exotel_fake.py) serves recordings on 127.0.0.1; tests of the address check turn it off.
+EXOTEL_RECORDING_ALLOW_LOOPBACK = True

@@ -11,14 +11,22 @@ Recording files are fetched only from settings.EXOTEL_RECORDING_SCHEMES and EXOT
 checked for the first URL and every redirect before any byte is sent: a forged callback cannot aim
 Caly's Exotel credentials at another host. The credentials go only to Exotel's own hosts (the
 connection's API host, *.exotel.com, *.exotel.in), never to a storage host that is merely allowed
-(anyone can own a bucket on amazonaws.com), and httpx drops them itself when a redirect leaves the
-origin (Exotel hands recordings over to S3 that way).
+(anyone can own a bucket on amazonaws.com), and only while redirects stay on the first URL's origin
+(Exotel hands recordings over to S3 that way).
+
+An allowed name is not enough: its DNS answer could point inside our network (a metadata service,
+Redis, an admin port). Each hop's host is resolved once, every address it resolves to must be a
+public one (`public_address_problem`), and the request goes to that very address, with the name in
+the Host header and, over TLS, as the server name the certificate is verified against — no second
+lookup that a short-lived DNS answer could change.
 """
 
 from __future__ import annotations
 
 import email.utils
+import ipaddress
 import logging
+import socket
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -38,6 +46,31 @@ MAX_REDIRECTS = 3
 CREDENTIAL_DOMAINS = (".exotel.com", ".exotel.in")
 AUDIO_BY_EXTENSION = {".mp3": "audio/mpeg", ".wav": "audio/wav"}
 GENERIC_TYPES = ("", "application/octet-stream", "binary/octet-stream", "application/x-download")
+DEFAULT_PORTS = {"http": 80, "https": 443}
+# Not public, whatever a version of `ipaddress` says of them: shared address space (carrier NAT),
+# IETF protocol assignments, benchmarking, documentation, 6to4 relays, "this network", the old class E.
+NOT_PUBLIC_NETWORKS = tuple(
+    ipaddress.ip_network(network)
+    for network in (
+        "0.0.0.0/8",
+        "100.64.0.0/10",
+        "192.0.0.0/24",
+        "192.0.2.0/24",
+        "192.88.99.0/24",
+        "198.18.0.0/15",
+        "198.51.100.0/24",
+        "203.0.113.0/24",
+        "240.0.0.0/4",
+        "::/96",
+        "100::/64",
+        "2001::/23",
+        "2001:db8::/32",
+        "fc00::/7",
+        "fec0::/10",
+    )
+)
+# IPv6 addresses that carry an IPv4 address a gateway may deliver to: that address must be public too.
+NAT64_NETWORKS = (ipaddress.ip_network("64:ff9b::/96"), ipaddress.ip_network("64:ff9b:1::/48"))
 
 
 class ExotelError(Exception):
@@ -116,10 +149,60 @@ def recording_url_problem(url: str) -> str | None:
     return f"Recordings are not fetched from {host}: it is not in EXOTEL_RECORDING_HOSTS."
 
 
-def _refuse_disallowed(request: httpx.Request) -> None:
-    problem = recording_url_problem(str(request.url))
-    if problem:
-        raise RecordingRefused(problem)
+def public_address_problem(address: str) -> str | None:
+    """Why Caly will not connect to the IP `address` for a recording, or None when it is public.
+
+    Refused: loopback, private, link-local, multicast, reserved, unspecified, shared (100.64/10) and
+    the other special ranges, and an IPv6 address embedding an IPv4 one (mapped, 6to4, NAT64) that
+    is any of these. Loopback is allowed when settings.EXOTEL_RECORDING_ALLOW_LOOPBACK is on, which
+    only the test settings do (the fake Exotel serves recordings on 127.0.0.1).
+    """
+    ip = ipaddress.ip_address(address.split("%", 1)[0])  # an IPv6 zone (fe80::1%eth0) says nothing of the address
+    if ip.is_loopback and settings.EXOTEL_RECORDING_ALLOW_LOOPBACK:
+        return None
+    candidates = [ip]
+    if isinstance(ip, ipaddress.IPv6Address):
+        embedded = ip.ipv4_mapped or ip.sixtofour
+        if embedded is None and any(ip in network for network in NAT64_NETWORKS):
+            embedded = ipaddress.IPv4Address(int(ip) & 0xFFFFFFFF)
+        if embedded is not None:
+            candidates.append(embedded)
+    for candidate in candidates:
+        special = (
+            candidate.is_loopback
+            or candidate.is_private
+            or candidate.is_link_local
+            or candidate.is_multicast
+            or candidate.is_reserved
+            or candidate.is_unspecified
+            or any(candidate in network for network in NOT_PUBLIC_NETWORKS if network.version == candidate.version)
+        )
+        if special or not candidate.is_global:
+            return f"{ip} is not a public address."
+    return None
+
+
+def _resolve_public(url: httpx.URL) -> list[str]:
+    """The addresses `url`'s host resolves to, once; RecordingRefused unless every one is public."""
+    host = url.raw_host.decode("ascii")
+    try:
+        answers = socket.getaddrinfo(host, url.port or DEFAULT_PORTS[url.scheme], type=socket.SOCK_STREAM)
+    except (OSError, UnicodeError) as exc:
+        raise ExotelUnavailable(f"Could not resolve {host} ({exc}).") from None
+    addresses = list(dict.fromkeys(answer[4][0] for answer in answers))
+    if not addresses:
+        raise ExotelUnavailable(f"Could not resolve {host}.")
+    for address in addresses:
+        problem = public_address_problem(address)
+        if problem:
+            # One private answer is enough: which address a client picks is not ours to guess.
+            resolved = "" if address == host else f"it resolves to {address}, and "
+            raise RecordingRefused(f"Recordings are not fetched from {host}: {resolved}{problem}")
+    return addresses
+
+
+def _origin(url: httpx.URL) -> tuple[str, bytes, int]:
+    return url.scheme, url.raw_host, url.port or DEFAULT_PORTS[url.scheme]
 
 
 def _error_message(response: httpx.Response) -> str:
@@ -218,29 +301,62 @@ class ExotelClient:
     def recording(self, url: str) -> Iterator[RecordingDownload]:
         """Stream a recording file; yields its content type, size (if sent) and chunks.
 
-        Raises RecordingRefused (a URL or redirect outside the allowed hosts, not audio),
-        ExotelNotFound (not there yet), ExotelRefused (another 4xx) and ExotelUnavailable.
+        Raises RecordingRefused (a URL or redirect outside the allowed hosts or resolving to an
+        address that is not public, not audio), ExotelNotFound (not there yet), ExotelRefused
+        (another 4xx) and ExotelUnavailable.
         """
-        _refuse_disallowed(httpx.Request("GET", url))
         try:
-            with (
-                httpx.Client(
-                    auth=self._http.auth if self._is_exotel(url) else None,
-                    timeout=_timeout(),
-                    follow_redirects=True,
-                    max_redirects=MAX_REDIRECTS,
-                    headers={"User-Agent": f"Caly/{settings.APP_VERSION}"},
-                    event_hooks={"request": [_refuse_disallowed]},
-                ) as http,
-                http.stream("GET", url) as response,
-            ):
-                yield self._download(response, url)
+            with httpx.Client(
+                timeout=_timeout(),
+                follow_redirects=False,
+                trust_env=False,  # no proxy or .netrc from the environment: we connect where we checked
+                headers={"User-Agent": f"Caly/{settings.APP_VERSION}"},
+            ) as http:
+                response, final_url = self._open_recording(http, url)
+                try:
+                    yield self._download(response, final_url)
+                finally:
+                    response.close()
         except httpx.TimeoutException:
             raise ExotelUnavailable("The recording download timed out.") from None
-        except httpx.TooManyRedirects:
-            raise RecordingRefused("The recording URL redirects too many times.") from None
         except httpx.TransportError as exc:
             raise ExotelUnavailable(f"Could not download the recording ({type(exc).__name__}).") from None
+
+    def _open_recording(self, http: httpx.Client, url: str) -> tuple[httpx.Response, str]:
+        """GET `url`, following up to MAX_REDIRECTS redirects, each hop checked before it is requested."""
+        first = None
+        for _hop in range(MAX_REDIRECTS + 1):
+            problem = recording_url_problem(url)
+            if problem:
+                raise RecordingRefused(problem)
+            try:
+                target = httpx.URL(url)
+            except httpx.InvalidURL:
+                raise RecordingRefused("The recording URL is not a valid URL.") from None
+            first = first or target
+            credentials = self._is_exotel(url) and _origin(target) == _origin(first)
+            response = self._get_pinned(http, target, auth=self._http.auth if credentials else None)
+            if not response.is_redirect:
+                return response, url
+            response.close()
+            try:
+                url = str(target.join(response.headers["Location"]))
+            except httpx.InvalidURL:
+                raise RecordingRefused("The recording server redirected to an invalid URL.") from None
+        raise RecordingRefused("The recording URL redirects too many times.")
+
+    def _get_pinned(self, http: httpx.Client, url: httpx.URL, *, auth) -> httpx.Response:
+        """Send the GET to an address `url`'s host resolved to (all of them checked), trying each in turn."""
+        headers = {"Host": url.netloc.decode("ascii")}
+        extensions = {"sni_hostname": url.raw_host.decode("ascii")} if url.scheme == "https" else {}
+        refused: httpx.ConnectError | None = None
+        for address in _resolve_public(url):
+            request = http.build_request("GET", url.copy_with(host=address), headers=headers, extensions=extensions)
+            try:
+                return http.send(request, auth=auth, stream=True)
+            except httpx.ConnectError as exc:  # nothing was sent: the next address may answer
+                refused = exc
+        raise refused
 
     def _is_exotel(self, url: str) -> bool:
         parts = urlsplit(url)
