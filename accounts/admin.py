@@ -1,7 +1,9 @@
-"""The admin Caly staff use: clients, users, sign-ins, invitations and the audit log.
+"""The admin Caly staff use: clients, users, sign-ins, invitations, the audit log and the staff audit log.
 
 Every change staff make to who may sign in is audited with the staff member as actor and ends
-the sign-ins it should end, so a deactivation takes effect on the API at once.
+the sign-ins it should end, so a deactivation takes effect on the API at once. Sensitive changes
+(who is staff or superuser, e-mail addresses, passwords, deletions, two-factor resets) ask for a
+fresh two-factor code first (accounts/staff_auth.py).
 """
 
 from __future__ import annotations
@@ -14,19 +16,41 @@ from django.contrib.admin.utils import unquote
 from django.contrib.auth.admin import UserAdmin as DjangoUserAdmin
 from django.contrib.auth.forms import UserChangeForm, UserCreationForm
 from django.core.exceptions import PermissionDenied
+from django.db.models import Exists, OuterRef
 from django.shortcuts import redirect
 from django.template.defaultfilters import pluralize
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
 from django.utils import timezone
 from django.utils.html import format_html
+from django_otp.plugins.otp_static.models import StaticDevice
+from django_otp.plugins.otp_totp.models import TOTPDevice
 
-from accounts import onboarding, services
+from accounts import onboarding, services, staff_auth
 from accounts.forms import OnboardClientForm
-from accounts.models import AuditEvent, Client, Invitation, RefreshFamily, User
+from accounts.models import AuditEvent, Client, Invitation, RefreshFamily, StaffAuditEvent, User
 from caly.api.errors import ApiError
 
-# --- writes staff make (kept here until services grow staff variants) ---------------------------
+# django-otp's own device pages would show other staff members' recovery codes and let staff attach
+# an authenticator to someone else's account: enrolment is the staff member's own page, reset an action.
+admin.site.unregister([TOTPDevice, StaticDevice])
+
+
+class RecheckMixin:
+    """Deletions and the listed bulk actions ask for a fresh two-factor code first."""
+
+    sensitive_actions: frozenset[str] = frozenset({"delete_selected"})
+
+    def delete_view(self, request, object_id, extra_context=None):
+        recheck = staff_auth.recheck_redirect(request, request.get_full_path())
+        return recheck or super().delete_view(request, object_id, extra_context)
+
+    def changelist_view(self, request, extra_context=None):
+        if request.method == "POST" and request.POST.get("action") in self.sensitive_actions:
+            recheck = staff_auth.recheck_redirect(request, request.get_full_path())
+            if recheck is not None:
+                return recheck
+        return super().changelist_view(request, extra_context)
 
 
 # --- clients ------------------------------------------------------------------------------------
@@ -51,7 +75,7 @@ class ClientUserInline(admin.TabularInline):
 
 
 @admin.register(Client)
-class ClientAdmin(admin.ModelAdmin):
+class ClientAdmin(RecheckMixin, admin.ModelAdmin):
     list_display = ["name", "slug", "is_active", "timezone", "created_at"]
     list_filter = ["is_active", "onboarding_step", "timezone"]
     search_fields = ["name", "slug", "public_id"]
@@ -155,28 +179,72 @@ class EmailUserChangeForm(UserChangeForm):
         fields = "__all__"
 
 
+# Changing these on a user's page asks for a fresh two-factor code first.
+SENSITIVE_USER_FIELDS = frozenset({"email", "is_staff", "is_superuser", "groups", "user_permissions"})
+
+
 @admin.register(User)
-class UserAdmin(DjangoUserAdmin):
+class UserAdmin(RecheckMixin, DjangoUserAdmin):
     form = EmailUserChangeForm
     add_form = EmailUserCreationForm
     ordering = ["email"]
-    list_display = ["email", "client", "role", "is_active", "is_staff", "last_login"]
+    list_display = ["email", "client", "role", "is_active", "is_staff", "two_factor", "last_login"]
     list_filter = ["client", "role", "is_active", "is_staff"]
     list_select_related = ["client"]
     search_fields = ["email", "first_name", "last_name"]
     autocomplete_fields = ["client"]
-    readonly_fields = ["public_id", "email_verified_at", "token_version"]
+    readonly_fields = ["public_id", "email_verified_at", "token_version", "two_factor"]
     fieldsets = [
         (None, {"fields": ["email", "password", "public_id"]}),
         ("Person", {"fields": ["first_name", "last_name"]}),
         ("Client", {"fields": ["client", "role"]}),
-        ("Access", {"fields": ["is_active", "is_staff", "is_superuser", "groups", "user_permissions"]}),
+        ("Access", {"fields": ["is_active", "is_staff", "is_superuser", "groups", "user_permissions", "two_factor"]}),
         ("Verification and tokens", {"fields": ["email_verified_at", "token_version"]}),
         ("Dates", {"fields": ["last_login", "date_joined"]}),
     ]
     add_fieldsets = [(None, {"classes": ["wide"], "fields": ["email", "client", "role", "password1", "password2"]})]
+    actions = ["reset_two_factor"]
+    sensitive_actions = frozenset({"delete_selected", "reset_two_factor"})
+
+    def get_queryset(self, request):
+        enrolled = TOTPDevice.objects.filter(user=OuterRef("pk"), confirmed=True)
+        return super().get_queryset(request).annotate(two_factor_enrolled=Exists(enrolled))
+
+    @admin.display(description="2FA", boolean=True, ordering="two_factor_enrolled")
+    def two_factor(self, obj: User) -> bool:
+        return obj.two_factor_enrolled
+
+    def has_reset_two_factor_permission(self, request) -> bool:
+        return request.user.is_superuser
+
+    @admin.action(description="Reset two-factor authentication", permissions=["reset_two_factor"])
+    def reset_two_factor(self, request, queryset) -> None:
+        staff = list(queryset.filter(is_staff=True))
+        reset = sum(staff_auth.two_factor_reset(user=user, actor=request.user, channel="admin") for user in staff)
+        message = f"Reset two-factor authentication of {reset} staff member{pluralize(reset)}"
+        message += "; they set up an authenticator app at their next sign-in."
+        if len(staff) > reset:
+            message += f" {len(staff) - reset} had none."
+        self.message_user(request, message, messages.SUCCESS)
+
+    def changeform_view(self, request, object_id=None, form_url="", extra_context=None):
+        if request.method == "POST" and object_id and self._changes_sensitive_fields(request, object_id):
+            recheck = staff_auth.recheck_redirect(request, request.path)
+            if recheck is not None:
+                return recheck
+        return super().changeform_view(request, object_id, form_url, extra_context)
+
+    def _changes_sensitive_fields(self, request, object_id) -> bool:
+        user = self.get_object(request, unquote(object_id))
+        if user is None:
+            return False  # Django's own view answers for a missing user
+        form = self.get_form(request, user, change=True)(request.POST, request.FILES, instance=user)
+        return bool(SENSITIVE_USER_FIELDS & set(form.changed_data))
 
     def user_change_password(self, request, id, form_url=""):
+        recheck = staff_auth.recheck_redirect(request, request.path)
+        if recheck is not None:
+            return recheck
         response = super().user_change_password(request, id, form_url)
         if request.method == "POST" and response.status_code == 302:  # the new password was saved
             services.password_set_by_staff(user=self.get_object(request, unquote(id)), actor=request.user)
@@ -369,3 +437,35 @@ class AuditEventAdmin(admin.ModelAdmin):
     @admin.display(description="metadata")
     def metadata_pretty(self, obj: AuditEvent) -> str:
         return format_html("<pre>{}</pre>", json.dumps(obj.metadata, indent=2, sort_keys=True, ensure_ascii=False))
+
+
+# --- staff audit log ----------------------------------------------------------------------------
+
+
+@admin.register(StaffAuditEvent)
+class StaffAuditEventAdmin(admin.ModelAdmin):
+    """Staff sign-ins, refusals and two-factor changes: read here, never added, changed or deleted."""
+
+    list_display = ["created_at", "action", "email", "actor", "ip", "request_id"]
+    list_filter = ["action", ("actor", admin.RelatedOnlyFieldListFilter)]
+    list_select_related = ["actor"]
+    search_fields = ["email", "actor__email", "=request_id"]
+    date_hierarchy = "created_at"
+    ordering = ["-created_at", "-id"]
+    show_full_result_count = False
+    actions = None
+    fields = ["created_at", "action", "email", "actor", "ip", "user_agent", "request_id", "details_pretty"]
+    readonly_fields = fields
+
+    def has_add_permission(self, request) -> bool:
+        return False
+
+    def has_change_permission(self, request, obj=None) -> bool:
+        return False
+
+    def has_delete_permission(self, request, obj=None) -> bool:
+        return False
+
+    @admin.display(description="details")
+    def details_pretty(self, obj: StaffAuditEvent) -> str:
+        return format_html("<pre>{}</pre>", json.dumps(obj.details, indent=2, sort_keys=True, ensure_ascii=False))

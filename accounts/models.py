@@ -1,4 +1,4 @@
-"""The tenant (Client), its users with their roles, invitations, refresh-token families and the audit log."""
+"""The tenant (Client), its users with their roles, invitations, refresh-token families and both audit logs."""
 
 from __future__ import annotations
 
@@ -337,3 +337,61 @@ class AuditEvent(models.Model):
 
     def delete(self, *args, **kwargs):
         raise TypeError("Audit events are append-only.")
+
+
+class StaffAuditAction(models.TextChoices):
+    LOGIN_SUCCEEDED = "login.succeeded", "Password accepted"
+    LOGIN_FAILED = "login.failed", "Sign-in failed"
+    LOGIN_RATE_LIMITED = "login.rate_limited", "Sign-in refused: too many attempts"
+    LOGIN_UNAVAILABLE = "login.unavailable", "Sign-in refused: limits unavailable"
+    TWO_FACTOR_ENROLLED = "2fa.enrolled", "Authenticator enrolled"
+    TWO_FACTOR_VERIFIED = "2fa.verified", "Code accepted"
+    TWO_FACTOR_FAILED = "2fa.failed", "Code refused"
+    RECOVERY_CODE_USED = "2fa.recovery_code_used", "Recovery code used"
+    RECOVERY_CODES_REPLACED = "2fa.recovery_codes_replaced", "New recovery codes made"
+    TWO_FACTOR_RESET = "2fa.reset", "Two-factor authentication reset"
+
+
+class StaffAuditQuerySet(models.QuerySet):
+    def update(self, **kwargs):
+        raise TypeError("Staff audit events are append-only.")
+
+    def delete(self):
+        raise TypeError("Staff audit events are append-only.")
+
+
+class StaffAuditEvent(models.Model):
+    """A staff sign-in, refusal or second-factor change. Append-only; staff have no client, so not in AuditEvent."""
+
+    created_at = models.DateTimeField(default=timezone.now, editable=False)
+    action = models.CharField(max_length=40, choices=StaffAuditAction.choices)
+    actor = models.ForeignKey(
+        User, on_delete=models.PROTECT, null=True, blank=True, related_name="+", help_text="The staff member acting."
+    )
+    email = models.CharField(
+        max_length=254, blank=True, help_text="The address typed at sign-in, or the account the event concerns."
+    )
+    ip = models.GenericIPAddressField(null=True, blank=True)
+    user_agent = models.CharField(max_length=300, blank=True)
+    request_id = models.CharField(max_length=128, blank=True)
+    details = models.JSONField(default=dict, blank=True)
+
+    objects = StaffAuditQuerySet.as_manager()
+
+    class Meta:
+        indexes = [
+            models.Index(fields=["-created_at", "-id"], name="accounts_staffaudit_latest"),
+            models.Index(fields=["action", "-created_at"], name="accounts_staffaudit_action"),
+            models.Index(fields=["email", "-created_at"], name="accounts_staffaudit_email"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.action} {self.email} at {self.created_at:%Y-%m-%d %H:%M}"
+
+    def save(self, *args, **kwargs):
+        if not self._state.adding:
+            raise TypeError("Staff audit events are append-only.")
+        super().save(*args, **kwargs)
+
+    def delete(self, *args, **kwargs):
+        raise TypeError("Staff audit events are append-only.")

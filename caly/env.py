@@ -546,6 +546,16 @@ VARIABLES: tuple[Var, ...] = (
     ),
     Var("RATE_LIMIT_API_USER", _parse_rate, "1200/m", False, "Authenticated API requests per user.", "1200/m"),
     Var(
+        "STAFF_REQUIRE_2FA",
+        _parse_bool,
+        "false",
+        False,
+        "Every staff account must enrol an authenticator app (TOTP) and enter a code after its password "
+        "before any admin page. Always on in production (caly/settings/production.py); off here keeps the "
+        "local demo two commands. Staff who enrolled are asked for a code either way.",
+        "true",
+    ),
+    Var(
         "TRUSTED_PROXY_COUNT",
         _parse_int,
         "0",

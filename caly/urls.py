@@ -3,6 +3,7 @@ from django.contrib import admin
 from django.urls import include, path
 from drf_spectacular.views import SpectacularAPIView, SpectacularRedocView, SpectacularSwaggerSplitView
 
+from accounts import staff_views
 from caly import admin_views, health, metrics, views
 
 # Swagger UI and Redoc set inline styles and Redoc starts a blob: worker; scripts stay 'self' only.
@@ -24,6 +25,12 @@ urlpatterns = [
     path("api/redoc/", docs_csp(SpectacularRedocView.as_view(url_name="schema")), name="redoc"),
     path("accounts/", include("accounts.urls")),
     path("admin/system/", admin.site.admin_view(admin_views.system), name="admin-system"),
+    # Ahead of admin.site.urls: the admin's sign-in behind the shared limits, and its second factor.
+    path("admin/login/", staff_views.login, name="staff-login"),
+    path("admin/2fa/", staff_views.overview, name="staff-2fa"),
+    path("admin/2fa/enrol/", staff_views.enrol, name="staff-2fa-enrol"),
+    path("admin/2fa/verify/", staff_views.verify, name="staff-2fa-verify"),
+    path("admin/2fa/recovery-codes/", staff_views.recovery_codes, name="staff-2fa-codes"),
     path("admin/", admin.site.urls),
 ]
 

@@ -35,6 +35,9 @@ INSTALLED_APPS = [
     "django_tasks",
     "django_tasks_db",
     "csp",
+    "django_otp",
+    "django_otp.plugins.otp_totp",
+    "django_otp.plugins.otp_static",
     "caly",
     "accounts",
     "recordings",
@@ -51,6 +54,8 @@ MIDDLEWARE = [
     "caly.middleware.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "django_otp.middleware.OTPMiddleware",
+    "accounts.staff_auth.StaffTwoFactorMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "caly.middleware.ContentSecurityPolicyMiddleware",
@@ -155,6 +160,13 @@ AUTH_PASSWORD_VALIDATORS = [
 ]
 LOGIN_URL = "accounts:login"
 LOGIN_REDIRECT_URL = "home"
+# Staff sign-in (accounts/staff_auth.py): django-otp's TOTP devices and recovery codes for the admin.
+STAFF_REQUIRE_2FA = ENV["STAFF_REQUIRE_2FA"]
+# Sensitive admin actions need a code entered within this many minutes.
+STAFF_2FA_RECHECK_MINUTES = 15
+STAFF_2FA_RECOVERY_CODES = 10
+OTP_TOTP_ISSUER = "Caly"
+OTP_ADMIN_HIDE_SENSITIVE_DATA = True
 
 SESSION_ENGINE = "django.contrib.sessions.backends.db"
 SESSION_COOKIE_HTTPONLY = True

@@ -27,3 +27,5 @@ SESSION_COOKIE_SECURE = True
 CSRF_COOKIE_SECURE = True
 SESSION_COOKIE_NAME = "__Host-sessionid"
 CSRF_COOKIE_NAME = "__Host-csrftoken"
+# Staff sign in to the admin with a password and an authenticator code, whatever the environment says.
+STAFF_REQUIRE_2FA = True
