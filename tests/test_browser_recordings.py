@@ -8,7 +8,6 @@ repository.
 """
 
 import re
-import threading
 import zoneinfo
 from datetime import timedelta
 
@@ -33,30 +32,6 @@ MOBILE = {"width": 375, "height": 812}
 PAGE_SIZE = 3
 # Long enough (1.9 MB) that Chromium, preloading metadata only, leaves its end unread until asked.
 RECORDING_SECONDS = 120
-
-
-@pytest.fixture(autouse=True)
-def _one_request_at_a_time_on_shared_sqlite(live_server):
-    """On in-memory SQLite the live server's threads share the test's one connection
-    (`connections_override`), and the sqlite3 module can deadlock when two threads use a
-    connection at once while SQLite calls back into Python (Django's date functions do). The
-    dashboard fetches its three parts at once, so requests take turns here; a response body
-    (the streamed audio) is still sent outside the lock. PostgreSQL gives each thread its own
-    connection and keeps the server fully concurrent."""
-    if not live_server.thread.connections_override:
-        yield
-        return
-    httpd = live_server.thread.httpd
-    app = httpd.get_app()
-    lock = threading.Lock()
-
-    def one_at_a_time(environ, start_response):
-        with lock:
-            return app(environ, start_response)
-
-    httpd.set_app(one_at_a_time)
-    yield
-    httpd.set_app(app)
 
 
 @pytest.fixture

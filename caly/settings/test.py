@@ -1,6 +1,7 @@
 """Test runs: the same stack as production where it matters, fast where it does not."""
 
 import atexit
+import os
 import shutil
 import tempfile
 
@@ -35,3 +36,11 @@ SHOPIFY_API_BASE_URL_OVERRIDE = ""
 EXOTEL_RECORDING_ALLOW_LOOPBACK = True
 # Staff tests sign in with force_login; the second factor's own tests switch it on.
 STAFF_REQUIRE_2FA = False
+# On SQLite the test database is a file (in RAM under /dev/shm where there is one), not SQLite's shared
+# in-memory database: the live server's threads then open connections of their own instead of sharing
+# the test's, and the sqlite3 module cannot deadlock between them (a browser test sat for ten minutes).
+if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":  # noqa: F405
+    _RAM = "/dev/shm"  # noqa: S108 - mkdtemp makes a private folder of its own inside
+    _TEST_DB_DIR = tempfile.mkdtemp(prefix="caly-test-db-", dir=_RAM if os.path.isdir(_RAM) else None)
+    atexit.register(shutil.rmtree, _TEST_DB_DIR, ignore_errors=True)
+    DATABASES["default"]["TEST"] = {"NAME": os.path.join(_TEST_DB_DIR, "test.sqlite3")}  # noqa: F405
