@@ -306,7 +306,7 @@ def test_staff_read_the_audit_log_and_cannot_change_it(verified_staff, staff):  
     assert (
         verified_staff.post(f"/admin/accounts/staffauditevent/{event.pk}/delete/", {"post": "yes"}).status_code == 403
     )
-    response = verified_staff.post(
+    verified_staff.post(  # the list offers no actions, deletion least of all
         "/admin/accounts/staffauditevent/", {"action": "delete_selected", "_selected_action": [event.pk], "post": "yes"}
     )
     assert StaffAuditEvent.objects.filter(pk=event.pk, action=StaffAuditAction.TWO_FACTOR_VERIFIED).exists()
