@@ -13,6 +13,7 @@ from __future__ import annotations
 import os
 import re
 import sys
+import zoneinfo
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -144,6 +145,14 @@ def _parse_clock(raw: str) -> str:
     match = re.fullmatch(r"([01][0-9]|2[0-3]):([0-5][0-9])", raw.strip())
     if not match:
         raise ValueError("must be a time of day as HH:MM, 00:00 to 23:59")
+    return raw.strip()
+
+
+def _parse_time_zone(raw: str) -> str:
+    try:
+        zoneinfo.ZoneInfo(raw.strip())
+    except (zoneinfo.ZoneInfoNotFoundError, ValueError):
+        raise ValueError("must be an IANA time zone name such as Asia/Kolkata") from None
     return raw.strip()
 
 
@@ -435,6 +444,14 @@ VARIABLES: tuple[Var, ...] = (
         "Outgoing mail: consolemail:// prints, smtp+tls://user:password@host:587 sends.",
         "smtp+tls://user:password@smtp.example.com:587",
         secret=True,
+    ),
+    Var(
+        "STAFF_TIME_ZONE",
+        _parse_time_zone,
+        "Asia/Kolkata",
+        False,
+        "Time zone of the times in the admin (staff belong to no client; a client's pages use the client's own zone).",
+        "Asia/Kolkata",
     ),
     Var(
         "DEFAULT_FROM_EMAIL",

@@ -1,4 +1,4 @@
-"""Request id, access log with slow-request warnings, and the security headers Django lacks."""
+"""Request id, access log with slow-request warnings, the security headers Django lacks, and the admin's time zone."""
 
 from __future__ import annotations
 
@@ -8,6 +8,7 @@ import time
 from csp.middleware import CSPMiddleware, PolicyParts
 from django.conf import settings
 from django.middleware.common import CommonMiddleware as DjangoCommonMiddleware
+from django.utils import timezone
 from django.utils.functional import empty
 
 from caly import context, metrics
@@ -113,6 +114,20 @@ class PermissionsPolicyMiddleware:
         response = self.get_response(request)
         response.setdefault("Permissions-Policy", self.policy)
         return response
+
+
+class StaffTimeZoneMiddleware:
+    """The admin shows and reads times in STAFF_TIME_ZONE instead of UTC (a client's pages use its own zone)."""
+
+    def __init__(self, get_response):
+        self.get_response = get_response
+        self.admin_prefix = "/admin/"
+
+    def __call__(self, request):
+        if not request.path_info.startswith(self.admin_prefix):
+            return self.get_response(request)
+        with timezone.override(settings.STAFF_TIME_ZONE):
+            return self.get_response(request)
 
 
 class CommonMiddleware(DjangoCommonMiddleware):

@@ -58,6 +58,7 @@ MIDDLEWARE = [
     "accounts.staff_auth.StaffTwoFactorMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    "caly.middleware.StaffTimeZoneMiddleware",
     "caly.middleware.ContentSecurityPolicyMiddleware",
     "caly.middleware.PermissionsPolicyMiddleware",
 ]
@@ -176,6 +177,9 @@ CSRF_FAILURE_VIEW = "caly.error_views.csrf_failure"
 
 LANGUAGE_CODE = "en-us"
 TIME_ZONE = "UTC"
+STAFF_TIME_ZONE = ENV["STAFF_TIME_ZONE"]
+# Day-month-year and a 24-hour clock wherever a date is shown without an explicit format (the admin).
+FORMAT_MODULE_PATH = ["caly.formats"]
 USE_I18N = True
 USE_TZ = True
 
