@@ -13,6 +13,7 @@ import sys
 from django.db import InterfaceError, OperationalError
 from django.http import HttpResponse, JsonResponse
 from django.template import loader
+from django.views.decorators.csrf import csrf_exempt
 
 from caly import context
 from caly.api.errors import ErrorCode, envelope, error_payload
@@ -50,6 +51,12 @@ def permission_denied(request, exception=None):
 
 
 def page_not_found(request, exception=None):
+    return _respond(request, 404)
+
+
+@csrf_exempt  # an unknown address answers 404 whatever the method; there is nothing to forge
+def api_not_found(request, *args, **kwargs):
+    """The API's 404 for a path no route matches (an unknown resource, a malformed id), DEBUG or not."""
     return _respond(request, 404)
 
 

@@ -1,10 +1,10 @@
 from csp.decorators import csp_update
 from django.contrib import admin
-from django.urls import include, path
+from django.urls import include, path, re_path
 from drf_spectacular.views import SpectacularAPIView, SpectacularRedocView, SpectacularSwaggerSplitView
 
 from accounts import staff_views
-from caly import admin_views, health, metrics, views
+from caly import admin_views, error_views, health, metrics, views
 
 # Swagger UI and Redoc set inline styles and Redoc starts a blob: worker; scripts stay 'self' only.
 docs_csp = csp_update({"style-src": ["'unsafe-inline'"], "worker-src": ["blob:"], "img-src": ["data:"]})
@@ -13,7 +13,7 @@ urlpatterns = [
     path("", views.home, name="home"),
     path("", include("recordings.urls")),
     path("", include("integrations.urls")),
-    path("status/panel", views.status_panel, name="status-panel"),
+    path("favicon.ico", views.favicon, name="favicon"),
     path("health/", health.summary, name="health"),
     path("health/live", health.live, name="health-live"),
     path("health/ready", health.ready, name="health-ready"),
@@ -23,6 +23,8 @@ urlpatterns = [
     path("api/schema/", SpectacularAPIView.as_view(), name="schema"),
     path("api/docs/", docs_csp(SpectacularSwaggerSplitView.as_view(url_name="schema")), name="swagger-ui"),
     path("api/redoc/", docs_csp(SpectacularRedocView.as_view(url_name="schema")), name="redoc"),
+    # Any other /api/ path answers the envelope's 404 itself, so DEBUG's HTML page never shows there.
+    re_path(r"^api/", error_views.api_not_found, name="api-not-found"),
     path("accounts/", include("accounts.urls")),
     path("admin/system/", admin.site.admin_view(admin_views.system), name="admin-system"),
     # Ahead of admin.site.urls: the admin's sign-in behind the shared limits, and its second factor.

@@ -1,6 +1,6 @@
 from django.shortcuts import redirect, render
-
-from caly import health
+from django.templatetags.static import static
+from django.views.decorators.cache import cache_control
 
 
 def home(request):
@@ -11,7 +11,10 @@ def home(request):
     return render(request, "home.html")
 
 
-def status_panel(request):
-    """HTML fragment loaded asynchronously by the home page's service status panel."""
-    report = health.readiness_report()
-    return render(request, "partials/status_panel.html", {"report": report}, status=200)
+@cache_control(max_age=86400, public=True)
+def favicon(request):
+    """Browsers ask for /favicon.ico wherever a page names no icon (a JSON answer, say): ours.
+
+    Temporary, so a new icon's hashed file name is followed within a day.
+    """
+    return redirect(static("img/favicon.svg"))
