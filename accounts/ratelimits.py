@@ -5,24 +5,20 @@ increment in the shared cache, so parallel requests cannot slip past the limit w
 are being hashed), and gives the attempt back when the password was right: only failures use
 the budget up.
 
-Sign-in, sign-up, e-mailed links and refresh fail closed: while the counters cannot be reached
-they answer 503 rather than check passwords or send e-mails without a limit. Invitations, sent by
-signed-in owners, fail open like the rest of the application.
+While Redis is unreachable every one of these limits counts in the process instead, at the same
+rate (caly/ratelimit.py has the table): sign-in and refresh keep working, and stay limited.
 """
 
 from __future__ import annotations
 
 import hashlib
-import logging
 
 from django.conf import settings
 from django.core.cache import caches
 from django_ratelimit.core import _SIMPLE_KEYS, ALL, _get_window, _make_cache_key, _split_rate
 
-from caly.ratelimit import CACHE_ERRORS, count, enforce_rate, raise_rate_limited
-
-logger = logging.getLogger("caly.ratelimit")
-FAIL_CLOSED = frozenset({"login_account", "login_ip", "register_ip", "password_reset_ip", "refresh_family"})
+from caly import ratelimit
+from caly.ratelimit import CACHE_ERRORS, count, enforce_rate, give_back_in_process, raise_rate_limited
 
 
 def _account_key(email: str):
@@ -37,13 +33,12 @@ def _login_limits(email: str):
 def login_attempt(request, email: str) -> None:
     """Count this attempt against the account and the address; 429 once either is past its limit.
 
-    A refused attempt checks no password, so it gives back what it counted. Raises
-    ApiError(SERVICE_UNAVAILABLE) while the counters cannot be reached.
+    A refused attempt checks no password, so it gives back what it counted.
     """
     refused = [
         usage["time_left"]
         for usage in (
-            count(request, group=group, key=key, rate=settings.RATE_LIMITS[rate_name], fail_closed=True)
+            count(request, group=group, key=key, rate=settings.RATE_LIMITS[rate_name])
             for group, key, rate_name in _login_limits(email)
         )
         if usage and usage["should_limit"]
@@ -58,22 +53,23 @@ def login_refund(request, email: str) -> None:
     cache = caches[getattr(settings, "RATELIMIT_USE_CACHE", "default")]
     for group, key, rate_name in _login_limits(email):
         rate = settings.RATE_LIMITS[rate_name]
-        value = key(group, request) if callable(key) else _SIMPLE_KEYS[key](request)
-        # django-ratelimit (pinned) has no decrement; its own key function names the counter.
-        counter = _make_cache_key(group, _get_window(value, _split_rate(rate)[1]), rate, value, ALL)
-        try:
-            cache.decr(counter)
-        except ValueError:  # the window rolled over meanwhile: nothing to give back
-            pass
-        except CACHE_ERRORS as exc:  # the sign-in stands; the attempt stays counted
-            logger.warning("Could not give a sign-in attempt back: %s", exc)
+        if ratelimit.shared_counters.usable():
+            value = key(group, request) if callable(key) else _SIMPLE_KEYS[key](request)
+            # django-ratelimit (pinned) has no decrement; its own key function names the counter.
+            counter = _make_cache_key(group, _get_window(value, _split_rate(rate)[1]), rate, value, ALL)
+            try:
+                cache.decr(counter)
+                continue
+            except ValueError:  # the window rolled over meanwhile: nothing to give back
+                continue
+            except CACHE_ERRORS as exc:  # the attempt was counted here, or stays counted there
+                ratelimit.shared_counters.failed(exc)
+        give_back_in_process(request, group=group, key=key, rate=rate)
 
 
 def enforce(request, *, group: str, rate_name: str, key="ip") -> None:
-    """Count this request against RATE_LIMITS[rate_name]; 429 past it, 503 if a FAIL_CLOSED limit cannot count."""
-    enforce_rate(
-        request, group=group, key=key, rate=settings.RATE_LIMITS[rate_name], fail_closed=rate_name in FAIL_CLOSED
-    )
+    """Count this request against RATE_LIMITS[rate_name]; 429 past it."""
+    enforce_rate(request, group=group, key=key, rate=settings.RATE_LIMITS[rate_name])
 
 
 def refresh_check(request, family_id) -> None:

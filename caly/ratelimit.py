@@ -1,10 +1,30 @@
 """Rate limits on the shared cache (django-ratelimit), answered with 429 and an exact Retry-After.
 
 The counters live in the "ratelimit" cache, which raises when Redis cannot be reached (see
-`redis_caches` in caly/settings/base.py). What happens then is each limit's choice: a limit that
-guards against guessing or abuse (sign-in, sign-up, password reset, refresh) fails closed with a
-503, since a count it cannot read would let attempts through without end; every other limit fails
-open, so an outage of the cache takes nothing else down with it.
+`redis_caches` in caly/settings/base.py). No limit then fails open (an outage would lift every
+bound: unlimited password guessing, exports, e-mails) and none fails closed (sign-in and refresh
+answering 503 would end every API session within the access-token lifetime). Every limit falls
+back to counters kept in the process, at the same rate:
+
+| limit (setting)                       | group                       | while Redis is unreachable      |
+|---------------------------------------|-----------------------------|---------------------------------|
+| RATE_LIMITS login_account, login_ip   | login-account, login-ip     | per-process counters, same rate |
+| RATE_LIMITS register_ip               | register                    | per-process counters, same rate |
+| RATE_LIMITS password_reset_ip         | email-links                 | per-process counters, same rate |
+| RATE_LIMITS refresh_family            | refresh-family              | per-process counters, same rate |
+| RATE_LIMITS invite_user               | invitations                 | per-process counters, same rate |
+| RATE_LIMITS export_user               | calls-export                | per-process counters, same rate |
+| RATE_LIMITS api_user                  | api-user                    | per-process counters, same rate |
+| RATE_LIMIT_WEBHOOK                    | webhook-shopify, -exotel    | per-process counters, same rate |
+| CLIENT_ERRORS_RATE                    | client-errors               | per-process counters, same rate |
+| PLACE_CALL_RATE (recordings)          | calls-place                 | per-process counters, same rate |
+
+Each process counts on its own meanwhile, so across N web processes a key gets at most N times its
+budget: bounded, where failing open is not. A caller may still pass `fail_closed=True` to answer 503
+instead. After a failure the shared counters are left alone for RATE_LIMIT_SHARED_RETRY_SECONDS (a
+hung Redis costs one socket timeout, not one per request), then tried again: when Redis is back
+they count again, without a restart. Each fallback is logged (once per retry period) and counted in
+caly_rate_limit_fallbacks_total by limit group.
 """
 
 from __future__ import annotations
@@ -12,9 +32,12 @@ from __future__ import annotations
 import ipaddress
 import logging
 import math
+import threading
+import time
 
 from django.conf import settings
 from django_ratelimit.core import get_usage
+from prometheus_client import Counter
 from redis.exceptions import RedisError
 
 from caly import metrics
@@ -25,34 +48,150 @@ logger = logging.getLogger("caly.ratelimit")
 # What the cache raises while Redis is down or hung (django-redis passes redis-py's errors through).
 CACHE_ERRORS = (RedisError, OSError)
 UNAVAILABLE_RETRY_AFTER_SECONDS = 30
+FALLBACKS = Counter(
+    "caly_rate_limit_fallbacks",
+    "Requests counted by a process's own rate-limit counters because the shared ones were unreachable, by group.",
+    ["group"],
+)
 
 
-def count(request, *, group: str, key, rate: str, fail_closed: bool) -> dict | None:
+class ProcessCounters:
+    """Fixed-window counters in this process's memory, thread-safe; the stand-in for the shared ones.
+
+    Holds at most `max_keys` windows: past that, ended windows are dropped first, then the oldest.
+    """
+
+    def __init__(self, max_keys: int = 50_000):
+        self.max_keys = max_keys
+        self._lock = threading.Lock()
+        self._windows: dict[tuple, list] = {}  # key -> [window end (epoch seconds), count]
+
+    def hit(self, key: tuple, *, limit: int, period: int) -> dict:
+        """Count one request; django-ratelimit's usage dict (count, limit, should_limit, time_left)."""
+        now = time.time()
+        with self._lock:
+            window = self._windows.get(key)
+            if window is None or window[0] <= now:
+                if window is None and len(self._windows) >= self.max_keys:
+                    self._make_room(now)
+                window = self._windows[key] = [(now // period + 1) * period, 0]
+            window[1] += 1
+            count = window[1]
+            time_left = window[0] - now
+        return {"count": count, "limit": limit, "should_limit": count > limit, "time_left": time_left}
+
+    def __len__(self) -> int:
+        return len(self._windows)
+
+    def give_back(self, key: tuple) -> None:
+        with self._lock:
+            window = self._windows.get(key)
+            if window is not None and window[1] > 0:
+                window[1] -= 1
+
+    def _make_room(self, now: float) -> None:
+        for key in [key for key, (ends, _) in self._windows.items() if ends <= now]:
+            del self._windows[key]
+        excess = len(self._windows) - self.max_keys * 9 // 10
+        for key in list(self._windows)[: max(excess, 0)]:
+            del self._windows[key]
+
+
+class SharedCounters:
+    """Whether to ask Redis: not for RATE_LIMIT_SHARED_RETRY_SECONDS after it failed."""
+
+    def __init__(self):
+        self._lock = threading.Lock()
+        self._retry_at = 0.0  # time.monotonic() before which the shared counters are not asked
+        self._failing = False
+
+    def usable(self) -> bool:
+        return time.monotonic() >= self._retry_at
+
+    def failed(self, exc: BaseException) -> None:
+        with self._lock:
+            self._retry_at = time.monotonic() + settings.RATE_LIMIT_SHARED_RETRY_SECONDS
+            self._failing = True
+        logger.warning(
+            "Rate-limit counters unreachable (%s: %s); counting in this process for %s s",
+            type(exc).__name__,
+            exc,
+            settings.RATE_LIMIT_SHARED_RETRY_SECONDS,
+        )
+
+    def answered(self) -> None:
+        if self._failing:
+            with self._lock:
+                self._failing = False
+            logger.warning("Rate-limit counters reachable again; counting in the shared cache")
+
+
+shared_counters = SharedCounters()
+process_counters = ProcessCounters()
+
+
+def count(request, *, group: str, key, rate: str, fail_closed: bool = False) -> dict | None:
     """Count this request against `rate` for `key`: django-ratelimit's usage, or None if not limited.
 
-    With the counters out of reach: ApiError(SERVICE_UNAVAILABLE) when `fail_closed`, else None.
+    With the shared counters out of reach, this process's counters answer instead; with
+    `fail_closed`, ApiError(SERVICE_UNAVAILABLE).
     """
-    try:
-        return get_usage(request, group=group, key=key, rate=rate, increment=True)
-    except CACHE_ERRORS as exc:
-        logger.warning("Rate limit %s cannot count (%s): %s", group, "refusing" if fail_closed else "allowing", exc)
-        if fail_closed:
-            raise ApiError(
-                ErrorCode.SERVICE_UNAVAILABLE,
-                "This is briefly unavailable; try again in a minute.",
-                headers={"Retry-After": str(UNAVAILABLE_RETRY_AFTER_SECONDS)},
-            ) from None
-        return None
+    if shared_counters.usable():
+        try:
+            usage = get_usage(request, group=group, key=key, rate=rate, increment=True)
+        except CACHE_ERRORS as exc:
+            shared_counters.failed(exc)
+        else:
+            shared_counters.answered()
+            return usage
+    if fail_closed:
+        raise ApiError(
+            ErrorCode.SERVICE_UNAVAILABLE,
+            "This is briefly unavailable; try again in a minute.",
+            headers={"Retry-After": str(UNAVAILABLE_RETRY_AFTER_SECONDS)},
+        )
+    FALLBACKS.labels(group).inc()
+    limit, period = _split(rate)
+    return process_counters.hit(_process_key(request, group=group, key=key, rate=rate), limit=limit, period=period)
+
+
+def give_back_in_process(request, *, group: str, key, rate: str) -> None:
+    """Give back a request this process's counters counted (while the shared ones were unreachable)."""
+    process_counters.give_back(_process_key(request, group=group, key=key, rate=rate))
 
 
 def enforce_rate(request, *, group: str, key, rate: str, fail_closed: bool = False) -> None:
     """Count this request against `rate` for `key`; raise ApiError(RATE_LIMITED) past it.
 
-    Raises ApiError(SERVICE_UNAVAILABLE) when the counters are out of reach and `fail_closed`.
+    Raises ApiError(SERVICE_UNAVAILABLE) when the shared counters are out of reach and `fail_closed`.
     """
     usage = count(request, group=group, key=key, rate=rate, fail_closed=fail_closed)
     if usage and usage["should_limit"]:
         raise_rate_limited(usage["time_left"], group=group)
+
+
+_PERIODS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
+
+
+def _split(rate: str) -> tuple[int, int]:
+    """ "5/15m" -> (5, 900), the rate syntax of django-ratelimit (and of caly.env's rate variables)."""
+    limit, _, period = rate.partition("/")
+    multiplier = period[:-1] or "1"
+    return int(limit), int(multiplier) * _PERIODS[period[-1].lower()]
+
+
+def _process_key(request, *, group: str, key, rate: str) -> tuple[str, str, str]:
+    """The key's value as django-ratelimit reads it: a callable's answer, the user, or the address."""
+    if callable(key):
+        value = str(key(group, request))
+    elif key == "user" and request.user.is_authenticated:
+        value = f"user:{request.user.pk}"
+    elif key in ("ip", "user"):
+        address = ipaddress.ip_address(client_ip(request))
+        value = str(ipaddress.ip_network(f"{address}/{64 if address.version == 6 else 32}", strict=False))
+    else:
+        raise ValueError(f"Unsupported rate-limit key: {key!r}")
+    return group, rate, value
 
 
 def raise_rate_limited(time_left: float, *, group: str) -> None:

@@ -324,6 +324,8 @@ RATE_LIMITS = {
     "export_user": ENV["RATE_LIMIT_EXPORT_USER"],
     "invite_user": ENV["RATE_LIMIT_INVITE_USER"],
 }
+# After Redis failed, rate limits count in each process (caly/ratelimit.py) and ask Redis again this much later.
+RATE_LIMIT_SHARED_RETRY_SECONDS = 5
 CALL_EXPORT_MAX_ROWS = ENV["CALL_EXPORT_MAX_ROWS"]
 
 # JWT for API clients: simplejwt signs and verifies; accounts.jwt keeps the refresh families.
