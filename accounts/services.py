@@ -7,23 +7,28 @@ log. They raise ApiError (rendered by the API's handler; pages show its message)
 from __future__ import annotations
 
 import hashlib
+import logging
 import secrets
+from datetime import datetime, timedelta
 from typing import Any
 
 from django.conf import settings
 from django.contrib.auth import authenticate
 from django.contrib.auth.password_validation import validate_password
 from django.core.exceptions import ValidationError
-from django.db import IntegrityError, transaction
+from django.db import IntegrityError, models, transaction
 from django.utils import timezone
+from django.utils.http import urlencode
 from django.utils.text import slugify
 
-from accounts import jwt, signed_tokens
+from accounts import jwt, selectors, signed_tokens, tasks
 from accounts.audit import audit_record
-from accounts.models import AuditAction, Client, Invitation, User
+from accounts.models import AuditAction, AuditEvent, Client, Invitation, User
 from accounts.roles import Role
-from accounts.tasks import send_templated_email
+from caly import context
 from caly.api.errors import ApiError, ErrorCode
+
+logger = logging.getLogger(__name__)
 
 CLIENT_SETTINGS_FIELDS = (
     "name",
@@ -73,11 +78,14 @@ def client_unique_slug(name: str) -> str:
 @transaction.atomic
 def client_register(
     *, company_name: str, email: str, password: str, first_name: str = "", last_name: str = "", timezone_name: str = ""
-) -> User:
-    """Create a client and its owner (unverified) and send the verification e-mail; CONFLICT if taken."""
+) -> User | None:
+    """Create a client and its owner (unverified) and send the verification e-mail; returns the owner.
+
+    An address that already has an account gets the same answer: nothing is created, the account's
+    owner is e-mailed that someone tried to sign up with it, and None is returned, which callers must
+    not reveal. VALIDATION_ERROR for bad input, checked before the address is looked up.
+    """
     email = User.objects.normalize_email(email).lower()
-    if User.objects.filter(email=email).exists():
-        raise ApiError(ErrorCode.CONFLICT, "An account with this email address already exists.")
     client = Client(name=company_name.strip(), slug=client_unique_slug(company_name))
     if timezone_name:
         client.timezone = timezone_name
@@ -85,19 +93,44 @@ def client_register(
     _check_password(password, owner)
     try:
         client.full_clean()
-        client.save()
-        owner.client = client
-        owner.set_password(password)
-        owner.full_clean(exclude=["password"])
+        owner.full_clean(exclude=["password", "client"], validate_unique=False, validate_constraints=False)
+    except ValidationError as exc:
+        raise _validation_error(exc) from None
+    owner.set_password(password)  # hashed for a taken address too, so both answers take as long
+    existing = User.objects.filter(email=email).first()
+    if existing is not None:
+        _signup_attempt_notify(user=existing)
+        return None
+    try:
         with transaction.atomic():
+            client.save()
+            owner.client = client
+            owner.full_clean(exclude=["password"], validate_unique=False)
             owner.save()
     except ValidationError as exc:
         raise _validation_error(exc) from None
-    except IntegrityError:  # a concurrent sign-up with the same address won the race
-        raise ApiError(ErrorCode.CONFLICT, "An account with this email address already exists.") from None
+    except IntegrityError:
+        if not User.objects.filter(email=email).exists():
+            raise
+        return None  # a concurrent sign-up with the same address won the race
     audit_record(action=AuditAction.CLIENT_REGISTERED, client=client, actor=owner, target=client)
     email_verification_send(user=owner)
     return owner
+
+
+def _signup_attempt_notify(*, user: User) -> None:
+    """Tell the owner of an address that someone tried to sign up with it, and how to get in."""
+    if not user.is_active:
+        return
+    tasks.send_templated_email.enqueue(
+        to=user.email,
+        template="signup_attempt",
+        context={
+            "name": user.get_short_name(),
+            "login_link": _link("/accounts/login/"),
+            "reset_link": _link(f"/accounts/password/reset/?{urlencode({'email': user.email})}"),
+        },
+    )
 
 
 def email_verification_send(*, user: User) -> None:
@@ -105,7 +138,7 @@ def email_verification_send(*, user: User) -> None:
     if user.email_verified:
         return
     token = signed_tokens.make_token(signed_tokens.VERIFY_EMAIL, user)
-    send_templated_email.enqueue(
+    tasks.send_templated_email.enqueue(
         to=user.email,
         template="verify_email",
         context={
@@ -115,6 +148,12 @@ def email_verification_send(*, user: User) -> None:
             "valid_hours": int(settings.EMAIL_VERIFICATION_MAX_AGE.total_seconds() // 3600),
         },
     )
+
+
+def email_verification_resend_request(*, email: str) -> None:
+    """Queue a new verification link for `email`: the task sends one only if an unverified account has
+    the address, so the request does the same work for every address."""
+    tasks.resend_verification_email.enqueue(email=email.strip().lower())
 
 
 def email_verification_resend(*, email: str) -> None:
@@ -206,12 +245,24 @@ def password_change(*, user: User, current_password: str, new_password: str) -> 
 
 
 def password_reset_request(*, email: str) -> None:
-    """E-mail a reset link if an active account has this address; the caller answers the same either way."""
+    """Queue the reset e-mail for `email`: the task decides whether an account gets one, so the request
+    does the same work for known and unknown addresses (and the caller answers the same)."""
+    current = context.current()
+    origin = {
+        "request_id": current.request_id if current else "",
+        "ip": current.extra.get("ip") if current else None,
+        "user_agent": current.extra.get("user_agent", "") if current else "",
+    }
+    tasks.send_password_reset_email.enqueue(email=email.strip().lower(), origin=origin)
+
+
+def password_reset_send(*, email: str) -> bool:
+    """E-mail a reset link if an active account with a password has this address; whether one was sent."""
     user = User.objects.select_related("client").filter(email=email.strip().lower(), is_active=True).first()
     if user is None or not user.has_usable_password():
-        return
+        return False
     token = signed_tokens.make_token(signed_tokens.RESET_PASSWORD, user)
-    send_templated_email.enqueue(
+    tasks.send_templated_email.enqueue(
         to=user.email,
         template="password_reset",
         context={
@@ -221,6 +272,7 @@ def password_reset_request(*, email: str) -> None:
         },
     )
     audit_record(action=AuditAction.PASSWORD_RESET_REQUESTED, client=user.client, actor=user, target=user)
+    return True
 
 
 def password_reset_user(*, token: str) -> User | None:
@@ -373,13 +425,15 @@ def invitation_issue(*, client: Client, email: str, role: str, invited_by: User 
     """Invite `email` to `client` and e-mail the link; the caller has checked that `invited_by` may.
 
     `invited_by` is a member of the client (the team page) or Caly staff / None (onboarding a new
-    client). CONFLICT if the address has an account or a pending invitation to this client.
+    client). CONFLICT if the address is already a member of this client or has a pending invitation
+    to it; an address with an account in another client is invited like any other (see below).
     """
     email = User.objects.normalize_email(email).lower()
     if role not in Role.values:
         raise _invalid("role", f"Must be one of {', '.join(Role.values)}.")
-    if User.objects.filter(email=email).exists():
-        raise ApiError(ErrorCode.CONFLICT, "A Caly account with this email address already exists.")
+    existing = User.objects.select_related("client").filter(email=email).first()
+    if existing is not None and existing.client_id == client.pk:
+        raise ApiError(ErrorCode.CONFLICT, "This person is already a member of your team.")
     open_invitations = Invitation.objects.for_client(client).filter(
         email=email, accepted_at__isnull=True, revoked_at__isnull=True
     )
@@ -404,17 +458,25 @@ def invitation_issue(*, client: Client, email: str, role: str, invited_by: User 
         raise _validation_error(exc) from None
     invitation.save()
     from_member = invited_by is not None and invited_by.client_id == client.pk
-    send_templated_email.enqueue(
-        to=email,
-        template="invitation",
-        context={
-            "inviter": invited_by.get_full_name() if from_member else "The Caly team",
-            "client_name": client.name,
-            "role": Role(role).label.lower(),
-            "link": _link(f"/accounts/invitations/{token}/"),
-            "valid_days": settings.INVITATION_MAX_AGE.days,
-        },
-    )
+    mail_context = {
+        "inviter": invited_by.get_full_name() if from_member else "The Caly team",
+        "client_name": client.name,
+        "role": Role(role).label.lower(),
+    }
+    # An address with an account elsewhere is invited like any other (the inviter learns nothing), but
+    # an account never moves between companies: its owner is told why they cannot join, not given a link.
+    if existing is not None and not selectors.signup_is_disposable(user=existing):
+        tasks.send_templated_email.enqueue(to=email, template="invitation_account_exists", context=mail_context)
+    else:
+        tasks.send_templated_email.enqueue(
+            to=email,
+            template="invitation",
+            context={
+                **mail_context,
+                "link": _link(f"/accounts/invitations/{token}/"),
+                "valid_days": settings.INVITATION_MAX_AGE.days,
+            },
+        )
     audit_record(
         action=AuditAction.USER_INVITED, client=client, actor=invited_by, target=invitation, metadata={"role": role}
     )
@@ -450,8 +512,17 @@ def invitation_accept(*, token: str, password: str, first_name: str = "", last_n
     )
     if invitation is None or invitation.status != "pending" or not invitation.client.is_active:
         raise _invalid("token", "This invitation is invalid, expired, revoked or already used.")
-    if User.objects.filter(email=invitation.email).exists():
-        raise ApiError(ErrorCode.CONFLICT, "A Caly account with this email address already exists.")
+    existing = User.objects.filter(email=invitation.email).first()
+    if existing is not None and existing.client_id == invitation.client_id:
+        raise ApiError(ErrorCode.CONFLICT, f"You already belong to {invitation.client.name}: sign in instead.")
+    # The link proves the address: a sign-up never verified (squatted, or abandoned) gives way to it.
+    replaced_signup = existing is not None and signup_discard(user=existing)
+    if existing is not None and not replaced_signup:
+        raise ApiError(
+            ErrorCode.CONFLICT,
+            "Your address already belongs to a Caly account of another company. Join with another address, "
+            "or have that account removed first.",
+        )
     user = User(
         email=invitation.email,
         first_name=first_name.strip(),
@@ -475,9 +546,52 @@ def invitation_accept(*, token: str, password: str, first_name: str = "", last_n
         client=invitation.client,
         actor=user,
         target=user,
-        metadata={"role": invitation.role, "invitation": str(invitation.public_id)},
+        metadata={
+            "role": invitation.role,
+            "invitation": str(invitation.public_id),
+            **({"replaced_unverified_signup": True} if replaced_signup else {}),
+        },
     )
     return user
+
+
+# --- unverified sign-ups -----------------------------------------------------------------------
+
+# How long an unverified sign-up outlives its verification link: time to ask for a new link
+# (accounts/verify/resend/) before the account and its empty company are deleted.
+UNVERIFIED_SIGNUP_GRACE = timedelta(days=7)
+
+
+@transaction.atomic
+def signup_discard(*, user: User) -> bool:
+    """Delete a sign-up never verified, with the company it created, if they hold nothing else
+    (selectors.signup_is_disposable); returns whether it was deleted. Idempotent."""
+    user = User.objects.select_for_update(of=("self",)).filter(pk=user.pk).first()
+    if user is None or user.client_id is None:
+        return False
+    client = _lock_client(user.client)
+    if not selectors.signup_is_disposable(user=user):
+        return False
+    # AuditEvent protects its rows; this company's log is only the sign-up's own story, and goes with it.
+    models.QuerySet.delete(AuditEvent.objects.filter(client=client))
+    user.delete()
+    client.delete()
+    return True
+
+
+def signups_purge_unverified(*, now: datetime | None = None) -> dict[str, int]:
+    """Delete the sign-ups still unverified after the verification link's lifetime plus UNVERIFIED_SIGNUP_GRACE,
+    with the empty companies they created; a sign-up whose company holds anything else is kept.
+    Idempotent; returns the counts (purged, kept)."""
+    cutoff = (now or timezone.now()) - settings.EMAIL_VERIFICATION_MAX_AGE - UNVERIFIED_SIGNUP_GRACE
+    purged = kept = 0
+    for user in selectors.unverified_signup_list(joined_before=cutoff):
+        if signup_discard(user=user):
+            purged += 1
+        else:
+            kept += 1
+    logger.info("Purged %d unverified sign-up(s) and their companies; kept %d holding other data", purged, kept)
+    return {"purged": purged, "kept": kept}
 
 
 # --- staff (admin) -----------------------------------------------------------------------------

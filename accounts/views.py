@@ -94,14 +94,15 @@ def signup(request: HttpRequest) -> HttpResponse:
             ratelimits.enforce(request, group="register", rate_name="register_ip")
             if form.is_valid():
                 data = form.cleaned_data
-                owner = services.client_register(
+                # A taken address gets the same page: its owner is e-mailed instead (the service's rule).
+                services.client_register(
                     company_name=data["company_name"],
                     email=data["email"],
                     password=data["password"],
                     first_name=data["first_name"],
                     last_name=data["last_name"],
                 )
-                request.session[SIGNUP_EMAIL_SESSION_KEY] = owner.email
+                request.session[SIGNUP_EMAIL_SESSION_KEY] = data["email"].lower()
                 return redirect("accounts:signup-done")
         except ApiError as error:
             form.add_service_error(error, field="email")
@@ -150,7 +151,7 @@ def verify_resend(request: HttpRequest) -> HttpResponse:
     return _email_link_request(
         request,
         template="accounts/verify_resend.html",
-        send=lambda email: services.email_verification_resend(email=email),
+        send=lambda email: services.email_verification_resend_request(email=email),
         sent="If an unverified account has this address, a new link is on its way. Check your inbox.",
     )
 

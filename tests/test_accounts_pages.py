@@ -150,12 +150,13 @@ def test_it_shows_every_signup_problem_at_once(client):
     assert errors["password"] == ["The password is too similar to the email."]
 
 
-def test_it_refuses_a_signup_with_a_taken_address(client, alice):
+def test_it_answers_a_signup_with_a_taken_address_like_any_other_and_creates_nothing(client, alice):
     response = client.post("/accounts/signup/", {**SIGNUP, "email": "ALICE@acme.example"})
 
-    assert response.status_code == 200
-    assert response.context["form"].errors["email"] == ["An account with this email address already exists."]
-    assert Client.objects.count() == 1 and not mail.outbox
+    assert response.status_code == 302 and response["Location"] == "/accounts/signup/done/"
+    assert Client.objects.count() == 1 and User.objects.count() == 1
+    [message] = mail.outbox
+    assert message.to == [alice.email] and "Someone tried to sign up" in message.subject
 
 
 def test_it_rate_limits_signups_per_address(client, settings):
@@ -434,7 +435,7 @@ def test_it_refuses_invitations_the_service_refuses(owner, bob):
 
     for email, problem in (
         ("dana@example.com", "This address already has a pending invitation."),
-        (bob.email, "A Caly account with this email address already exists."),
+        (bob.email, "This person is already a member of your team."),
     ):
         response = owner.post("/accounts/team/", {"email": email, "role": Role.AGENT})
         assert response.status_code == 200

@@ -175,11 +175,15 @@ def test_it_refuses_expired_and_revoked_invitations(as_user, alice, api):
     assert not User.objects.filter(email="late@acme.example").exists()
 
 
-def test_it_refuses_inviting_an_existing_account_or_twice(as_user, alice, charlie):
+def test_it_refuses_inviting_a_member_or_twice(as_user, alice, bob, charlie):
     api = as_user(alice)
     assert (
+        api.post("/api/v1/team/invitations", {"email": bob.email, "role": "viewer"}, format="json").status_code == 409
+    )
+    # Another client's user is invited like anyone else (test_accounts_enumeration.py).
+    assert (
         api.post("/api/v1/team/invitations", {"email": charlie.email, "role": "viewer"}, format="json").status_code
-        == 409
+        == 201
     )
     assert (
         api.post("/api/v1/team/invitations", {"email": "d@acme.example", "role": "viewer"}, format="json").status_code

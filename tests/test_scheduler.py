@@ -127,6 +127,7 @@ def test_the_declared_jobs_exist_and_follow_the_settings(settings):
         "recordings.tasks.purge_expired_recordings",
         "integrations.tasks.prune_webhook_events",
         "accounts.tasks.purge_refresh_families",
+        "accounts.tasks.purge_unverified_signups",
         "caly.ops.tasks.backup_database",
     }
     assert jobs["backup-database"].schedule == Daily(time(22, 15))
@@ -135,7 +136,8 @@ def test_the_declared_jobs_exist_and_follow_the_settings(settings):
 
 @pytest.mark.django_db(transaction=True)
 def test_queued_jobs_run_in_the_task_worker(database_queue):
-    jobs = [job for job in scheduler.declared_jobs() if job.name in {"prune-webhook-events", "purge-refresh-families"}]
+    names = {"prune-webhook-events", "purge-refresh-families", "purge-unverified-signups"}
+    jobs = [job for job in scheduler.declared_jobs() if job.name in names]
     scheduler.run_due(jobs)
     ScheduledJob.objects.update(next_run_at=datetime(2026, 1, 1, tzinfo=UTC))
 
@@ -143,9 +145,9 @@ def test_queued_jobs_run_in_the_task_worker(database_queue):
     call_command("run_scheduler", "--once", stdout=out)
     call_command("db_worker", "--batch", "--no-startup-delay", verbosity=0)
 
-    assert "Queued 2 job(s): " in out.getvalue()
+    assert "Queued 3 job(s): " in out.getvalue()
     results = DBTaskResult.objects.filter(task_path__in=[job.task for job in jobs])
-    assert sorted(result.status for result in results) == ["SUCCESSFUL", "SUCCESSFUL"]
+    assert sorted(result.status for result in results) == ["SUCCESSFUL"] * 3
 
 
 @pytest.mark.django_db
@@ -237,7 +239,7 @@ def test_sigterm_stops_the_scheduler_cleanly(tmp_path):
     )
     try:
         first = process.stdout.readline()
-        assert first.startswith("Scheduler started with 4 job(s)"), first
+        assert first.startswith("Scheduler started with 5 job(s)"), first
         deadline = clock.monotonic() + 30
         # Wait until it sleeps (the job rows exist), so the signal lands in the wait, not at start-up.
         while clock.monotonic() < deadline and not _rows(tmp_path / "db.sqlite3"):

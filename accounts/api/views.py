@@ -18,7 +18,7 @@ from caly.api.views import PublicAPIView, TenantAPIView
 
 AUTH_TAG = ["auth"]
 TEAM_TAG = ["team"]
-EMAIL_TAKEN = OpenApiResponse(description="CONFLICT: an account with this email address already exists")
+SIGNUP_RECEIVED = "Check your inbox: the email we sent you says how to continue."
 
 
 def _detail(message: str, status_code: int = status.HTTP_200_OK) -> Response:
@@ -58,13 +58,17 @@ class RegisterView(PublicAPIView):
 
     @extend_schema(
         tags=AUTH_TAG,
-        responses={201: s.ProfileSerializer, 409: EMAIL_TAKEN},
+        responses={201: s.MessageSerializer},
         summary="Sign up a company and its owner",
+        description=(
+            "The same answer whether or not the address already has an account: a new address gets a "
+            "verification link, a taken one an email to its owner. Sign in once the address is verified."
+        ),
     )
     def post(self, request):
         ratelimits.enforce(request, group="register", rate_name="register_ip")
         data = _valid(s.RegisterSerializer, request)
-        owner = services.client_register(
+        services.client_register(
             company_name=data["company_name"],
             email=data["email"],
             password=data["password"],
@@ -72,7 +76,7 @@ class RegisterView(PublicAPIView):
             last_name=data["last_name"],
             timezone_name=data["timezone"],
         )
-        return Response(s.ProfileSerializer(owner).data, status=status.HTTP_201_CREATED)
+        return _detail(SIGNUP_RECEIVED, status.HTTP_201_CREATED)
 
 
 class VerifyEmailView(PublicAPIView):
@@ -90,7 +94,7 @@ class VerifyEmailResendView(PublicAPIView):
     @extend_schema(tags=AUTH_TAG, responses={202: s.MessageSerializer}, summary="Send the verification email again")
     def post(self, request):
         ratelimits.enforce(request, group="email-links", rate_name="password_reset_ip")
-        services.email_verification_resend(email=_valid(s.EmailSerializer, request)["email"])
+        services.email_verification_resend_request(email=_valid(s.EmailSerializer, request)["email"])
         return _detail("If an unverified account has this address, a new link is on its way.", 202)
 
 
@@ -156,7 +160,10 @@ class InvitationAcceptView(PublicAPIView):
 
     @extend_schema(
         tags=AUTH_TAG,
-        responses={201: s.SignInSerializer, 409: EMAIL_TAKEN},
+        responses={
+            201: s.SignInSerializer,
+            409: OpenApiResponse(description="CONFLICT: your address already has an account, here or elsewhere"),
+        },
         summary="Accept an invitation and sign in",
     )
     def post(self, request):
@@ -304,7 +311,7 @@ class InvitationListView(ListModelMixin, TenantAPIView):
         request=s.InvitationCreateSerializer,
         responses={
             201: s.InvitationSerializer,
-            409: OpenApiResponse(description="CONFLICT: the address has an account or a pending invitation"),
+            409: OpenApiResponse(description="CONFLICT: the address is already a member or has a pending invitation"),
         },
     )
     def post(self, request):
