@@ -28,6 +28,12 @@ class CheckStatus(models.TextChoices):
     FAILED = "failed", "Not working"
 
 
+class ConnectionState(models.TextChoices):
+    VERIFIED = "verified", "Verified"
+    UNVERIFIED = "unverified", "Not verified"
+    UNINSTALLED = "uninstalled", "Uninstalled in Shopify"
+
+
 class Connection(models.Model):
     """What every provider connection has: its client, a public id and the last credentials check."""
 
@@ -38,6 +44,9 @@ class Connection(models.Model):
     check_status = models.CharField(max_length=10, choices=CheckStatus.choices, default=CheckStatus.NEVER)
     check_message = models.CharField(max_length=500, blank=True)
     checked_at = models.DateTimeField(null=True, blank=True)
+    verified_at = models.DateTimeField(
+        null=True, blank=True, help_text="When the provider last accepted these credentials; empty: not verified."
+    )
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
 
@@ -52,6 +61,11 @@ class Connection(models.Model):
             name: {"is_set": bool(getattr(self, name)), "last4": last4(getattr(self, name))}
             for name in self.SECRET_FIELDS
         }
+
+    @property
+    def state(self) -> str:
+        """verified, unverified or (Shopify) uninstalled: what the pages and the API call the connection."""
+        return ConnectionState.VERIFIED if self.verified_at else ConnectionState.UNVERIFIED
 
 
 class ExotelRegion(models.TextChoices):
@@ -81,9 +95,13 @@ class ExotelConnection(Connection):
 
 
 class ShopifyConnection(Connection):
+    """A client's Shopify store. The shop domain is claimed (unique) only while `verified_at` is set:
+    Shopify accepted the access token for that very shop. An uninstall keeps the row (so the webhook
+    URL, which carries `public_id`, stays the same when the store reconnects) and wipes the secrets."""
+
     SECRET_FIELDS = ("access_token", "webhook_secret")
 
-    shop_domain = models.CharField(max_length=100, unique=True, validators=[shop_domain_validator])
+    shop_domain = models.CharField(max_length=100, validators=[shop_domain_validator])
     access_token = EncryptedTextField()
     webhook_secret = EncryptedTextField(blank=True)
     api_version = models.CharField(max_length=7, validators=[api_version_validator])
@@ -92,12 +110,28 @@ class ShopifyConnection(Connection):
     last_sync_status = models.CharField(max_length=10, blank=True)  # running, ok, failed
     last_sync_counts = models.JSONField(default=dict, blank=True)
     last_sync_error = models.TextField(blank=True)
+    uninstalled_at = models.DateTimeField(
+        null=True, blank=True, help_text="When Shopify confirmed the app was uninstalled (credentials wiped)."
+    )
 
     class Meta:
         verbose_name = "Shopify connection"
+        constraints = [
+            models.UniqueConstraint(
+                fields=["shop_domain"],
+                condition=models.Q(verified_at__isnull=False),
+                name="integrations_shopify_verified_shop_unique",
+            ),
+        ]
 
     def __str__(self) -> str:
         return f"Shopify {self.shop_domain}"
+
+    @property
+    def state(self) -> str:
+        if self.uninstalled_at and not self.verified_at:
+            return ConnectionState.UNINSTALLED
+        return super().state
 
 
 # --- webhook inbox -----------------------------------------------------------------------------
@@ -112,6 +146,7 @@ class WebhookStatus(models.TextChoices):
     RECEIVED = "received", "Received"
     PROCESSED = "processed", "Processed"
     IGNORED = "ignored", "Ignored"
+    REFUSED = "refused", "Refused"
     FAILED = "failed", "Failed"
 
 

@@ -1,12 +1,18 @@
 """Writes of provider connections (secrets write-only, every change audited) and key rotation.
 
-Provider behaviour (checking credentials against the provider, syncing, webhooks) lives in
-integrations/exotel and integrations/shopify; this module is what both share.
+Saving checks the credentials with the provider first (integrations/*/credentials.py), outside any
+row lock: credentials the provider refuses are a VALIDATION_ERROR and change nothing; when the
+provider cannot be reached they are saved unverified, and say so. A Shopify connection claims its
+shop domain only once Shopify accepted the token for that very shop, so a junk token claims
+nothing, and the refusal of a claimed shop tells nothing about who holds it.
+
+Provider behaviour (checking credentials, syncing, webhooks) lives in integrations/exotel and
+integrations/shopify; this module is what both share.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Callable
 from typing import Any
 
 from django.conf import settings
@@ -19,7 +25,10 @@ from accounts.audit import audit_record
 from accounts.models import AuditAction, Client, User
 from caly.api.errors import ApiError, ErrorCode
 from integrations import crypto
+from integrations.credentials import CheckResult, Verdict
+from integrations.exotel.credentials import exotel_credentials_check
 from integrations.models import CheckStatus, Connection, ExotelConnection, ShopifyConnection, new_webhook_token
+from integrations.shopify.credentials import shopify_credentials_check
 from recordings.models import e164
 
 EXOTEL_FIELDS = (
@@ -33,64 +42,151 @@ EXOTEL_FIELDS = (
 )
 SHOPIFY_FIELDS = ("shop_domain", "access_token", "webhook_secret", "api_version")
 CONNECTION_MODELS: tuple[type[Connection], ...] = (ExotelConnection, ShopifyConnection)
-
-
-@dataclass(frozen=True)
-class CheckResult:
-    """The outcome of checking a connection's credentials against its provider."""
-
-    ok: bool
-    message: str
+# What the provider is asked about: a change to any of them is checked again before it is saved.
+CREDENTIAL_FIELDS: dict[type[Connection], tuple[str, ...]] = {
+    ExotelConnection: ("account_sid", "api_key", "api_token", "api_host"),
+    ShopifyConnection: ("shop_domain", "access_token", "api_version"),
+}
+NOT_VERIFIED = {
+    ExotelConnection: "Saved, not verified: {problem} Test the connection once Exotel answers.",
+    ShopifyConnection: (
+        "Saved, not verified: {problem} Until Shopify accepts the token, the shop is not linked to this "
+        "account; test the connection once Shopify answers."
+    ),
+}
+# Reached only by someone whose token Shopify accepted for this shop, and names no one.
+SHOP_NOT_AVAILABLE = "This shop cannot be connected to this Caly account. If it is your shop, contact Caly support."
 
 
 def _invalid(details: dict[str, list[str]]) -> ApiError:
     return ApiError(ErrorCode.VALIDATION_ERROR, "The request is invalid.", details=details)
 
 
-def _save_connection(
-    model: type[Connection], *, client: Client, actor: User | None, fields: dict[str, Any], allowed: tuple[str, ...]
-) -> Connection:
-    unknown = sorted(set(fields) - set(allowed))
-    if unknown:
-        raise _invalid({name: ["Unknown field."] for name in unknown})
-    connection = model.objects.select_for_update().filter(client=client).first()
-    created = connection is None
-    if created:
-        connection = model(client=client)
-        if model is ShopifyConnection:
-            connection.api_version = settings.SHOPIFY_API_VERSION
+def _shop_not_available() -> ApiError:
+    return ApiError(ErrorCode.CONFLICT, SHOP_NOT_AVAILABLE)
+
+
+def _shop_claimed_elsewhere(connection: ShopifyConnection) -> bool:
+    others = ShopifyConnection.objects.filter(shop_domain=connection.shop_domain, verified_at__isnull=False)
+    return others.exclude(client_id=connection.client_id).exists()
+
+
+def _apply(connection: Connection, fields: dict[str, Any]) -> list[str]:
     changed = []
     for name, value in fields.items():
-        if name in model.SECRET_FIELDS and value in (None, ""):
+        if name in type(connection).SECRET_FIELDS and value in (None, ""):
             continue  # write-only: leaving a secret empty keeps the stored one
         if value is None:
             continue
         if getattr(connection, name) != value:
             setattr(connection, name, value)
             changed.append(name)
-    if created or changed:
-        connection.check_status, connection.check_message, connection.checked_at = CheckStatus.NEVER, "", None
+    return changed
+
+
+def _record_verification(connection: Connection, result: CheckResult, *, saving: bool) -> list[str]:
+    """Put a check's outcome on the (unsaved) connection; returns the fields it set."""
+    now = timezone.now()
+    connection.checked_at = now
+    connection.check_status = CheckStatus.OK if result.ok else CheckStatus.FAILED
+    message = result.message
+    if saving and result.verdict == Verdict.UNREACHABLE:
+        message = NOT_VERIFIED[type(connection)].format(problem=result.message)
+    connection.check_message = message[:500]
+    names = ["check_status", "check_message", "checked_at"]
+    if result.verdict != Verdict.UNREACHABLE or saving:
+        connection.verified_at = now if result.ok else None
+        names.append("verified_at")
+    if isinstance(connection, ShopifyConnection) and (saving or result.ok):
+        connection.uninstalled_at = None  # set up again after an uninstall
+        names.append("uninstalled_at")
+    return names
+
+
+def _save_connection(
+    model: type[Connection],
+    *,
+    client: Client,
+    actor: User | None,
+    fields: dict[str, Any],
+    allowed: tuple[str, ...],
+    verify: Callable[[Any], CheckResult],
+    rules: Callable[[Any], list[str]] | None = None,
+) -> Connection:
+    unknown = sorted(set(fields) - set(allowed))
+    if unknown:
+        raise _invalid({name: ["Unknown field."] for name in unknown})
+    connection = model.objects.filter(client=client).first()
+    created = connection is None
+    if created:
+        connection = model(client=client)
+        if model is ShopifyConnection:
+            connection.api_version = settings.SHOPIFY_API_VERSION
+    credentials = CREDENTIAL_FIELDS[model]
+    before = {name: getattr(connection, name) for name in credentials}
+    changed = _apply(connection, fields)
+    try:
+        # The shop-domain claim is decided below, once Shopify has answered.
+        connection.full_clean(exclude=["client"], validate_constraints=False)
+    except ValidationError as exc:
+        raise _invalid(exc.message_dict) from None
+    if rules is not None:
+        changed += rules(connection)
+    # Unchanged credentials are not asked about again: "Test connection" does that.
+    recheck = created or any(name in changed for name in credentials)
+    if not (created or changed):
+        return connection
+
+    # Asked before any row is locked: the provider may take seconds to answer.
+    checked: list[str] = []
+    if recheck:
+        result = verify(connection)
+        if result.verdict == Verdict.REFUSED:
+            raise _invalid({result.field or "non_field_errors": [result.message]})
+        checked = _record_verification(connection, result, saving=True)
+
+    with transaction.atomic():
+        locked = model.objects.select_for_update().filter(client=client).first()
+        if (locked is None) != created or (
+            locked is not None and any(getattr(locked, name) != before[name] for name in credentials)
+        ):
+            raise ApiError(ErrorCode.CONFLICT, "The connection changed while it was being checked; save it again.")
+        if isinstance(connection, ShopifyConnection) and connection.verified_at and _shop_claimed_elsewhere(connection):
+            raise _shop_not_available()
         try:
-            connection.full_clean(exclude=["client"])
-            connection.save()
-        except ValidationError as exc:
-            raise _invalid(exc.message_dict) from None
+            with transaction.atomic():
+                if created:
+                    connection.save()
+                else:
+                    connection.save(update_fields=sorted({*changed, *checked, "updated_at"}))
         except IntegrityError:
-            raise ApiError(ErrorCode.CONFLICT, "Another Caly account is already connected to this shop.") from None
-        audit_record(
-            action=AuditAction.INTEGRATION_CONNECTED if created else AuditAction.INTEGRATION_UPDATED,
-            client=client,
-            actor=actor,
-            target=connection,
-            # Names of the changed fields only: a secret's value never reaches the audit log.
-            metadata={"provider": model.__name__.removesuffix("Connection").lower(), "changed": sorted(changed)},
-        )
+            raise _shop_not_available() from None  # another account's claim committed a moment ago
+        if created or changed:
+            audit_record(
+                action=AuditAction.INTEGRATION_CONNECTED if created else AuditAction.INTEGRATION_UPDATED,
+                client=client,
+                actor=actor,
+                target=connection,
+                # Names of the changed fields only: a secret's value never reaches the audit log.
+                metadata={"provider": model.__name__.removesuffix("Connection").lower(), "changed": sorted(changed)},
+            )
     return connection
 
 
-@transaction.atomic
+def _exotel_callback_rules(connection: ExotelConnection) -> list[str]:
+    """A callback password goes with a callback user name: cleared without one, required with one."""
+    if not connection.callback_username and connection.callback_password:
+        connection.callback_password = ""
+        return ["callback_password"]
+    if connection.callback_username and not connection.callback_password:
+        raise _invalid({"callback_password": ["Set a password with the callback user name."]})
+    return []
+
+
 def exotel_connection_save(*, client: Client, actor: User | None, **fields: Any) -> ExotelConnection:
-    """Connect Exotel or change the connection. Secrets left empty keep their stored value."""
+    """Connect Exotel or change the connection, once Exotel accepts the credentials (secrets left empty
+    keep their stored value). VALIDATION_ERROR for bad settings or credentials Exotel refuses; saved
+    unverified when Exotel cannot be reached."""
     problems: dict[str, list[str]] = {}
     host = fields.get("api_host")
     if host is not None and host not in settings.EXOTEL_API_HOSTS:
@@ -106,28 +202,34 @@ def exotel_connection_save(*, client: Client, actor: User | None, **fields: Any)
                 except ValidationError:
                     problems["caller_ids"] = [f"{str(number)[:20]!r} is not an E.164 number such as +919876543210."]
                     break
-    if fields.get("callback_username") == "":
-        fields["callback_password"] = None  # cleared below
     if problems:
         raise _invalid(problems)
-    connection = _save_connection(ExotelConnection, client=client, actor=actor, fields=fields, allowed=EXOTEL_FIELDS)
-    if not connection.callback_username and connection.callback_password:
-        ExotelConnection.objects.filter(pk=connection.pk).update(callback_password="")
-        connection.callback_password = ""
-    if connection.callback_username and not connection.callback_password:
-        raise _invalid({"callback_password": ["Set a password with the callback user name."]})
-    return connection
+    return _save_connection(
+        ExotelConnection,
+        client=client,
+        actor=actor,
+        fields=fields,
+        allowed=EXOTEL_FIELDS,
+        verify=exotel_credentials_check,
+        rules=_exotel_callback_rules,
+    )
 
 
-@transaction.atomic
 def shopify_connection_save(*, client: Client, actor: User | None, **fields: Any) -> ShopifyConnection:
-    """Connect Shopify or change the connection. Secrets left empty keep their stored value."""
+    """Connect Shopify or change the connection, once Shopify accepts the token for that shop (secrets
+    left empty keep their stored value). VALIDATION_ERROR for bad settings or a token Shopify refuses;
+    CONFLICT when the shop is claimed by another account; saved unverified, claiming nothing, when
+    Shopify cannot be reached. Reconnecting after an uninstall keeps the connection (and its webhook URL)."""
     if isinstance(fields.get("shop_domain"), str):
         fields["shop_domain"] = fields["shop_domain"].strip().lower().removeprefix("https://").rstrip("/")
-        if ShopifyConnection.objects.filter(shop_domain=fields["shop_domain"]).exclude(client=client).exists():
-            # Webhooks name their shop: one shop can feed one Caly account only.
-            raise ApiError(ErrorCode.CONFLICT, "Another Caly account is already connected to this shop.")
-    return _save_connection(ShopifyConnection, client=client, actor=actor, fields=fields, allowed=SHOPIFY_FIELDS)
+    return _save_connection(
+        ShopifyConnection,
+        client=client,
+        actor=actor,
+        fields=fields,
+        allowed=SHOPIFY_FIELDS,
+        verify=shopify_credentials_check,
+    )
 
 
 @transaction.atomic
@@ -159,13 +261,29 @@ def exotel_webhook_token_rotate(*, connection: ExotelConnection, actor: User | N
     return connection
 
 
+@transaction.atomic
 def connection_check_record(*, connection: Connection, result: CheckResult) -> CheckResult:
-    """Keep the outcome of a credentials check on the connection (shown on the integrations page)."""
-    type(connection).objects.filter(pk=connection.pk).update(
-        check_status=CheckStatus.OK if result.ok else CheckStatus.FAILED,
-        check_message=result.message[:500],
-        checked_at=timezone.now(),
-    )
+    """Keep the outcome of a credentials check on the connection (shown on the integrations page).
+
+    Accepted credentials verify the connection (a Shopify shop only if no other account holds it);
+    refused ones unverify it, releasing its shop; an unreachable provider leaves that as it was.
+    Returns what was recorded.
+    """
+    locked = type(connection).objects.select_for_update().filter(pk=connection.pk).first()
+    if locked is None:
+        return result
+    if isinstance(locked, ShopifyConnection) and result.ok and _shop_claimed_elsewhere(locked):
+        result = CheckResult(Verdict.REFUSED, SHOP_NOT_AVAILABLE, "shop_domain")
+    names = _record_verification(locked, result, saving=False)
+    try:
+        with transaction.atomic():
+            locked.save(update_fields=names)
+    except IntegrityError:  # another account verified the same shop a moment ago
+        result = CheckResult(Verdict.REFUSED, SHOP_NOT_AVAILABLE, "shop_domain")
+        names = _record_verification(locked, result, saving=False)
+        locked.save(update_fields=names)
+    for name in names:
+        setattr(connection, name, getattr(locked, name))
     return result
 
 

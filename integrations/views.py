@@ -79,17 +79,20 @@ def index(request: HttpRequest) -> HttpResponse:
     return _page(request)
 
 
-def _save(request, form, save: Callable, *, form_name: str, done: str) -> HttpResponse:
+def _save(request, form, save: Callable, *, form_name: str, name: str) -> HttpResponse:
     if form.is_valid():
         fields = {
             name: value for name, value in form.cleaned_data.items() if value != "" or name == "callback_username"
         }
         try:
-            save(client=request.user.client, actor=request.user, **fields)
+            connection = save(client=request.user.client, actor=request.user, **fields)
         except ApiError as error:
             form.add_service_error(error)
         else:
-            messages.success(request, done)
+            if connection.verified_at:
+                messages.success(request, f"{name} is saved. {connection.check_message}")
+            else:  # the provider could not be reached: saved, but it must not look connected
+                messages.warning(request, f"{name} is saved but not verified. {connection.check_message}")
             return redirect("integrations:index")
     return _page(request, **{form_name: form}, status=400)
 
@@ -98,14 +101,14 @@ def _save(request, form, save: Callable, *, form_name: str, done: str) -> HttpRe
 @require_POST
 def exotel_save(request: HttpRequest) -> HttpResponse:
     form = ExotelForm(request.POST, connection=_exotel(request), prefix="exotel")
-    return _save(request, form, services.exotel_connection_save, form_name="exotel_form", done="Exotel is saved.")
+    return _save(request, form, services.exotel_connection_save, form_name="exotel_form", name="Exotel")
 
 
 @client_user_required(MANAGE)
 @require_POST
 def shopify_save(request: HttpRequest) -> HttpResponse:
     form = ShopifyForm(request.POST, connection=_shopify(request), prefix="shopify")
-    return _save(request, form, services.shopify_connection_save, form_name="shopify_form", done="Shopify is saved.")
+    return _save(request, form, services.shopify_connection_save, form_name="shopify_form", name="Shopify")
 
 
 def _with_connection(find: Callable, name: str):
@@ -183,7 +186,8 @@ def products(request: HttpRequest) -> HttpResponse:
     from integrations.shopify.selectors import product_list
 
     form = ProductSearchForm(request.GET)
-    context = {"form": form, "page": None, "connected": _shopify(request) is not None}
+    shopify = _shopify(request)
+    context = {"form": form, "page": None, "connected": shopify is not None and shopify.uninstalled_at is None}
     if not form.is_valid():
         return render(request, "integrations/products.html", context, status=400)
     query = form.cleaned_data

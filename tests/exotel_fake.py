@@ -10,8 +10,9 @@ Import the fixtures a test module needs (they register as `exotel` and `exotel_c
 
     from tests.exotel_fake import exotel_connection_fixture, exotel_fixture  # noqa: F401
 
-`exotel` points the settings at the fake (EXOTEL_API_SCHEME http, recordings allowed from it only,
-a 0.5 s read timeout); `exotel_connection` is client A's connection to it. Deliveries are built from
+`exotel` points the settings at the fake (EXOTEL_API_SCHEME http, the fake's host the only API host a
+connection may name, so nothing is ever sent to Exotel's real hosts; recordings allowed from it only;
+a 0.5 s read timeout); `exotel_connection` is client A's verified connection to it. Deliveries are built from
 the documented fields (the samples in shared/fixtures/exotel, copied here so the tests stand alone).
 """
 
@@ -30,6 +31,7 @@ from dataclasses import dataclass, field
 from urllib.parse import parse_qsl, urlencode, urlsplit
 
 import pytest
+from django.utils import timezone
 from pytest_httpserver import HTTPServer
 from werkzeug import Request, Response
 
@@ -135,6 +137,10 @@ class Seen:
 @dataclass
 class FakeExotel:
     server: HTTPServer
+    # The one account it serves, and the API key and token that account answers to.
+    account_sid: str = ACCOUNT_SID
+    api_key: str = API_KEY
+    api_token: str = API_TOKEN
     recordings: dict[str, tuple[bytes, str]] = field(default_factory=dict)
     calls: dict[str, dict] = field(default_factory=dict)
     next_sid: int = 1
@@ -221,7 +227,7 @@ class FakeExotel:
         if step != "ok":
             status, headers = step if isinstance(step, tuple) else (step, {})
             return _json({"RestException": {"Status": status, "Message": f"Scripted {status}"}}, status, headers)
-        expected = "Basic " + base64.b64encode(f"{API_KEY}:{API_TOKEN}".encode()).decode()
+        expected = "Basic " + base64.b64encode(f"{self.api_key}:{self.api_token}".encode()).decode()
         if request.headers.get("Authorization") != expected:
             return _json({"RestException": {"Status": 401, "Message": "Authentication is required"}}, 401)
         return self._route(request)
@@ -237,7 +243,7 @@ class FakeExotel:
             return Response(
                 iter(data) if isinstance(data, _Generated) else data, 200, headers, content_type=content_type
             )
-        prefix = f"/v1/Accounts/{ACCOUNT_SID}"
+        prefix = f"/v1/Accounts/{self.account_sid}"
         if not path.startswith(prefix + "/"):
             return _json({"RestException": {"Status": 404, "Message": "No such account"}}, 404)
         rest = path.removeprefix(prefix)
@@ -319,6 +325,7 @@ def exotel_fixture(settings):
     fake = FakeExotel(server)
     server.expect_request(re.compile(".*")).respond_with_handler(fake.handle)
     settings.EXOTEL_API_SCHEME = "http"
+    settings.EXOTEL_API_HOSTS = [fake.host]
     settings.EXOTEL_RECORDING_SCHEMES = ["http"]
     settings.EXOTEL_RECORDING_HOSTS = [fake.host]
     settings.INTEGRATION_HTTP_TIMEOUT = TEST_TIMEOUT
@@ -336,4 +343,5 @@ def exotel_connection_fixture(client_a, exotel):
         api_token=API_TOKEN,
         api_host=exotel.host,
         caller_ids=[EXOPHONE, "+918047119999"],
+        verified_at=timezone.now(),
     )

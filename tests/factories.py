@@ -6,6 +6,7 @@ from factory.django import DjangoModelFactory
 
 from accounts.models import Client, OnboardingStep, User
 from accounts.roles import Role
+from integrations.models import CheckStatus, ShopifyConnection
 from recordings.models import Call, CallStatus, Direction, Recording, RecordingStatus
 
 PASSWORD = "correct horse battery staple"
@@ -80,3 +81,20 @@ class RecordingFactory(DjangoModelFactory):
     client = factory.SelfAttribute("call.client")
     started_at = factory.SelfAttribute("call.started_at")
     status = RecordingStatus.PENDING
+
+
+class ShopifyConnectionFactory(DjangoModelFactory):
+    """A connection as it is once Shopify accepted its token for the shop (verified, the shop claimed),
+    made without asking anyone: for tests about something other than connecting."""
+
+    class Meta:
+        model = ShopifyConnection
+
+    client = factory.SubFactory(ClientFactory)
+    shop_domain = factory.LazyAttribute(lambda connection: f"{connection.client.slug}.myshopify.com")
+    access_token = "shpat_factory_token_0123456789"
+    webhook_secret = "factory-webhook-secret-0123456789"
+    api_version = "2026-04"
+    check_status = CheckStatus.OK
+    checked_at = factory.LazyFunction(timezone.now)
+    verified_at = factory.SelfAttribute("checked_at")

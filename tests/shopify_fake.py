@@ -1,10 +1,12 @@
 """A fake Shopify GraphQL Admin API on 127.0.0.1 (pytest-httpserver), and a fake clock for its waits.
 
-It answers what integrations.shopify asks: the shop's name, `products` pages (cursor pagination,
-sorted by id) and a product's further variants, each with `extensions.cost` like Shopify's. It
-prices every query as Shopify does (a connection costs 2 + first × its node) and refuses one over
-1,000 points; it refuses a wrong access token (401), and on demand fails with any status or
-answers THROTTLED with a bucket the test chooses.
+It answers what integrations.shopify asks: the shop's name and myshopify domain, `products` pages
+(cursor pagination, sorted by id), a product's further variants and whether a product exists
+(`product(id:)` answers null for one it does not have), each with `extensions.cost` like Shopify's.
+It prices every query as Shopify does (a connection costs 2 + first × its node) and refuses one over
+1,000 points; it refuses an access token it does not know (401, as after an uninstall), and on
+demand fails with any status or answers THROTTLED with a bucket the test chooses. `other_shops`
+maps further tokens to the shop each one belongs to (a token of another shop works, for that shop).
 
     with shopify_fake.serve(settings) as shopify:   # points SHOPIFY_API_BASE_URL_OVERRIDE at it
         shopify.add_products(600, variants=2)
@@ -91,6 +93,8 @@ class FakeShopify:
         self.server = server
         self.token = token
         self.shop_name = "Acme Apparel"
+        self.shop_domain = SHOP_DOMAIN
+        self.other_shops: dict[str, str] = {}
         self.products: dict[int, dict] = {}
         self.requests: list[dict] = []
         self.scripted: list[Callable[[dict], Response] | None] = []
@@ -146,22 +150,26 @@ class FakeShopify:
             "cost": _requested_cost(query, variables),
         }
         self.requests.append(request)
-        if request["token"] != self.token:
+        scripted = self.scripted.pop(0) if self.scripted else None
+        if scripted is not None:  # an outage answers before any token is looked at
+            return scripted(request)
+        shops = {self.token: self.shop_domain, **self.other_shops}
+        if request["token"] not in shops:
             return _json(
                 {"errors": "[API] Invalid API key or access token (unrecognized login or wrong password)"}, 401
             )
-        scripted = self.scripted.pop(0) if self.scripted else None
-        if scripted is not None:
-            return scripted(request)
         if request["cost"] > MAX_QUERY_COST:
             errors = [{"message": "Query cost is too high.", "extensions": {"code": "MAX_COST_EXCEEDED"}}]
             return _json({"errors": errors, "extensions": _cost(request["cost"], None, self.bucket)})
         if "shop {" in query:
-            data = {"shop": {"name": self.shop_name, "myshopifyDomain": SHOP_DOMAIN}}
+            data = {"shop": {"name": self.shop_name, "myshopifyDomain": shops[request["token"]]}}
         elif "products(" in query:
             data = {"products": self._products_page(variables)}
-        elif "product(id:" in query:
+        elif "product(id:" in query and "variants(" in query:
             data = {"product": self._more_variants(variables)}
+        elif "product(id:" in query:
+            product_id = int(variables["id"].rsplit("/", 1)[1])
+            data = {"product": {"id": variables["id"]} if product_id in self.products else None}
         else:
             return _json({"errors": [{"message": "The fake does not know this query."}]})
         return _json({"data": data, "extensions": _cost(request["cost"], max(1, request["cost"] // 10), self.bucket)})
@@ -204,7 +212,7 @@ def _requested_cost(query: str, variables: dict) -> int:
     """Shopify's rule: an object costs 1, a connection 2 + first × (its node), scalars nothing."""
     if "products(" in query:
         return 3 + variables["first"] * (5 + variables["variants"])
-    if "product(id:" in query:
+    if "product(id:" in query and "variants(" in query:
         return 4 + variables["first"]
     return 1
 

@@ -1,6 +1,6 @@
 """The set-up wizard in a real browser: a company signs up, confirms its address, signs in, goes through
-the wizard (company details, Exotel skipped, Shopify refused then skipped) and finds what is left on
-the dashboard.
+the wizard (company details, Exotel skipped, Shopify refused twice then skipped) and finds what is
+left on the dashboard. Shopify is the fake one on 127.0.0.1 (tests/shopify_fake.py).
 
 Drives Debian's Chromium (/usr/bin/chromium) with Playwright's sync API against pytest-django's
 live server, like tests/test_browser_accounts.py. E-mails land in django.core.mail.outbox.
@@ -14,6 +14,7 @@ from playwright.sync_api import expect
 
 from accounts.models import Client, OnboardingStep
 from integrations.models import ExotelConnection, ShopifyConnection
+from tests import shopify_fake
 from tests.playwright import allow_database_calls_beside_playwright, browser  # noqa: F401
 
 pytestmark = pytest.mark.browser
@@ -56,7 +57,13 @@ def emailed_path(kind: str) -> str:
     return match.group(1)
 
 
-def test_a_new_owner_sets_up_the_company_skips_the_connections_and_sees_what_is_left(open_page):
+@pytest.fixture
+def shopify(settings):
+    with shopify_fake.serve(settings) as fake:
+        yield fake
+
+
+def test_a_new_owner_sets_up_the_company_skips_the_connections_and_sees_what_is_left(open_page, shopify):
     page = open_page()
     # Sign up, confirm the address, sign in: the wizard opens at its first step.
     page.goto("/accounts/signup/")
@@ -98,6 +105,11 @@ def test_a_new_owner_sets_up_the_company_skips_the_connections_and_sees_what_is_
     shop = page.locator(".field").filter(has=page.get_by_label("Shop domain"))
     expect(shop.locator(".field-errors")).to_have_text("This field is required.")
     expect(page.get_by_label("Shop domain")).to_have_attribute("aria-invalid", "true")
+    page.get_by_label("Shop domain").fill("chai-point.myshopify.com")
+    page.get_by_label("Admin API access token").fill("shpat_a_token_shopify_refuses")
+    page.get_by_role("button", name="Connect Shopify").click()
+    token = page.locator(".field").filter(has=page.get_by_label("Admin API access token"))
+    expect(token.locator(".field-errors")).to_have_text("Shopify refused the access token.")
     page.get_by_role("button", name="Skip for now").click()
 
     # Done: what is left, then the dashboard's card.

@@ -8,6 +8,8 @@ from accounts.models import AuditAction, AuditEvent
 from integrations import inbox
 from integrations.models import ExotelConnection, Product, ProductVariant, WebhookEvent, WebhookProvider, WebhookStatus
 from integrations.services import exotel_connection_save, shopify_connection_save
+from tests import shopify_fake
+from tests.exotel_fake import exotel_fixture  # noqa: F401
 
 pytestmark = pytest.mark.django_db
 
@@ -22,25 +24,29 @@ def as_staff(client, staff):
 
 
 @pytest.fixture
-def connections(client_a, alice):
-    exotel = exotel_connection_save(
-        client=client_a,
-        actor=alice,
-        account_sid="acmeapparel1",
-        api_key="exotel-api-key-0f1e2d3c4b5a",
-        api_token=API_TOKEN,
-        api_host="api.in.exotel.com",
-        callback_username="exotel",
-        callback_password="callback-pass-12345678",
-    )
-    shopify = shopify_connection_save(
-        client=client_a,
-        actor=alice,
-        shop_domain="acme-apparel.myshopify.com",
-        access_token=ACCESS_TOKEN,
-        webhook_secret="shopify-webhook-secret-77aa88bb99cc",
-    )
-    return exotel, shopify
+def connections(client_a, alice, exotel, settings):
+    """Both connections, saved through the services (checked with the fake Exotel and Shopify)."""
+    exotel.api_key, exotel.api_token = "exotel-api-key-0f1e2d3c4b5a", API_TOKEN
+    with shopify_fake.serve(settings) as shopify_api:
+        shopify_api.token = ACCESS_TOKEN
+        connection = exotel_connection_save(
+            client=client_a,
+            actor=alice,
+            account_sid="acmeapparel1",
+            api_key="exotel-api-key-0f1e2d3c4b5a",
+            api_token=API_TOKEN,
+            api_host=exotel.host,
+            callback_username="exotel",
+            callback_password="callback-pass-12345678",
+        )
+        shopify = shopify_connection_save(
+            client=client_a,
+            actor=alice,
+            shop_domain="acme-apparel.myshopify.com",
+            access_token=ACCESS_TOKEN,
+            webhook_secret="shopify-webhook-secret-77aa88bb99cc",
+        )
+    return connection, shopify
 
 
 def test_connection_pages_show_which_secrets_are_set_but_never_the_secrets(as_staff, connections):

@@ -1,5 +1,8 @@
 """Connections: secrets encrypted at rest and write-only through the API, key rotation, audit,
-roles and tenant isolation of /api/v1/integrations/…"""
+roles and tenant isolation of /api/v1/integrations/…
+
+Credentials are checked with the provider as they are saved: the fake Exotel and Shopify on
+127.0.0.1 answer to the credentials below."""
 
 import logging
 from io import StringIO
@@ -14,7 +17,9 @@ from accounts.models import AuditAction, AuditEvent
 from accounts.roles import Role
 from integrations import crypto
 from integrations.models import ExotelConnection, ShopifyConnection
-from integrations.services import exotel_connection_save, shopify_connection_save
+from integrations.services import SHOP_NOT_AVAILABLE, exotel_connection_save, shopify_connection_save
+from tests import shopify_fake
+from tests.exotel_fake import exotel_fixture  # noqa: F401
 from tests.factories import UserFactory
 
 API_KEY = "exotel-api-key-0f1e2d3c4b5a"
@@ -34,20 +39,32 @@ def as_user(api):
 
 
 @pytest.fixture
-def exotel(client_a, alice):
-    return exotel_connection_save(
-        client=client_a,
-        actor=alice,
-        account_sid="acmeapparel1",
-        api_key=API_KEY,
-        api_token=API_TOKEN,
-        api_host="api.in.exotel.com",
-        caller_ids=["+918047112233"],
-    )
+def providers(exotel, settings):
+    """The fake Exotel and Shopify, answering to this module's credentials."""
+    exotel.api_key, exotel.api_token = API_KEY, API_TOKEN
+    with shopify_fake.serve(settings) as shopify:
+        shopify.token = ACCESS_TOKEN
+        yield exotel, shopify
 
 
 @pytest.fixture
-def shopify(client_a, alice):
+def exotel_body(providers) -> dict:
+    return {
+        "account_sid": "acmeapparel1",
+        "api_key": API_KEY,
+        "api_token": API_TOKEN,
+        "api_host": providers[0].host,
+        "caller_ids": ["+918047112233"],
+    }
+
+
+@pytest.fixture
+def exotel_saved(client_a, alice, exotel_body):
+    return exotel_connection_save(client=client_a, actor=alice, **exotel_body)
+
+
+@pytest.fixture
+def shopify_saved(client_a, alice, providers):
     return shopify_connection_save(
         client=client_a,
         actor=alice,
@@ -67,9 +84,9 @@ def raw_rows(table: str) -> list[tuple]:
 
 
 @pytest.mark.django_db
-def test_the_database_holds_no_plaintext_secret(exotel, shopify):
+def test_the_database_holds_no_plaintext_secret(exotel_saved, shopify_saved):
     exotel_connection_save(
-        client=exotel.client, actor=None, callback_username="exotel", callback_password="callback-pass-12345678"
+        client=exotel_saved.client, actor=None, callback_username="exotel", callback_password="callback-pass-12345678"
     )
     stored = repr(raw_rows("integrations_exotelconnection") + raw_rows("integrations_shopifyconnection"))
 
@@ -86,7 +103,7 @@ def test_the_database_holds_no_plaintext_secret(exotel, shopify):
 
 
 @pytest.mark.django_db
-def test_rotation_re_encrypts_everything_with_the_first_key_idempotently(exotel, shopify, settings):
+def test_rotation_re_encrypts_everything_with_the_first_key_idempotently(exotel_saved, shopify_saved, settings):
     old_key = settings.FIELD_ENCRYPTION_KEYS[0]
     before = raw_rows("integrations_exotelconnection")
     new_key = Fernet.generate_key().decode()
@@ -107,7 +124,7 @@ def test_rotation_re_encrypts_everything_with_the_first_key_idempotently(exotel,
 
 
 @pytest.mark.django_db
-def test_rotation_stops_with_a_clear_error_when_no_key_can_decrypt(exotel, settings):
+def test_rotation_stops_with_a_clear_error_when_no_key_can_decrypt(exotel_saved, settings):
     settings.FIELD_ENCRYPTION_KEYS = [Fernet.generate_key().decode()]
 
     with pytest.raises(CommandError, match="cannot be decrypted"):
@@ -121,13 +138,6 @@ def test_last4_shows_nothing_of_a_short_secret():
 
 # --- the API -----------------------------------------------------------------------------------
 
-EXOTEL_BODY = {
-    "account_sid": "acmeapparel1",
-    "api_key": API_KEY,
-    "api_token": API_TOKEN,
-    "api_host": "api.in.exotel.com",
-    "caller_ids": ["+918047112233"],
-}
 SHOPIFY_BODY = {
     "shop_domain": "acme-apparel.myshopify.com",
     "access_token": ACCESS_TOKEN,
@@ -136,11 +146,11 @@ SHOPIFY_BODY = {
 
 
 @pytest.mark.django_db
-def test_an_admin_connects_exotel_and_never_sees_a_secret_again(as_user, alice, caplog):
+def test_an_admin_connects_exotel_and_never_sees_a_secret_again(as_user, alice, exotel_body, caplog):
     caplog.set_level(logging.DEBUG)
     api = as_user(alice)
 
-    response = api.put("/api/v1/integrations/exotel", EXOTEL_BODY, format="json")
+    response = api.put("/api/v1/integrations/exotel", exotel_body, format="json")
 
     assert response.status_code == 200, response.json()
     data = response.json()["data"]
@@ -148,7 +158,8 @@ def test_an_admin_connects_exotel_and_never_sees_a_secret_again(as_user, alice, 
     assert data["secrets"]["api_key"] == {"is_set": True, "last4": "4b5a"}
     assert data["secrets"]["api_token"] == {"is_set": True, "last4": "5e4f"}
     assert data["secrets"]["callback_password"] == {"is_set": False, "last4": ""}
-    assert data["check"]["status"] == "never"
+    assert (data["status"], data["check"]["status"]) == ("verified", "ok")
+    assert data["check"]["message"] == "Exotel accepted the credentials."
     connection = ExotelConnection.objects.get()
     assert f"/{connection.public_id}/{connection.webhook_token}/" in data["callback_urls"]["status_callback"]
     everything = response.content.decode() + api.get("/api/v1/integrations").content.decode() + caplog.text
@@ -160,7 +171,7 @@ def test_an_admin_connects_exotel_and_never_sees_a_secret_again(as_user, alice, 
 
 
 @pytest.mark.django_db
-def test_leaving_a_secret_empty_keeps_it_and_changes_are_audited(as_user, alice, exotel):
+def test_leaving_a_secret_empty_keeps_it_and_changes_are_audited(as_user, alice, exotel_saved):
     response = as_user(alice).patch(
         "/api/v1/integrations/exotel",
         {"api_token": "", "caller_ids": ["+918047112233", "+918047112244"]},
@@ -168,39 +179,42 @@ def test_leaving_a_secret_empty_keeps_it_and_changes_are_audited(as_user, alice,
     )
 
     assert response.status_code == 200, response.json()
-    exotel.refresh_from_db()
-    assert exotel.api_token == API_TOKEN and len(exotel.caller_ids) == 2
+    exotel_saved.refresh_from_db()
+    assert exotel_saved.api_token == API_TOKEN and len(exotel_saved.caller_ids) == 2
     audit = AuditEvent.objects.filter(action=AuditAction.INTEGRATION_UPDATED).get()
     assert audit.metadata == {"provider": "exotel", "changed": ["caller_ids"]}
 
 
 @pytest.mark.django_db
-def test_rotating_the_callback_token_changes_the_urls(as_user, alice, exotel):
-    old_token = exotel.webhook_token
+def test_rotating_the_callback_token_changes_the_urls(as_user, alice, exotel_saved):
+    old_token = exotel_saved.webhook_token
 
     response = as_user(alice).post("/api/v1/integrations/exotel/rotate-webhook-token")
 
     assert response.status_code == 200
-    exotel.refresh_from_db()
-    assert exotel.webhook_token != old_token
+    exotel_saved.refresh_from_db()
+    assert exotel_saved.webhook_token != old_token
     assert old_token not in response.content.decode()
-    assert exotel.webhook_token in response.json()["data"]["callback_urls"]["passthru"]
+    assert exotel_saved.webhook_token in response.json()["data"]["callback_urls"]["passthru"]
 
 
 @pytest.mark.django_db
 @pytest.mark.parametrize(
-    ("body", "field"),
+    ("change", "field"),
     [
-        ({**EXOTEL_BODY, "api_host": "169.254.169.254"}, "api_host"),
-        ({**EXOTEL_BODY, "caller_ids": ["12345"]}, "caller_ids"),
-        ({**EXOTEL_BODY, "caller_ids": "+918047112233"}, "caller_ids"),
-        ({**EXOTEL_BODY, "account_sid": "bad sid!"}, "account_sid"),
-        ({**EXOTEL_BODY, "api_key": ""}, "api_key"),
-        ({**EXOTEL_BODY, "callback_username": "exotel"}, "callback_password"),
-        ({k: v for k, v in EXOTEL_BODY.items() if k != "account_sid"}, "account_sid"),
+        ({"api_host": "169.254.169.254"}, "api_host"),
+        ({"api_host": "api.in.exotel.com"}, "api_host"),  # not one the tests may talk to
+        ({"caller_ids": ["12345"]}, "caller_ids"),
+        ({"caller_ids": "+918047112233"}, "caller_ids"),
+        ({"account_sid": "bad sid!"}, "account_sid"),
+        ({"api_key": ""}, "api_key"),
+        ({"callback_username": "exotel"}, "callback_password"),
+        ({"account_sid": None}, "account_sid"),
     ],
 )
-def test_invalid_exotel_settings_are_a_400_and_change_nothing(as_user, alice, body, field):
+def test_invalid_exotel_settings_are_a_400_and_change_nothing(as_user, alice, exotel, exotel_body, change, field):
+    body = {name: value for name, value in {**exotel_body, **change}.items() if value is not None}
+
     response = as_user(alice).put("/api/v1/integrations/exotel", body, format="json")
 
     assert response.status_code == 400, response.json()
@@ -208,10 +222,11 @@ def test_invalid_exotel_settings_are_a_400_and_change_nothing(as_user, alice, bo
     assert field in response.json()["error"]["details"]
     assert not ExotelConnection.objects.exists()
     assert not AuditEvent.objects.filter(action=AuditAction.INTEGRATION_CONNECTED).exists()
+    assert exotel.requests == []  # refused before anything was sent to Exotel
 
 
 @pytest.mark.django_db
-def test_an_admin_connects_shopify(as_user, alice):
+def test_an_admin_connects_shopify(as_user, alice, providers):
     response = as_user(alice).put(
         "/api/v1/integrations/shopify",
         {**SHOPIFY_BODY, "shop_domain": "https://Acme-Apparel.myshopify.com/"},
@@ -221,6 +236,7 @@ def test_an_admin_connects_shopify(as_user, alice):
     assert response.status_code == 200, response.json()
     data = response.json()["data"]
     assert data["shop_domain"] == "acme-apparel.myshopify.com"
+    assert (data["status"], data["check"]["message"]) == ("verified", "Connected to Acme Apparel")
     assert data["api_version"] == "2026-04"
     assert data["secrets"] == {
         "access_token": {"is_set": True, "last4": "cdef"},
@@ -241,7 +257,7 @@ def test_an_admin_connects_shopify(as_user, alice):
         {**SHOPIFY_BODY, "unknown": "x"},
     ],
 )
-def test_invalid_shopify_settings_are_a_400(as_user, alice, body):
+def test_invalid_shopify_settings_are_a_400(as_user, alice, providers, body):
     response = as_user(alice).put("/api/v1/integrations/shopify", body, format="json")
 
     if "unknown" in body:  # DRF ignores unknown fields; the connection is made without them
@@ -252,15 +268,16 @@ def test_invalid_shopify_settings_are_a_400(as_user, alice, body):
 
 
 @pytest.mark.django_db
-def test_one_shop_belongs_to_one_client(as_user, shopify, charlie):
+def test_one_shop_belongs_to_one_client_and_the_refusal_names_no_one(as_user, shopify_saved, charlie):
     response = as_user(charlie).put("/api/v1/integrations/shopify", SHOPIFY_BODY, format="json")
 
     assert response.status_code == 409 and response.json()["error"]["code"] == "CONFLICT"
-    assert ShopifyConnection.objects.get().client == shopify.client
+    assert response.json()["error"]["message"] == SHOP_NOT_AVAILABLE
+    assert ShopifyConnection.objects.get().client == shopify_saved.client
 
 
 @pytest.mark.django_db
-def test_disconnecting_is_audited(as_user, alice, exotel, shopify):
+def test_disconnecting_is_audited(as_user, alice, exotel_saved, shopify_saved):
     api = as_user(alice)
     assert api.delete("/api/v1/integrations/exotel").status_code == 204
     assert api.delete("/api/v1/integrations/shopify").status_code == 204
@@ -273,7 +290,7 @@ def test_disconnecting_is_audited(as_user, alice, exotel, shopify):
 
 @pytest.mark.django_db
 @pytest.mark.parametrize("role", [Role.AGENT, Role.VIEWER])
-def test_only_admins_and_owners_manage_integrations(as_user, client_a, exotel, role):
+def test_only_admins_and_owners_manage_integrations(as_user, client_a, exotel_saved, role):
     api = as_user(UserFactory(client=client_a, role=role))
 
     for method, path in [
@@ -288,11 +305,11 @@ def test_only_admins_and_owners_manage_integrations(as_user, client_a, exotel, r
     ]:
         response = getattr(api, method)(path, {}, format="json")
         assert response.status_code == 403, (method, path)
-    assert ExotelConnection.objects.filter(pk=exotel.pk).exists()
+    assert ExotelConnection.objects.filter(pk=exotel_saved.pk).exists()
 
 
 @pytest.mark.django_db
-def test_another_client_sees_and_changes_only_its_own(as_user, charlie, exotel, shopify):
+def test_another_client_sees_and_changes_only_its_own(as_user, charlie, exotel_saved, shopify_saved):
     api = as_user(charlie)
 
     assert api.get("/api/v1/integrations").json()["data"] == {"exotel": None, "shopify": None}
@@ -301,5 +318,5 @@ def test_another_client_sees_and_changes_only_its_own(as_user, charlie, exotel, 
         assert getattr(api, method)("/api/v1/integrations/shopify", {}, format="json").status_code == 404
     for path in ("exotel/test", "exotel/rotate-webhook-token", "shopify/test", "shopify/sync"):
         assert api.post(f"/api/v1/integrations/{path}").status_code == 404
-    exotel.refresh_from_db()
-    assert exotel.api_token == API_TOKEN and ExotelConnection.objects.count() == 1
+    exotel_saved.refresh_from_db()
+    assert exotel_saved.api_token == API_TOKEN and ExotelConnection.objects.count() == 1

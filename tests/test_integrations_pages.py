@@ -16,13 +16,30 @@ from integrations.models import (
     WebhookProvider,
     WebhookStatus,
 )
-from integrations.services import exotel_connection_save, shopify_connection_save
+from integrations.services import shopify_connection_save
+from tests import shopify_fake
+from tests.exotel_fake import exotel_connection_fixture, exotel_fixture  # noqa: F401
 from tests.factories import UserFactory
 
 pytestmark = pytest.mark.django_db
 
+API_KEY = "exotel-api-key-0f1e2d3c4b5a"
 API_TOKEN = "exotel-api-token-9a8b7c6d5e4f"
 ACCESS_TOKEN = "shpat_0123456789abcdef0123456789abcdef"
+
+
+@pytest.fixture(autouse=True)
+def providers(exotel, settings):
+    """The fake Exotel and Shopify the pages check credentials with, answering to this module's."""
+    exotel.api_key, exotel.api_token = API_KEY, API_TOKEN
+    with shopify_fake.serve(settings) as shopify:
+        shopify.token = ACCESS_TOKEN
+        yield exotel, shopify
+
+
+@pytest.fixture
+def exotel_form(exotel) -> dict:
+    return {**EXOTEL_FORM, "exotel-api_host": exotel.host}
 
 
 def text(response) -> str:
@@ -37,7 +54,7 @@ def browser(user) -> BrowserClient:
 
 EXOTEL_FORM = {
     "exotel-account_sid": "acmeapparel1",
-    "exotel-api_key": "exotel-api-key-0f1e2d3c4b5a",
+    "exotel-api_key": API_KEY,
     "exotel-api_token": API_TOKEN,
     "exotel-api_host": "api.in.exotel.com",
     "exotel-caller_ids": "+918047112233, +918047112244",
@@ -52,10 +69,10 @@ SHOPIFY_FORM = {
 }
 
 
-def test_an_owner_connects_exotel_and_sees_the_callback_urls_but_never_the_secrets(alice):
+def test_an_owner_connects_exotel_and_sees_the_callback_urls_but_never_the_secrets(alice, exotel_form):
     page = browser(alice)
 
-    response = page.post("/integrations/exotel/", EXOTEL_FORM, follow=True)
+    response = page.post("/integrations/exotel/", exotel_form, follow=True)
 
     assert response.redirect_chain == [("/integrations/", 302)]
     body = text(response)
@@ -70,22 +87,22 @@ def test_an_owner_connects_exotel_and_sees_the_callback_urls_but_never_the_secre
     assert AuditEvent.objects.filter(action=AuditAction.INTEGRATION_CONNECTED).count() == 1
 
 
-def test_saving_with_empty_secrets_keeps_them(alice):
+def test_saving_with_empty_secrets_keeps_them(alice, exotel_form):
     page = browser(alice)
-    page.post("/integrations/exotel/", EXOTEL_FORM)
+    page.post("/integrations/exotel/", exotel_form)
 
     response = page.post(
-        "/integrations/exotel/", {**EXOTEL_FORM, "exotel-api_token": "", "exotel-api_key": ""}, follow=True
+        "/integrations/exotel/", {**exotel_form, "exotel-api_token": "", "exotel-api_key": ""}, follow=True
     )
 
     assert response.status_code == 200
     assert ExotelConnection.objects.get().api_token == API_TOKEN
 
 
-def test_invalid_settings_show_on_the_form_and_change_nothing(alice):
+def test_invalid_settings_show_on_the_form_and_change_nothing(alice, exotel_form):
     page = browser(alice)
 
-    response = page.post("/integrations/exotel/", {**EXOTEL_FORM, "exotel-caller_ids": "12345"})
+    response = page.post("/integrations/exotel/", {**exotel_form, "exotel-caller_ids": "12345"})
 
     assert response.status_code == 400
     assert "is not an E.164 number" in text(response)
@@ -111,9 +128,9 @@ def test_an_owner_connects_shopify_and_disconnects_it(alice):
     assert not ShopifyConnection.objects.exists()
 
 
-def test_new_callback_urls_replace_the_old_ones(alice):
+def test_new_callback_urls_replace_the_old_ones(alice, exotel_form):
     page = browser(alice)
-    page.post("/integrations/exotel/", EXOTEL_FORM)
+    page.post("/integrations/exotel/", exotel_form)
     old = ExotelConnection.objects.get().webhook_token
 
     body = text(page.post("/integrations/exotel/rotate-token/", follow=True))
@@ -153,21 +170,14 @@ def test_recent_webhook_deliveries_show_their_outcome(alice, client_a, client_b)
 
 
 @pytest.mark.parametrize("role", [Role.AGENT, Role.VIEWER])
-def test_agents_and_viewers_cannot_open_or_use_the_integrations_page(client_a, alice, role):
-    exotel_connection_save(
-        client=client_a,
-        actor=alice,
-        account_sid="acme",
-        api_key="k" * 16,
-        api_token=API_TOKEN,
-        api_host="api.in.exotel.com",
-    )
+def test_agents_and_viewers_cannot_open_or_use_the_integrations_page(client_a, exotel_connection, role, exotel_form):
+    token = exotel_connection.api_token
     page = browser(UserFactory(client=client_a, role=role))
 
     assert page.get("/integrations/").status_code == 403
     assert page.post("/integrations/exotel/disconnect/").status_code == 403
-    assert page.post("/integrations/exotel/", EXOTEL_FORM).status_code == 403
-    assert ExotelConnection.objects.get().api_token == API_TOKEN
+    assert page.post("/integrations/exotel/", exotel_form).status_code == 403
+    assert ExotelConnection.objects.get().api_token == token
     assert 'href="/integrations/"' not in text(page.get("/products/"))
 
 

@@ -17,9 +17,12 @@ from accounts.management.commands.onboard_client import Command as OnboardClient
 from accounts.models import AuditAction, AuditEvent, Client, Invitation, OnboardingStep, User
 from accounts.roles import Capability, Role, can
 from integrations.models import ExotelConnection, Product, ShopifyConnection
+from integrations.services import SHOP_NOT_AVAILABLE
 from recordings import demo
 from recordings.models import Call, Recording, RecordingStatus
-from tests.factories import ClientFactory, StaffFactory, UserFactory
+from tests import shopify_fake
+from tests.exotel_fake import exotel_fixture  # noqa: F401
+from tests.factories import ClientFactory, ShopifyConnectionFactory, StaffFactory, UserFactory
 
 pytestmark = pytest.mark.django_db
 
@@ -63,6 +66,17 @@ WIZARD_POSTS = [
     "/accounts/onboarding/shopify/",
     "/accounts/onboarding/shopify/skip/",
 ]
+
+
+@pytest.fixture(autouse=True)
+def providers(exotel, settings, monkeypatch):
+    """The wizard checks credentials with the fake Exotel and Shopify, which answer to the forms' ones."""
+    exotel.account_sid = EXOTEL_FORM["exotel-account_sid"]
+    exotel.api_key, exotel.api_token = EXOTEL_FORM["exotel-api_key"], EXOTEL_FORM["exotel-api_token"]
+    monkeypatch.setitem(EXOTEL_FORM, "exotel-api_host", exotel.host)
+    with shopify_fake.serve(settings) as shopify:
+        shopify.token, shopify.shop_domain = SHOPIFY_FORM["shopify-access_token"], SHOPIFY_FORM["shopify-shop_domain"]
+        yield exotel, shopify
 
 
 def text(response) -> str:
@@ -410,18 +424,53 @@ def test_step_three_connects_shopify_and_finishes(wizard, new_client):
     assert "Exotel not connected" in done and "Shopify not connected" not in done
 
 
-def test_step_three_shows_bad_input_and_a_shop_taken_by_another_client(wizard, new_client, client_b):
+def test_step_three_refuses_bad_input_a_refused_token_and_a_claimed_shop_naming_no_one(
+    wizard, new_client, client_b, providers
+):
     wizard.post("/accounts/onboarding/company/", COMPANY_FORM)
     wizard.post("/accounts/onboarding/exotel/skip/")
-    ShopifyConnection.objects.create(client=client_b, shop_domain="taken.myshopify.com", access_token="shpat_x")
+    ShopifyConnectionFactory(client=client_b, shop_domain="taken.myshopify.com")
+    providers[1].other_shops["shpat_taken_shops_staff_token"] = "taken.myshopify.com"
 
     missing = wizard.post("/accounts/onboarding/shopify/", {**SHOPIFY_FORM, "shopify-shop_domain": ""})
-    taken = wizard.post("/accounts/onboarding/shopify/", {**SHOPIFY_FORM, "shopify-shop_domain": "taken.myshopify.com"})
+    junk = wizard.post("/accounts/onboarding/shopify/", {**SHOPIFY_FORM, "shopify-access_token": "shpat_junk"})
+    taken = wizard.post(
+        "/accounts/onboarding/shopify/",
+        {
+            **SHOPIFY_FORM,
+            "shopify-shop_domain": "taken.myshopify.com",
+            "shopify-access_token": "shpat_taken_shops_staff_token",
+        },
+    )
 
     assert missing.status_code == 400 and "This field is required." in text(missing)
-    assert taken.status_code == 400 and "Another Caly account is already connected to this shop." in text(taken)
+    assert junk.status_code == 400 and "Shopify refused the access token." in text(junk)
+    assert taken.status_code == 400 and SHOP_NOT_AVAILABLE in text(taken)
+    assert "Another Caly account" not in text(taken) and client_b.name not in text(taken)
     assert not ShopifyConnection.objects.for_client(new_client).exists()
     assert step_of(new_client) == OnboardingStep.SHOPIFY
+
+
+def test_step_two_refuses_credentials_exotel_refuses(wizard, new_client):
+    wizard.post("/accounts/onboarding/company/", COMPANY_FORM)
+
+    response = wizard.post("/accounts/onboarding/exotel/", {**EXOTEL_FORM, "exotel-api_token": "not-the-token"})
+
+    assert response.status_code == 400 and "Exotel refused the API key and token." in text(response)
+    assert not ExotelConnection.objects.exists()
+    assert step_of(new_client) == OnboardingStep.EXOTEL
+
+
+def test_a_connection_saved_while_shopify_cannot_be_reached_says_it_is_not_verified(wizard, new_client, providers):
+    wizard.post("/accounts/onboarding/company/", COMPANY_FORM)
+    wizard.post("/accounts/onboarding/exotel/skip/")
+    providers[1].fail_next(503)
+
+    body = text(wizard.post("/accounts/onboarding/shopify/", SHOPIFY_FORM, follow=True))
+
+    assert ShopifyConnection.objects.for_client(new_client).get().verified_at is None
+    assert "Not verified: Shopify has not accepted these credentials yet" in body
+    assert "chai-point.myshopify.com is not linked to this account" in body
 
 
 def test_going_back_to_a_finished_step_saves_it_and_keeps_the_progress(wizard, new_client):

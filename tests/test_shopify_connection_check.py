@@ -27,8 +27,9 @@ def clock(monkeypatch):
 
 
 @pytest.fixture
-def connection(client_a):
-    return shopify_connection_save(
+def connection(client_a, shopify):
+    """Client A's connection, verified with the fake Shopify as it was saved (that request is forgotten)."""
+    connection = shopify_connection_save(
         client=client_a,
         actor=None,
         shop_domain=SHOP_DOMAIN,
@@ -36,6 +37,8 @@ def connection(client_a):
         webhook_secret=WEBHOOK_SECRET,
         api_version=API_VERSION,
     )
+    shopify.requests.clear()
+    return connection
 
 
 def stored_check(connection):

@@ -12,10 +12,9 @@ from django.utils import timezone
 from accounts import jwt
 from accounts.roles import Role
 from integrations.models import Product, ProductStatus, ProductVariant
-from integrations.services import shopify_connection_save
 from integrations.shopify import demo, selectors
-from tests.factories import UserFactory
-from tests.shopify_fake import ACCESS_TOKEN, API_VERSION, SHOP_DOMAIN, WEBHOOK_SECRET
+from tests.factories import ShopifyConnectionFactory, UserFactory
+from tests.shopify_fake import ACCESS_TOKEN, SHOP_DOMAIN, WEBHOOK_SECRET
 
 pytestmark = pytest.mark.django_db
 
@@ -212,13 +211,8 @@ def test_it_reads_a_page_in_a_fixed_number_of_queries(as_user, alice, client_a, 
 
 
 def test_the_api_never_shows_connection_secrets(as_user, alice, client_a, catalogue):
-    shopify_connection_save(
-        client=client_a,
-        actor=alice,
-        shop_domain=SHOP_DOMAIN,
-        access_token=ACCESS_TOKEN,
-        webhook_secret=WEBHOOK_SECRET,
-        api_version=API_VERSION,
+    ShopifyConnectionFactory(
+        client=client_a, shop_domain=SHOP_DOMAIN, access_token=ACCESS_TOKEN, webhook_secret=WEBHOOK_SECRET
     )
     for path in ("/api/v1/products", f"/api/v1/products/{catalogue['kurta'].public_id}"):
         content = as_user(alice).get(path).content

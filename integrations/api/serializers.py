@@ -6,7 +6,7 @@ from django.conf import settings
 from rest_framework import serializers
 
 from caly.api.serializers import RequestSerializer
-from integrations.models import CheckStatus, ExotelConnection, ShopifyConnection
+from integrations.models import CheckStatus, ConnectionState, ExotelConnection, ShopifyConnection
 
 
 class SecretStateSerializer(serializers.Serializer):
@@ -18,6 +18,14 @@ class CheckSerializer(serializers.Serializer):
     status = serializers.ChoiceField(choices=CheckStatus.choices)
     message = serializers.CharField()
     checked_at = serializers.DateTimeField(allow_null=True)
+
+
+STATE_HELP = (
+    "verified: the provider accepted these credentials (for Shopify: for this very shop, which is then "
+    "linked to this account); unverified: saved while the provider could not be reached, or refused by a "
+    "later check, so nothing is claimed until a check passes (see check.message); uninstalled: Shopify "
+    "confirmed the app was uninstalled and the credentials were wiped."
+)
 
 
 def _check(connection) -> dict:
@@ -44,6 +52,9 @@ class ExotelConnectionSerializer(serializers.ModelSerializer):
     paste them into Exotel; rotate the token to invalidate old URLs."""
 
     id = serializers.UUIDField(source="public_id", read_only=True)
+    status = serializers.ChoiceField(
+        source="state", choices=ConnectionState.choices, read_only=True, help_text=STATE_HELP
+    )
     secrets = serializers.SerializerMethodField()
     callback_urls = serializers.SerializerMethodField()
     check = serializers.SerializerMethodField()
@@ -52,6 +63,8 @@ class ExotelConnectionSerializer(serializers.ModelSerializer):
         model = ExotelConnection
         fields = [
             "id",
+            "status",
+            "verified_at",
             "account_sid",
             "api_host",
             "caller_ids",
@@ -82,10 +95,14 @@ class ExotelConnectionWriteSerializer(RequestSerializer):
     account_sid = serializers.CharField(max_length=64)
     api_key = serializers.CharField(max_length=200, write_only=True, required=False, allow_blank=True)
     api_token = serializers.CharField(max_length=200, write_only=True, required=False, allow_blank=True)
-    api_host = serializers.ChoiceField(choices=[(host, host) for host in settings.EXOTEL_API_HOSTS], required=False)
+    api_host = serializers.ChoiceField(choices=[], required=False)
     caller_ids = serializers.ListField(child=serializers.CharField(max_length=16), max_length=50, required=False)
     callback_username = serializers.CharField(max_length=100, required=False, allow_blank=True)
     callback_password = serializers.CharField(max_length=200, write_only=True, required=False, allow_blank=True)
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["api_host"].choices = [(host, host) for host in settings.EXOTEL_API_HOSTS]
 
 
 class ShopifySecretsSerializer(serializers.Serializer):
@@ -103,6 +120,9 @@ class SyncSerializer(serializers.Serializer):
 
 class ShopifyConnectionSerializer(serializers.ModelSerializer):
     id = serializers.UUIDField(source="public_id", read_only=True)
+    status = serializers.ChoiceField(
+        source="state", choices=ConnectionState.choices, read_only=True, help_text=STATE_HELP
+    )
     secrets = serializers.SerializerMethodField()
     webhook_url = serializers.SerializerMethodField()
     check = serializers.SerializerMethodField()
@@ -112,6 +132,9 @@ class ShopifyConnectionSerializer(serializers.ModelSerializer):
         model = ShopifyConnection
         fields = [
             "id",
+            "status",
+            "verified_at",
+            "uninstalled_at",
             "shop_domain",
             "api_version",
             "secrets",

@@ -15,7 +15,18 @@ from integrations.models import ExotelConnection, ShopifyConnection
 
 TAGS = ["integrations"]
 MANAGE = Capability.MANAGE_INTEGRATIONS
-SHOP_TAKEN = OpenApiResponse(description="CONFLICT: another Caly account is connected to this shop")
+SHOP_TAKEN = OpenApiResponse(
+    description="CONFLICT: Shopify accepted the token, but this shop cannot be connected to this account"
+)
+SAVE_DESCRIPTION = (
+    "The credentials are checked with {provider} before they are saved: credentials {provider} refuses are a "
+    "400 VALIDATION_ERROR naming the field, and nothing changes. When {provider} cannot be reached they are "
+    "saved with status `unverified` (check.message says why); test the connection later to verify them.{extra}"
+)
+SHOP_CLAIM = (
+    " The shop is linked to this account only once Shopify accepts the token for that very shop "
+    "(the shop's `myshopifyDomain` must be the `shop_domain` given)."
+)
 
 
 class _ConnectionView(TenantAPIView):
@@ -75,6 +86,7 @@ class ExotelConnectionView(_ConnectionView):
         request=s.ExotelConnectionWriteSerializer,
         responses={200: s.ExotelConnectionSerializer},
         summary="Connect Exotel, or replace the connection's settings (secrets left empty are kept)",
+        description=SAVE_DESCRIPTION.format(provider="Exotel", extra=""),
     )
     def put(self, request):
         return self._save(request, partial=False)
@@ -84,6 +96,7 @@ class ExotelConnectionView(_ConnectionView):
         request=s.ExotelConnectionWriteSerializer,
         responses={200: s.ExotelConnectionSerializer},
         summary="Change some of the Exotel connection's settings",
+        description=SAVE_DESCRIPTION.format(provider="Exotel", extra=""),
     )
     def patch(self, request):
         self.connection()
@@ -145,6 +158,7 @@ class ShopifyConnectionView(_ConnectionView):
         request=s.ShopifyConnectionWriteSerializer,
         responses={200: s.ShopifyConnectionSerializer, 409: SHOP_TAKEN},
         summary="Connect Shopify, or replace the connection's settings (secrets left empty are kept)",
+        description=SAVE_DESCRIPTION.format(provider="Shopify", extra=SHOP_CLAIM),
     )
     def put(self, request):
         return self._save(request, partial=False)
@@ -154,6 +168,7 @@ class ShopifyConnectionView(_ConnectionView):
         request=s.ShopifyConnectionWriteSerializer,
         responses={200: s.ShopifyConnectionSerializer, 409: SHOP_TAKEN},
         summary="Change some of the Shopify connection's settings",
+        description=SAVE_DESCRIPTION.format(provider="Shopify", extra=SHOP_CLAIM),
     )
     def patch(self, request):
         self.connection()

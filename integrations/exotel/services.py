@@ -24,9 +24,9 @@ from accounts.models import AuditAction, Client, User
 from caly import metrics
 from caly.api.errors import ApiError, ErrorCode
 from caly.tasks import backoff_seconds, enqueue_with_transaction, retry_later
+from integrations.credentials import CheckResult
 from integrations.exotel import payload
 from integrations.exotel.client import (
-    ExotelAuthError,
     ExotelClient,
     ExotelError,
     ExotelNotFound,
@@ -35,8 +35,9 @@ from integrations.exotel.client import (
     RecordingRefused,
     recording_url_problem,
 )
+from integrations.exotel.credentials import exotel_credentials_check
 from integrations.models import ExotelConnection
-from integrations.services import CheckResult, connection_check_record
+from integrations.services import connection_check_record
 from recordings.models import Call, CallStatus, Direction, Provider, Recording, RecordingStatus
 from recordings.services import call_create, recording_store
 from recordings.storage import RecordingTooLarge
@@ -70,20 +71,7 @@ def exotel_callback_urls(*, connection: ExotelConnection) -> dict[str, str]:
 
 def exotel_connection_check(*, connection: ExotelConnection) -> CheckResult:
     """Ask Exotel whether the key, token and account SID work; the outcome is kept on the connection."""
-    try:
-        with ExotelClient(connection) as exotel:
-            exotel.account_check()
-    except ExotelAuthError:
-        result = CheckResult(ok=False, message="Exotel refused the API key and token.")
-    except ExotelNotFound:
-        result = CheckResult(ok=False, message=f"Exotel has no account with the SID {connection.account_sid}.")
-    except ExotelUnavailable as exc:
-        result = CheckResult(ok=False, message=f"Could not reach Exotel: {exc}")
-    except ExotelError as exc:
-        result = CheckResult(ok=False, message=str(exc))
-    else:
-        result = CheckResult(ok=True, message="Exotel accepted the credentials.")
-    return connection_check_record(connection=connection, result=result)
+    return connection_check_record(connection=connection, result=exotel_credentials_check(connection))
 
 
 # --- calls -------------------------------------------------------------------------------------

@@ -23,9 +23,10 @@ from django.utils import timezone
 from accounts.audit import audit_record
 from accounts.models import AuditAction, Client, User
 from caly.tasks import enqueue_with_transaction
-from integrations.models import Product, ProductVariant, ShopifyConnection
-from integrations.services import CheckResult, connection_check_record
-from integrations.shopify import client as shopify
+from integrations.credentials import CheckResult
+from integrations.models import CheckStatus, Product, ProductVariant, ShopifyConnection
+from integrations.services import connection_check_record
+from integrations.shopify.credentials import shopify_credentials_check
 from integrations.shopify.payloads import ProductData
 
 logger = logging.getLogger("caly.shopify")
@@ -55,27 +56,41 @@ VARIANT_UPDATE_FIELDS = ["product", "sku", "title", "price", "compare_at_price",
 
 # --- the connection ------------------------------------------------------------------------------
 
-SHOP_QUERY = "{ shop { name myshopifyDomain } }"
-
 
 def shopify_connection_check(*, connection: ShopifyConnection) -> CheckResult:
-    """Ask Shopify for the shop's name with the stored token; the outcome is kept on the connection."""
-    try:
-        with shopify.ShopifyClient(connection, http_attempts=1, wait=False) as api:
-            data = api.query(SHOP_QUERY)
-        name = (data.get("shop") or {}).get("name")
-        if not isinstance(name, str) or not name.strip():
-            raise shopify.ShopifyError("Shopify answered without the shop's name.")
-        result = CheckResult(ok=True, message=f"Connected to {name.strip()[:200]}")
-    except shopify.ShopifyAuthError:
-        result = CheckResult(ok=False, message="Shopify refused the access token.")
-    except shopify.ShopifyNotFound:
-        result = CheckResult(ok=False, message=f"Shopify has no shop at {connection.shop_domain}.")
-    except shopify.ShopifyUnavailable:
-        result = CheckResult(ok=False, message="Could not reach Shopify; try again in a few minutes.")
-    except shopify.ShopifyError as exc:
-        result = CheckResult(ok=False, message=str(exc))
-    return connection_check_record(connection=connection, result=result)
+    """Ask Shopify for the shop with the stored token; the outcome is kept on the connection (and
+    verifies it, claiming the shop, when Shopify accepts the token for that shop)."""
+    return connection_check_record(connection=connection, result=shopify_credentials_check(connection))
+
+
+UNINSTALLED_MESSAGE = (
+    "The app was uninstalled in Shopify and its access token no longer works. Save a new access token "
+    "and webhook secret to connect again: the webhook URL stays the same."
+)
+
+
+def shopify_uninstall_apply(*, connection: ShopifyConnection, reason: str) -> None:
+    """Shopify confirmed the app is gone: wipe the credentials and release the shop, but keep the row,
+    so the webhook URL (it carries the connection's id) still works when the store reconnects.
+    Products already synced stay. Call inside a transaction holding the connection's row lock."""
+    now = timezone.now()
+    ShopifyConnection.objects.filter(pk=connection.pk).update(
+        access_token="",
+        webhook_secret="",
+        verified_at=None,
+        uninstalled_at=now,
+        check_status=CheckStatus.FAILED,
+        check_message=UNINSTALLED_MESSAGE,
+        checked_at=now,
+        updated_at=now,
+    )
+    audit_record(
+        action=AuditAction.INTEGRATION_DISCONNECTED,
+        client=connection.client,
+        actor=None,
+        target=connection,
+        metadata={"provider": "shopify", "reason": reason},
+    )
 
 
 def shopify_webhook_url(*, connection: ShopifyConnection) -> str:
