@@ -413,6 +413,15 @@ VARIABLES: tuple[Var, ...] = (
     ),
     Var("RATE_LIMIT_WEBHOOK", _parse_rate, "600/m", False, "Webhook deliveries per client and endpoint.", "600/m"),
     Var(
+        "RATE_LIMIT_WEBHOOK_UNVERIFIED",
+        _parse_rate,
+        "30/m",
+        False,
+        "Webhook deliveries failing verification (signature, shop, topic) per source address; genuine "
+        "deliveries never count against it.",
+        "30/m",
+    ),
+    Var(
         "BACKUP_KEEP_DAILY",
         _int_between(1, 3650),
         "30",

@@ -26,16 +26,21 @@ from integrations.models import WebhookEvent, WebhookProvider, WebhookStatus
 logger = logging.getLogger("caly.webhooks")
 
 # provider -> "module.function" taking a locked WebhookEvent and returning a final WebhookStatus
-# (PROCESSED or IGNORED); raising means "try again later".
+# (PROCESSED or IGNORED); raising means "try again later", except PermanentError and RefusedEvent.
 HANDLERS: dict[str, str] = {
     WebhookProvider.EXOTEL: "integrations.exotel.processing.handle_event",
     WebhookProvider.SHOPIFY: "integrations.shopify.processing.handle_event",
 }
-FINAL = (WebhookStatus.PROCESSED, WebhookStatus.IGNORED)
+FINAL = (WebhookStatus.PROCESSED, WebhookStatus.IGNORED, WebhookStatus.REFUSED)
 
 
 class PermanentError(Exception):
     """A handler's verdict that retrying cannot help (malformed payload): the event fails at once."""
+
+
+class RefusedEvent(Exception):
+    """A handler's verdict that the provider contradicts the event (the product it deletes still exists):
+    nothing is done, and the event ends REFUSED with the reason, for staff and the client to see."""
 
 
 def webhook_receive(
@@ -117,8 +122,24 @@ def webhook_process(event_id: int) -> str | None:
             event.save(update_fields=["status", "attempts", "last_error", "next_attempt_at", "processed_at"])
         metrics.record_webhook(event.provider, outcome)
         return outcome
+    except RefusedEvent as exc:
+        return _refused(event_id, exc)
     except Exception as exc:
         return _failed(event_id, exc)
+
+
+def _refused(event_id: int, exc: RefusedEvent) -> str:
+    with transaction.atomic():
+        event = WebhookEvent.objects.select_for_update().get(pk=event_id)
+        event.attempts += 1
+        event.status = WebhookStatus.REFUSED
+        event.last_error = str(exc)[:4000]
+        event.next_attempt_at = None
+        event.processed_at = timezone.now()
+        event.save(update_fields=["status", "attempts", "last_error", "next_attempt_at", "processed_at"])
+    metrics.record_webhook(event.provider, WebhookStatus.REFUSED)
+    logger.warning("Webhook event %s (%s %s) refused: %s", event.public_id, event.provider, event.topic, exc)
+    return event.status
 
 
 def _failed(event_id: int, exc: Exception) -> str:

@@ -1,5 +1,9 @@
 """Shopify webhooks: verified on the raw body, stored once per delivery, applied newest-wins
-(stale and out-of-order deliveries change nothing; a deleted product stays deleted)."""
+(stale and out-of-order deliveries change nothing; a deleted product stays deleted).
+
+Shopify signs the body only, so a replayed delivery can carry any headers: the topic must fit the
+body, header times never count past the receipt, destructive topics are confirmed with the Admin API
+(the fake Shopify on 127.0.0.1), and only genuine deliveries count against a connection's limit."""
 
 import base64
 import hashlib
@@ -10,20 +14,32 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 from django.utils import timezone
+from django_tasks_db.models import DBTaskResult
 
 from accounts.models import AuditAction, AuditEvent
+from integrations import inbox
 from integrations.models import Product, ProductVariant, ShopifyConnection, WebhookEvent, WebhookStatus
 from integrations.services import shopify_connection_save
 from integrations.shopify.services import shopify_webhook_url
+from tests import shopify_fake
 from tests.shopify_fake import ACCESS_TOKEN, API_VERSION, SHOP_DOMAIN, WEBHOOK_SECRET
 
 pytestmark = pytest.mark.django_db
 
 PRODUCT_ID = 632910392
+BOLT_TOKEN = "shpat_bolt_token_000000"
+
+
+@pytest.fixture(autouse=True)
+def shopify(settings):
+    """The Admin API that saves, uninstalls and deletes are checked with; it has no products unless told."""
+    with shopify_fake.serve(settings) as fake:
+        fake.other_shops[BOLT_TOKEN] = "bolt-books.myshopify.com"
+        yield fake
 
 
 @pytest.fixture
-def connection(client_a):
+def connection(client_a, shopify):
     return shopify_connection_save(
         client=client_a,
         actor=None,
@@ -35,12 +51,12 @@ def connection(client_a):
 
 
 @pytest.fixture
-def connection_b(client_b):
+def connection_b(client_b, shopify):
     return shopify_connection_save(
         client=client_b,
         actor=None,
         shop_domain="bolt-books.myshopify.com",
-        access_token="shpat_bolt_token_000000",
+        access_token=BOLT_TOKEN,
         webhook_secret="bolt-books-webhook-secret",
         api_version=API_VERSION,
     )
@@ -91,9 +107,12 @@ def deliver(client, django_capture_on_commit_callbacks):
     """POST a delivery as Shopify would (signed unless told otherwise) and run its processing."""
     counter = iter(range(1, 10_000))
 
-    def _deliver(connection, topic, payload=None, *, body=None, secret=None, signature=None, **headers):
+    def _deliver(
+        connection, topic, payload=None, *, body=None, secret=None, signature=None, remote_addr="127.0.0.1", **headers
+    ):
         raw = body if body is not None else json.dumps(payload).encode()
         meta = {
+            "REMOTE_ADDR": remote_addr,
             "HTTP_X_SHOPIFY_TOPIC": topic,
             "HTTP_X_SHOPIFY_SHOP_DOMAIN": connection.shop_domain,
             "HTTP_X_SHOPIFY_WEBHOOK_ID": f"b54557e4-bdd9-4b37-8a5f-bf7d70b{next(counter):05d}",
@@ -110,6 +129,25 @@ def deliver(client, django_capture_on_commit_callbacks):
             )
 
     return _deliver
+
+
+def shop_body(**fields) -> dict:
+    """An app/uninstalled body as Shopify sends it: the shop object."""
+    shop = {
+        "id": 548380009,
+        "name": "Acme Apparel",
+        "email": "owner@acme.example",
+        "domain": "shop.acme.example",
+        "myshopify_domain": SHOP_DOMAIN,
+        "shop_owner": "Alice Owner",
+        "plan_name": "basic",
+        "primary_locale": "en",
+        "iana_timezone": "Asia/Kolkata",
+        "currency": "INR",
+        "updated_at": at(0),
+    }
+    shop.update(fields)
+    return shop
 
 
 def live_product(client):
@@ -231,21 +269,43 @@ def test_a_second_delete_is_ignored(deliver, connection):
     ]
 
 
-def test_app_uninstalled_disconnects_the_shop_and_keeps_the_products(deliver, connection, client_a):
+def test_app_uninstalled_keeps_the_connection_wipes_its_credentials_and_keeps_the_products(
+    deliver, connection, client_a, shopify
+):
     deliver(connection, "products/create", rest_product())
-    response = deliver(connection, "app/uninstalled", {"id": 1, "domain": SHOP_DOMAIN})
+    shopify.token = "shpat_new_install"  # uninstalling revoked the connection's token
+    response = deliver(connection, "app/uninstalled", shop_body())
 
     assert response.status_code == 200
-    assert not ShopifyConnection.objects.exists()
+    assert WebhookEvent.objects.get(topic="app/uninstalled").status == WebhookStatus.PROCESSED
+    kept = ShopifyConnection.objects.get()
+    assert (kept.public_id, kept.state, kept.verified_at) == (connection.public_id, "uninstalled", None)
+    assert (kept.access_token, kept.webhook_secret) == ("", "")
     assert live_product(client_a) is not None
     audit = AuditEvent.objects.get(action=AuditAction.INTEGRATION_DISCONNECTED)
     assert (audit.client, audit.actor, audit.metadata["reason"]) == (client_a, None, "app/uninstalled")
 
 
-def test_an_uninstall_older_than_the_connections_last_change_is_ignored(deliver, connection):
+def test_a_store_reconnecting_after_an_uninstall_keeps_its_webhook_url(deliver, connection, client_a, shopify):
+    url = shopify_webhook_url(connection=connection)
+    shopify.token = "shpat_new_install"
+    deliver(connection, "app/uninstalled", shop_body())
+
+    again = shopify_connection_save(
+        client=client_a, actor=None, access_token="shpat_new_install", webhook_secret="whsec_new_install_secret"
+    )
+
+    assert (again.pk, again.state) == (connection.pk, "verified")
+    assert shopify_webhook_url(connection=again) == url
+    assert deliver(again, "products/create", rest_product()).status_code == 200
+    assert live_product(client_a).title == "Indigo Kurta"
+
+
+def test_an_uninstall_older_than_the_connections_last_change_is_ignored(deliver, connection, shopify):
+    shopify.token = "shpat_new_install"
     old = (connection.updated_at - timedelta(minutes=5)).isoformat()
-    deliver(connection, "app/uninstalled", {"id": 1}, x_shopify_triggered_at=old)
-    assert ShopifyConnection.objects.exists()
+    deliver(connection, "app/uninstalled", shop_body(), x_shopify_triggered_at=old)
+    assert ShopifyConnection.objects.get().access_token == ACCESS_TOKEN
     assert WebhookEvent.objects.get().status == WebhookStatus.IGNORED
 
 
@@ -256,7 +316,7 @@ def test_other_topics_are_acknowledged_and_ignored(deliver, connection):
     assert not Product.objects.exists()
 
 
-def test_a_delivery_for_a_shop_no_longer_connected_is_ignored(deliver, connection, client_a, client):
+def test_a_delivery_for_a_shop_no_longer_connected_is_ignored(deliver, connection, client_a, client, shopify):
     payload = rest_product()
     body = json.dumps(payload).encode()
     meta = {
@@ -266,11 +326,12 @@ def test_a_delivery_for_a_shop_no_longer_connected_is_ignored(deliver, connectio
         "HTTP_X_SHOPIFY_HMAC_SHA256": sign(body),
     }
     client.post(f"/api/v1/webhooks/shopify/{connection.public_id}", body, content_type="application/json", **meta)
-    shopify_connection_save(client=client_a, actor=None, shop_domain="another-shop.myshopify.com")
+    shopify.other_shops["shpat_another_shop"] = "another-shop.myshopify.com"
+    shopify_connection_save(
+        client=client_a, actor=None, shop_domain="another-shop.myshopify.com", access_token="shpat_another_shop"
+    )
 
-    from integrations.inbox import webhook_process
-
-    assert webhook_process(WebhookEvent.objects.get().pk) == WebhookStatus.IGNORED
+    assert inbox.webhook_process(WebhookEvent.objects.get().pk) == WebhookStatus.IGNORED
     assert not Product.objects.exists()
 
 
@@ -407,3 +468,154 @@ def test_a_delivery_touching_a_product_marks_it_seen_for_a_running_sync(deliver,
     before = timezone.now()
     deliver(connection, "products/create", rest_product())
     assert live_product(client_a).synced_at >= before
+
+
+# --- replayed deliveries: only the body is signed --------------------------------------------------
+
+FAR_FUTURE = "2099-01-01T00:00:00Z"
+
+
+def test_a_product_body_replayed_as_products_delete_from_2099_is_refused(deliver, connection, client_a):
+    captured = rest_product(updated=0)
+    deliver(connection, "products/create", captured)
+
+    forged = deliver(connection, "products/delete", captured, x_shopify_triggered_at=FAR_FUTURE)
+
+    assert forged.status_code == 400
+    assert forged.json()["error"]["code"] == "VALIDATION_ERROR"
+    assert "X-Shopify-Topic" in forged.json()["error"]["details"]
+    assert WebhookEvent.objects.count() == 1  # the forged one is not stored
+    assert deliver(connection, "products/update", rest_product(title="Genuine update", updated=5)).status_code == 200
+    assert live_product(client_a).title == "Genuine update"
+
+
+def test_a_delete_of_a_product_shopify_still_has_is_refused_and_changes_nothing(deliver, connection, client_a, shopify):
+    deliver(connection, "products/create", rest_product(updated=0))
+    shopify.add_products(1, start=PRODUCT_ID)  # Shopify still has it: the delete is a replay
+
+    response = deliver(connection, "products/delete", {"id": PRODUCT_ID}, x_shopify_triggered_at=FAR_FUTURE)
+
+    assert response.status_code == 200
+    event = WebhookEvent.objects.get(topic="products/delete")
+    assert event.status == WebhookStatus.REFUSED
+    assert f"Shopify still has product {PRODUCT_ID}" in event.last_error
+    assert live_product(client_a).variants.count() == 2
+    deliver(connection, "products/update", rest_product(title="Genuine update", updated=5))
+    assert live_product(client_a).title == "Genuine update"
+    product_queries = [r for r in shopify.requests if "product(id:" in r["query"]]
+    assert [r["variables"] for r in product_queries] == [{"id": f"gid://shopify/Product/{PRODUCT_ID}"}]
+
+
+def test_a_confirmed_delete_is_dated_no_later_than_its_receipt(deliver, connection, client_a):
+    deliver(connection, "products/create", rest_product())
+    before = timezone.now()
+
+    deliver(connection, "products/delete", {"id": PRODUCT_ID}, x_shopify_triggered_at=FAR_FUTURE)
+
+    tombstone = Product.objects.get(shopify_id=PRODUCT_ID)
+    assert before <= tombstone.deleted_at <= timezone.now()
+    assert WebhookEvent.objects.get(topic="products/delete").status == WebhookStatus.PROCESSED
+
+
+def test_a_product_body_replayed_as_app_uninstalled_is_refused(deliver, connection):
+    forged = deliver(connection, "app/uninstalled", rest_product())
+
+    assert forged.status_code == 400 and "X-Shopify-Topic" in forged.json()["error"]["details"]
+    assert not WebhookEvent.objects.exists()
+    kept = ShopifyConnection.objects.get()
+    assert (kept.state, kept.access_token, kept.webhook_secret) == ("verified", ACCESS_TOKEN, WEBHOOK_SECRET)
+
+
+def test_another_shops_body_replayed_as_app_uninstalled_is_refused(deliver, connection):
+    forged = deliver(connection, "app/uninstalled", shop_body(myshopify_domain="bolt-books.myshopify.com"))
+
+    assert forged.status_code == 400
+    assert ShopifyConnection.objects.get().state == "verified"
+
+
+def test_an_uninstall_while_shopify_still_accepts_the_token_is_refused(deliver, connection, client_a):
+    response = deliver(connection, "app/uninstalled", shop_body(), x_shopify_triggered_at=FAR_FUTURE)
+
+    assert response.status_code == 200
+    event = WebhookEvent.objects.get()
+    assert event.status == WebhookStatus.REFUSED and "still accepts the access token" in event.last_error
+    kept = ShopifyConnection.objects.get()
+    assert (kept.state, kept.access_token, kept.webhook_secret) == ("verified", ACCESS_TOKEN, WEBHOOK_SECRET)
+    assert not AuditEvent.objects.filter(action=AuditAction.INTEGRATION_DISCONNECTED).exists()
+
+
+@pytest.mark.parametrize(
+    ("topic", "body"),
+    [("products/delete", {"id": PRODUCT_ID}), ("app/uninstalled", shop_body())],
+    ids=["products-delete", "app-uninstalled"],
+)
+def test_a_destructive_delivery_waits_while_shopify_cannot_be_reached(
+    deliver, connection, client_a, shopify, settings, django_capture_on_commit_callbacks, topic, body
+):
+    deliver(connection, "products/create", rest_product())
+    settings.TASKS = {"default": {"BACKEND": "django_tasks_db.DatabaseBackend", "QUEUES": ["default"]}}
+    if topic == "app/uninstalled":
+        shopify.token = "shpat_new_install"  # the delete and the uninstall are real at Shopify…
+    shopify.fail_next(503)  # …but Shopify cannot say so now
+    response = deliver(connection, topic, body)
+    event = WebhookEvent.objects.get(topic=topic)
+
+    with django_capture_on_commit_callbacks(execute=True):
+        outcome = inbox.webhook_process(event.pk)
+
+    assert response.status_code == 200 and outcome == WebhookStatus.FAILED
+    event.refresh_from_db()
+    assert event.next_attempt_at > timezone.now() and "503" in event.last_error
+    soon = timezone.now() + timedelta(hours=1)
+    retries = [
+        task
+        for task in DBTaskResult.objects.filter(status="READY")
+        if task.args_kwargs["args"] == [event.pk] and timezone.now() < task.run_after < soon
+    ]
+    assert len(retries) == 1  # queued again, with backoff
+    assert live_product(client_a).variants.count() == 2
+    assert ShopifyConnection.objects.get().access_token == ACCESS_TOKEN
+
+    assert inbox.webhook_process(event.pk) == WebhookStatus.PROCESSED  # the retry, with Shopify back
+    if topic == "products/delete":
+        assert live_product(client_a) is None
+    else:
+        assert ShopifyConnection.objects.get().state == "uninstalled"
+
+
+# --- rate limits count genuine deliveries only -----------------------------------------------------
+
+
+def test_unsigned_posts_do_not_spend_the_connections_allowance(deliver, connection, settings):
+    settings.RATE_LIMIT_WEBHOOK = "5/m"
+    for _ in range(5):
+        assert deliver(connection, "products/update", rest_product(), signature="forged").status_code == 401
+
+    genuine = deliver(connection, "products/update", rest_product())
+
+    assert genuine.status_code == 200
+    assert WebhookEvent.objects.count() == 1
+
+
+def test_failed_verifications_are_limited_per_source_address(deliver, connection, settings):
+    settings.RATE_LIMIT_WEBHOOK_UNVERIFIED = "3/m"
+    answers = [
+        deliver(connection, "products/update", rest_product(), signature="forged", remote_addr="203.0.113.9")
+        for _ in range(4)
+    ]
+
+    assert [a.status_code for a in answers] == [401, 401, 401, 429]
+    assert answers[-1].json()["error"]["code"] == "RATE_LIMITED" and int(answers[-1]["Retry-After"]) >= 1
+    other_address = deliver(connection, "products/update", rest_product(), signature="x", remote_addr="198.51.100.7")
+    assert other_address.status_code == 401
+    same_address_genuine = deliver(connection, "products/update", rest_product(), remote_addr="203.0.113.9")
+    assert same_address_genuine.status_code == 200
+
+
+def test_a_topic_that_does_not_fit_its_body_counts_as_a_failed_verification(deliver, connection, settings):
+    settings.RATE_LIMIT_WEBHOOK = "1/m"
+    settings.RATE_LIMIT_WEBHOOK_UNVERIFIED = "2/m"
+    forged = [deliver(connection, "products/delete", rest_product()).status_code for _ in range(3)]
+
+    assert forged == [400, 400, 429]
+    assert deliver(connection, "products/update", rest_product()).status_code == 200

@@ -253,6 +253,7 @@ EXOTEL_RECORDING_SCHEMES = ["https"]
 EXOTEL_RECORDING_ALLOW_LOOPBACK = False
 WEBHOOK_RETENTION_DAYS = ENV["WEBHOOK_RETENTION_DAYS"]
 RATE_LIMIT_WEBHOOK = ENV["RATE_LIMIT_WEBHOOK"]
+RATE_LIMIT_WEBHOOK_UNVERIFIED = ENV["RATE_LIMIT_WEBHOOK_UNVERIFIED"]
 # Outbound HTTP to providers: connect, read (per chunk) timeouts in seconds.
 INTEGRATION_HTTP_TIMEOUT = (5.0, 30.0)
 # Tasks that talk to providers retry this many times, waiting base × 2^attempt seconds (capped).

@@ -33,6 +33,34 @@ class PayloadError(ValueError):
     """The data cannot be a Shopify product (no id, not an object)."""
 
 
+PRODUCT_TOPICS = ("products/create", "products/update")
+PRODUCT_DELETE = "products/delete"
+APP_UNINSTALLED = "app/uninstalled"
+# Keys only a product has, and keys only a shop has (REST webhook JSON).
+PRODUCT_KEYS = frozenset({"title", "handle", "variants", "body_html", "product_type", "vendor", "options", "images"})
+SHOP_KEYS = frozenset({"myshopify_domain", "shop_owner", "plan_name", "primary_locale", "iana_timezone"})
+
+
+def topic_problem(topic: str, payload: dict[str, Any], *, shop_domain: str) -> str | None:
+    """Why a signed body cannot be a delivery of `topic`, or None.
+
+    Shopify signs the body, not the headers: the X-Shopify-Topic of a replayed delivery can say
+    anything, so the body must have the shape of its topic (a product for products/create and
+    update, a bare id for products/delete, this very shop for app/uninstalled). Topics not handled
+    here are stored and ignored, whatever they carry.
+    """
+    keys = payload.keys()
+    if topic in PRODUCT_TOPICS and (not keys & PRODUCT_KEYS or keys & SHOP_KEYS):
+        return f"A {topic} delivery carries a product; this body is not one."
+    if topic == PRODUCT_DELETE and (keys & PRODUCT_KEYS or keys & SHOP_KEYS or "id" not in keys):
+        return "A products/delete delivery carries the deleted product's id only; this body is something else."
+    if topic == APP_UNINSTALLED:
+        domain = payload.get("myshopify_domain")
+        if not isinstance(domain, str) or domain.strip().lower() != shop_domain or keys & PRODUCT_KEYS:
+            return "An app/uninstalled delivery carries this connection's shop; this body is something else."
+    return None
+
+
 @dataclass(frozen=True)
 class VariantData:
     shopify_id: int

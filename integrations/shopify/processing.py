@@ -1,32 +1,52 @@
 """What a stored Shopify delivery does, run by the inbox worker with the event's row lock held.
 
-The connection's row is locked too, so deliveries of one shop (and the pages of a running sync)
-are applied one at a time. A delivery older than what is stored changes nothing and ends IGNORED;
-so does one for a shop this client is no longer connected to, and any topic not handled here.
+Shopify signs the body, not the headers. So the topic must fit the body (checked again here, for
+events stored before that check existed), times come from the signed body (`updated_at`) or the
+receipt time (X-Shopify-Triggered-At counts only when it is not later than the receipt), and a
+destructive topic is confirmed with Shopify's Admin API before anything is destroyed: a product
+Shopify still has is not deleted, and a token Shopify still accepts is not uninstalled (both end
+REFUSED). When Shopify cannot be reached the handler raises, so the inbox retries with backoff and
+nothing is destroyed meanwhile.
+
+The connection's row is locked for the writes, so deliveries of one shop (and the pages of a running
+sync) are applied one at a time. A delivery older than what is stored changes nothing and ends
+IGNORED; so does one for a shop this client is no longer connected to, and any topic not handled here.
 """
 
 from __future__ import annotations
 
 import json
 from dataclasses import replace
+from datetime import datetime
 
 from django.utils import timezone
 
-from integrations.inbox import PermanentError
+from integrations.inbox import PermanentError, RefusedEvent
 from integrations.models import ShopifyConnection, WebhookEvent, WebhookStatus
-from integrations.services import connection_disconnect
+from integrations.shopify import client as shopify
 from integrations.shopify import services
-from integrations.shopify.payloads import PayloadError, product_from_rest, shopify_id, timestamp
+from integrations.shopify.payloads import (
+    APP_UNINSTALLED,
+    PRODUCT_DELETE,
+    PRODUCT_TOPICS,
+    PayloadError,
+    product_from_rest,
+    shopify_id,
+    timestamp,
+    topic_problem,
+)
 
-PRODUCT_TOPICS = ("products/create", "products/update")
+PRODUCT_QUERY = "query CalyProductExists($id: ID!) { product(id: $id) { id } }"
+SHOP_QUERY = "{ shop { myshopifyDomain } }"
 
 
 def handle_event(event: WebhookEvent) -> str:
-    """Apply one delivery; raises PermanentError when its body cannot be a Shopify payload."""
+    """Apply one delivery; raises PermanentError when its body cannot be one of its topic, RefusedEvent
+    when Shopify contradicts it, and anything else (Shopify unreachable) to be retried."""
     headers = {name.lower(): value for name, value in event.headers.items()}
-    connection = ShopifyConnection.objects.select_for_update().filter(client=event.client).first()
+    connection = ShopifyConnection.objects.select_related("client").filter(client=event.client).first()
     shop = str(headers.get("x-shopify-shop-domain", "")).lower()
-    if connection is None or shop != connection.shop_domain:
+    if connection is None or shop != connection.shop_domain or connection.uninstalled_at is not None:
         return WebhookStatus.IGNORED
     try:
         payload = json.loads(bytes(event.body))
@@ -34,7 +54,10 @@ def handle_event(event: WebhookEvent) -> str:
         raise PermanentError("The body is not JSON.") from None
     if not isinstance(payload, dict):
         raise PermanentError("The body is not a JSON object.")
-    triggered_at = timestamp(headers.get("x-shopify-triggered-at"))
+    problem = topic_problem(event.topic, payload, shop_domain=connection.shop_domain)
+    if problem:
+        raise PermanentError(problem)
+    happened_at = _happened_at(headers, event.received_at)
 
     if event.topic in PRODUCT_TOPICS:
         try:
@@ -42,23 +65,68 @@ def handle_event(event: WebhookEvent) -> str:
         except PayloadError as exc:
             raise PermanentError(str(exc)) from None
         if product.updated_at is None:
-            product = replace(product, updated_at=triggered_at)
+            product = replace(product, updated_at=happened_at)
+        if not _lock_unchanged(connection):
+            return WebhookStatus.IGNORED
         written = services.products_upsert(client=event.client, products=[product], synced_at=timezone.now())
         return WebhookStatus.IGNORED if written.skipped else WebhookStatus.PROCESSED
 
-    if event.topic == "products/delete":
+    if event.topic == PRODUCT_DELETE:
         try:
             product_id = shopify_id(payload.get("id"))
         except PayloadError as exc:
             raise PermanentError(str(exc)) from None
-        deleted_at = triggered_at or event.received_at
-        done = services.product_tombstone(client=event.client, shopify_id=product_id, deleted_at=deleted_at)
+        _confirm_product_gone(connection, product_id)
+        if not _lock_unchanged(connection):
+            return WebhookStatus.IGNORED
+        done = services.product_tombstone(client=event.client, shopify_id=product_id, deleted_at=happened_at)
         return WebhookStatus.PROCESSED if done else WebhookStatus.IGNORED
 
-    if event.topic == "app/uninstalled":
-        if triggered_at is not None and triggered_at < connection.updated_at:
+    if event.topic == APP_UNINSTALLED:
+        triggered_at = timestamp(headers.get("x-shopify-triggered-at"))
+        if triggered_at is not None and happened_at < connection.updated_at:
             return WebhookStatus.IGNORED  # the connection was set up again after this uninstall
-        connection_disconnect(connection=connection, actor=None, reason="app/uninstalled")
+        _confirm_token_revoked(connection)
+        if not _lock_unchanged(connection):
+            return WebhookStatus.IGNORED
+        services.shopify_uninstall_apply(connection=connection, reason=APP_UNINSTALLED)
         return WebhookStatus.PROCESSED
 
     return WebhookStatus.IGNORED
+
+
+def _happened_at(headers: dict[str, str], received_at: datetime) -> datetime:
+    """When the delivery's event happened, for ordering: X-Shopify-Triggered-At is not signed, so it
+    counts only when it is no later than the receipt (a replay cannot date itself in the future)."""
+    triggered_at = timestamp(headers.get("x-shopify-triggered-at"))
+    return min(triggered_at, received_at) if triggered_at is not None else received_at
+
+
+def _confirm_product_gone(connection: ShopifyConnection, product_id: int) -> None:
+    with shopify.ShopifyClient(connection, http_attempts=1, wait=False) as api:
+        data = api.query(PRODUCT_QUERY, {"id": f"gid://shopify/Product/{product_id}"})
+    if data.get("product") is not None:
+        raise RefusedEvent(f"Shopify still has product {product_id}: the delete was not applied.")
+
+
+def _confirm_token_revoked(connection: ShopifyConnection) -> None:
+    try:
+        with shopify.ShopifyClient(connection, http_attempts=1, wait=False) as api:
+            api.query(SHOP_QUERY)
+    except shopify.ShopifyAuthError:
+        return  # what an uninstall does to the token (Shopify answers 401 at once)
+    raise RefusedEvent(
+        f"Shopify still accepts the access token for {connection.shop_domain}: the app is installed, "
+        "so the uninstall was not applied."
+    )
+
+
+def _lock_unchanged(connection: ShopifyConnection) -> bool:
+    """Hold the connection's row lock for the writes; False when it no longer points at the same shop."""
+    locked = (
+        ShopifyConnection.objects.select_for_update()
+        .filter(pk=connection.pk)
+        .values("shop_domain", "uninstalled_at")
+        .first()
+    )
+    return locked is not None and locked["shop_domain"] == connection.shop_domain and not locked["uninstalled_at"]

@@ -1,10 +1,15 @@
 """POST /api/v1/webhooks/shopify/<connection public_id>: Shopify's deliveries, verified, then stored.
 
-Order matters: the connection is looked up (404), the endpoint's rate limit counted (429), the size
-checked (413) and the raw body verified against the connection's webhook secret (401) before
-anything else looks at the body: an unverified body is never parsed, so it can only ever get a 401.
-A verified one that is not JSON is a 415.
-Verified deliveries are stored and queued by the inbox (a repeated X-Shopify-Webhook-Id stores
+Order matters: the connection is looked up (404), the size checked (413) and the raw body verified
+against the connection's webhook secret (401) before anything else looks at the body: an unverified
+body is never parsed, so it can only ever get a 401. A verified one that is not JSON is a 415 or 400.
+Shopify signs the body only, so the X-Shopify-Topic header must fit the body (a product for
+products/*, this shop for app/uninstalled): a replayed body under another topic is a 400.
+
+Two limits: failed verifications (and topics that do not fit their body) count per source address
+(RATE_LIMIT_WEBHOOK_UNVERIFIED), so nobody can spend a connection's allowance with forged posts;
+the connection's own limit (RATE_LIMIT_WEBHOOK) counts genuine deliveries only.
+Genuine deliveries are stored and queued by the inbox (a repeated X-Shopify-Webhook-Id stores
 nothing) and acknowledged at once; integrations.shopify.processing applies them.
 """
 
@@ -25,9 +30,10 @@ from rest_framework.response import Response
 
 from caly.api.errors import ApiError, ErrorCode
 from caly.api.views import PublicAPIView
-from caly.ratelimit import enforce_rate
+from caly.ratelimit import client_ip, enforce_rate
 from integrations.inbox import webhook_receive
 from integrations.models import ShopifyConnection, WebhookProvider
+from integrations.shopify.payloads import topic_problem
 
 logger = logging.getLogger("caly.webhooks")
 
@@ -95,8 +101,6 @@ class ShopifyWebhookView(PublicAPIView):
         )
         if connection is None:
             raise ApiError(ErrorCode.NOT_FOUND, "No Shopify connection has this webhook address.")
-        key = str(connection.public_id)
-        enforce_rate(request, group="webhook-shopify", key=lambda group, request: key, rate=settings.RATE_LIMIT_WEBHOOK)
         body = _body(request)
         _verify(request, connection, body)
         media_type = (request.content_type or "").split(";", 1)[0].strip().lower()
@@ -118,6 +122,16 @@ class ShopifyWebhookView(PublicAPIView):
             raise ApiError(ErrorCode.MALFORMED_REQUEST, "The body is not valid JSON.") from None
         if not isinstance(payload, dict):
             raise ApiError(ErrorCode.MALFORMED_REQUEST, "The body is not a JSON object.")
+        problem = topic_problem(topic, payload, shop_domain=connection.shop_domain)
+        if problem:
+            _count_failure(request)
+            raise ApiError(
+                ErrorCode.VALIDATION_ERROR,
+                "The delivery's topic does not fit its body.",
+                details={"X-Shopify-Topic": [problem]},
+            )
+        key = str(connection.public_id)
+        enforce_rate(request, group="webhook-shopify", key=lambda group, request: key, rate=settings.RATE_LIMIT_WEBHOOK)
 
         headers = {name: request.headers[name][:300] for name in STORED_HEADERS if name in request.headers}
         _, created = webhook_receive(
@@ -143,9 +157,20 @@ def _body(request) -> bytes:
     return request.body
 
 
+def _count_failure(request) -> None:
+    """Count a delivery that failed verification against its source address (429 past the limit)."""
+    enforce_rate(
+        request,
+        group="webhook-shopify-unverified",
+        key=lambda group, request: client_ip(request),
+        rate=settings.RATE_LIMIT_WEBHOOK_UNVERIFIED,
+    )
+
+
 def _verify(request, connection: ShopifyConnection, body: bytes) -> None:
     """The HMAC of the exact bytes, compared in constant time, and the shop it claims to come from."""
     if not connection.webhook_secret:
+        _count_failure(request)
         raise ApiError(
             ErrorCode.TOKEN_INVALID, "This connection has no webhook secret yet; set it on the integrations page."
         )
@@ -154,4 +179,5 @@ def _verify(request, connection: ShopifyConnection, body: bytes) -> None:
     signed = hmac.compare_digest(base64.b64encode(digest), provided)
     shop = request.headers.get("X-Shopify-Shop-Domain", "").strip().lower()
     if not signed or shop != connection.shop_domain:
+        _count_failure(request)
         raise ApiError(ErrorCode.TOKEN_INVALID, "The delivery's signature or shop does not match this connection.")
