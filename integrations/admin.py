@@ -71,7 +71,7 @@ class _ConnectionAdmin(admin.ModelAdmin):
 
 @admin.register(ExotelConnection)
 class ExotelConnectionAdmin(_ConnectionAdmin):
-    list_display = ["client", "account_sid", "api_host", "check_status", "checked_at", "updated_at"]
+    list_display = ["client", "account_sid", "api_host", "check_status", "verified_at", "checked_at", "updated_at"]
     search_fields = ["account_sid__exact", "client__slug"]
 
     def check_with_provider(self, connection):
@@ -82,7 +82,16 @@ class ExotelConnectionAdmin(_ConnectionAdmin):
 
 @admin.register(ShopifyConnection)
 class ShopifyConnectionAdmin(_ConnectionAdmin):
-    list_display = ["client", "shop_domain", "api_version", "check_status", "last_sync_status", "last_sync_at"]
+    list_display = [
+        "client",
+        "shop_domain",
+        "api_version",
+        "check_status",
+        "verified_at",
+        "uninstalled_at",
+        "last_sync_status",
+        "last_sync_at",
+    ]
     list_filter = ["check_status", "last_sync_status"]
     search_fields = ["shop_domain", "client__slug"]
     actions = [*_ConnectionAdmin.actions, "sync_now"]

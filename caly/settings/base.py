@@ -374,6 +374,7 @@ SPECTACULAR_SETTINGS = {
         "RecordingStatusEnum": "recordings.models.RecordingStatus",
         "RoleEnum": "accounts.roles.Role",
         "ProductStatusEnum": "integrations.models.ProductStatus",
+        "ConnectionStateEnum": "integrations.models.ConnectionState",
     },
     "POSTPROCESSING_HOOKS": [
         "drf_spectacular.hooks.postprocess_schema_enums",
