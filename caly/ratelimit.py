@@ -19,6 +19,7 @@ back to counters kept in the process, at the same rate:
 | CLIENT_ERRORS_RATE                    | client-errors               | per-process counters, same rate |
 | PLACE_CALL_RATE (recordings)          | calls-place                 | per-process counters, same rate |
 
+So does every other caller of `count` and `enforce_rate` (the admin sign-in counts with the login limits).
 Each process counts on its own meanwhile, so across N web processes a key gets at most N times its
 budget: bounded, where failing open is not. A caller may still pass `fail_closed=True` to answer 503
 instead. After a failure the shared counters are left alone for RATE_LIMIT_SHARED_RETRY_SECONDS (a
@@ -123,7 +124,7 @@ class SharedCounters:
         if self._failing:
             with self._lock:
                 self._failing = False
-            logger.warning("Rate-limit counters reachable again; counting in the shared cache")
+            logger.info("Rate-limit counters reachable again; counting in the shared cache")
 
 
 shared_counters = SharedCounters()
@@ -184,7 +185,7 @@ def _process_key(request, *, group: str, key, rate: str) -> tuple[str, str, str]
     """The key's value as django-ratelimit reads it: a callable's answer, the user, or the address."""
     if callable(key):
         value = str(key(group, request))
-    elif key == "user" and request.user.is_authenticated:
+    elif key == "user" and getattr(request, "user", None) is not None and request.user.is_authenticated:
         value = f"user:{request.user.pk}"
     elif key in ("ip", "user"):
         address = ipaddress.ip_address(client_ip(request))
