@@ -73,7 +73,9 @@ class ShopifyWebhookView(PublicAPIView):
         description=(
             "Give Shopify this URL (shown on the integrations page) for the topics products/create, "
             "products/update, products/delete and app/uninstalled. Deliveries are verified with the "
-            "connection's webhook secret, stored once per X-Shopify-Webhook-Id and applied in the background."
+            "connection's webhook secret, stored once per X-Shopify-Webhook-Id and applied in the background. "
+            "The topic must fit the signed body (a product for products/*, this shop for app/uninstalled): a "
+            "mismatch is a 400. Deletes and uninstalls are confirmed with Shopify's Admin API before they apply."
         ),
         parameters=[
             _header("X-Shopify-Hmac-Sha256", "Base64 HMAC-SHA256 of the raw body, keyed with the webhook secret."),
