@@ -139,6 +139,7 @@ def test_an_allowed_name_resolving_to_loopback_is_refused_and_nothing_reaches_th
         "64:ff9b::a9fe:a9fe",  # NAT64 of 169.254.169.254
         "2002:a00:1::1",  # 6to4 of 10.0.0.1
         "2001:db8::1",
+        "64:ff9b:1::a00:1",  # local-use NAT64
     ],
 )
 def test_every_address_that_is_not_public_is_refused(dns, inside, pending, settings, address):

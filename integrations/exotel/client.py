@@ -63,14 +63,15 @@ NOT_PUBLIC_NETWORKS = tuple(
         "240.0.0.0/4",
         "::/96",
         "100::/64",
+        "64:ff9b:1::/48",
         "2001::/23",
         "2001:db8::/32",
         "fc00::/7",
         "fec0::/10",
     )
 )
-# IPv6 addresses that carry an IPv4 address a gateway may deliver to: that address must be public too.
-NAT64_NETWORKS = (ipaddress.ip_network("64:ff9b::/96"), ipaddress.ip_network("64:ff9b:1::/48"))
+# IPv6 addresses that carry an IPv4 address a NAT64 gateway delivers to: that address must be public too.
+NAT64_PREFIX = ipaddress.ip_network("64:ff9b::/96")
 
 
 class ExotelError(Exception):
@@ -163,7 +164,7 @@ def public_address_problem(address: str) -> str | None:
     candidates = [ip]
     if isinstance(ip, ipaddress.IPv6Address):
         embedded = ip.ipv4_mapped or ip.sixtofour
-        if embedded is None and any(ip in network for network in NAT64_NETWORKS):
+        if embedded is None and ip in NAT64_PREFIX:
             embedded = ipaddress.IPv4Address(int(ip) & 0xFFFFFFFF)
         if embedded is not None:
             candidates.append(embedded)
