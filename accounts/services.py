@@ -431,8 +431,7 @@ def invitation_issue(*, client: Client, email: str, role: str, invited_by: User 
     email = User.objects.normalize_email(email).lower()
     if role not in Role.values:
         raise _invalid("role", f"Must be one of {', '.join(Role.values)}.")
-    existing = User.objects.select_related("client").filter(email=email).first()
-    if existing is not None and existing.client_id == client.pk:
+    if User.objects.filter(email=email, client=client).exists():
         raise ApiError(ErrorCode.CONFLICT, "This person is already a member of your team.")
     open_invitations = Invitation.objects.for_client(client).filter(
         email=email, accepted_at__isnull=True, revoked_at__isnull=True
@@ -457,30 +456,35 @@ def invitation_issue(*, client: Client, email: str, role: str, invited_by: User 
     except ValidationError as exc:
         raise _validation_error(exc) from None
     invitation.save()
-    from_member = invited_by is not None and invited_by.client_id == client.pk
-    mail_context = {
-        "inviter": invited_by.get_full_name() if from_member else "The Caly team",
-        "client_name": client.name,
-        "role": Role(role).label.lower(),
-    }
-    # An address with an account elsewhere is invited like any other (the inviter learns nothing), but
-    # an account never moves between companies: its owner is told why they cannot join, not given a link.
-    if existing is not None and not selectors.signup_is_disposable(user=existing):
-        tasks.send_templated_email.enqueue(to=email, template="invitation_account_exists", context=mail_context)
-    else:
-        tasks.send_templated_email.enqueue(
-            to=email,
-            template="invitation",
-            context={
-                **mail_context,
-                "link": _link(f"/accounts/invitations/{token}/"),
-                "valid_days": settings.INVITATION_MAX_AGE.days,
-            },
-        )
+    # Whether the address has an account elsewhere is the task's business: the inviter's request does
+    # the same work for every address, and answers the same.
+    tasks.send_invitation_email.enqueue(invitation_id=invitation.pk, link=_link(f"/accounts/invitations/{token}/"))
     audit_record(
         action=AuditAction.USER_INVITED, client=client, actor=invited_by, target=invitation, metadata={"role": role}
     )
     return invitation, token
+
+
+def invitation_email_send(*, invitation_id: int, link: str) -> None:
+    """E-mail a pending invitation: its link, or, when the address has an account in another company that
+    cannot give way (not a disposable sign-up), why it cannot be accepted and what to do instead."""
+    invitation = Invitation.objects.select_related("client", "invited_by").filter(pk=invitation_id).first()
+    if invitation is None or invitation.status != "pending":
+        return
+    inviter = invitation.invited_by
+    from_member = inviter is not None and inviter.client_id == invitation.client_id
+    context = {
+        "inviter": inviter.get_full_name() if from_member else "The Caly team",
+        "client_name": invitation.client.name,
+        "role": Role(invitation.role).label.lower(),
+    }
+    existing = User.objects.filter(email=invitation.email).exclude(client_id=invitation.client_id).first()
+    # An account never moves between companies: its owner gets no link to accept.
+    if existing is not None and not selectors.signup_is_disposable(user=existing):
+        tasks.send_templated_email.enqueue(to=invitation.email, template="invitation_account_exists", context=context)
+        return
+    context.update(link=link, valid_days=settings.INVITATION_MAX_AGE.days)
+    tasks.send_templated_email.enqueue(to=invitation.email, template="invitation", context=context)
 
 
 @transaction.atomic

@@ -34,6 +34,12 @@ def send_password_reset_email(*, email: str, origin: dict) -> bool:
 
 
 @task()
+def send_invitation_email(*, invitation_id: int, link: str) -> None:
+    """E-mail an invitation: its link, or why an address with an account elsewhere cannot accept it."""
+    services.invitation_email_send(invitation_id=invitation_id, link=link)
+
+
+@task()
 def resend_verification_email(*, email: str) -> None:
     """Send a new verification link if an unverified account has `email` (queued for every address asked about)."""
     services.email_verification_resend(email=email)

@@ -224,3 +224,18 @@ def test_a_verification_resend_queues_the_same_work_for_every_address(database_q
     run_worker()
     [message] = mail.outbox
     assert message.to == [unverified.email] and "/accounts/verify/" in message.body
+
+
+@pytest.mark.django_db(transaction=True)
+def test_an_invitation_queues_the_same_work_whoever_the_address_belongs_to(database_queue, api, alice, charlie):
+    def ask(email):
+        return lambda: api_post(api, "team/invitations", {"email": email, "role": "agent"}, user=alice)
+
+    new = queued_by(ask("dana@example.com"))
+    elsewhere = queued_by(ask(charlie.email))
+
+    assert new == elsewhere and len(new) == 1
+    run_worker()
+    sent = {message.to[0]: message.body for message in mail.outbox}
+    assert "/accounts/invitations/" in sent["dana@example.com"]
+    assert "/accounts/invitations/" not in sent[charlie.email]
