@@ -343,7 +343,6 @@ class StaffAuditAction(models.TextChoices):
     LOGIN_SUCCEEDED = "login.succeeded", "Password accepted"
     LOGIN_FAILED = "login.failed", "Sign-in failed"
     LOGIN_RATE_LIMITED = "login.rate_limited", "Sign-in refused: too many attempts"
-    LOGIN_UNAVAILABLE = "login.unavailable", "Sign-in refused: limits unavailable"
     TWO_FACTOR_ENROLLED = "2fa.enrolled", "Authenticator enrolled"
     TWO_FACTOR_VERIFIED = "2fa.verified", "Code accepted"
     TWO_FACTOR_FAILED = "2fa.failed", "Code refused"

@@ -108,11 +108,10 @@ def _account_kind(user: User | None) -> str:
 
 
 def _refused(request, error: ApiError, *, email: str, known: User | None) -> HttpResponse:
-    limited = error.code == ErrorCode.RATE_LIMITED
-    if not limited and error.code != ErrorCode.SERVICE_UNAVAILABLE:
+    if error.code != ErrorCode.RATE_LIMITED:
         raise error
     staff_audit_record(
-        action=StaffAuditAction.LOGIN_RATE_LIMITED if limited else StaffAuditAction.LOGIN_UNAVAILABLE,
+        action=StaffAuditAction.LOGIN_RATE_LIMITED,
         actor=known if known is not None and known.is_staff else None,
         email=email,
         details={"account": _account_kind(known), "retry_after": error.headers.get("Retry-After", "")},
@@ -120,8 +119,8 @@ def _refused(request, error: ApiError, *, email: str, known: User | None) -> Htt
     return _page(
         request,
         "admin/staff_login_refused.html",
-        "Too many sign-in attempts" if limited else "Sign-in is briefly unavailable",
-        {"limited": limited, "retry_after": error.headers.get("Retry-After")},
+        "Too many sign-in attempts",
+        {"retry_after": error.headers.get("Retry-After")},
         status=error.status_code,
         headers=error.headers,
     )

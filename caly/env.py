@@ -446,6 +446,14 @@ VARIABLES: tuple[Var, ...] = (
         "21:30",
     ),
     Var(
+        "STAFF_TIME_ZONE",
+        _parse_time_zone,
+        "Asia/Kolkata",
+        False,
+        "Time zone of the times in the admin (staff belong to no client; a client's pages use the client's own zone).",
+        "Asia/Kolkata",
+    ),
+    Var(
         "EMAIL_URL",
         _parse_email_url,
         "consolemail://",
@@ -453,14 +461,6 @@ VARIABLES: tuple[Var, ...] = (
         "Outgoing mail: consolemail:// prints, smtp+tls://user:password@host:587 sends.",
         "smtp+tls://user:password@smtp.example.com:587",
         secret=True,
-    ),
-    Var(
-        "STAFF_TIME_ZONE",
-        _parse_time_zone,
-        "Asia/Kolkata",
-        False,
-        "Time zone of the times in the admin (staff belong to no client; a client's pages use the client's own zone).",
-        "Asia/Kolkata",
     ),
     Var(
         "DEFAULT_FROM_EMAIL",

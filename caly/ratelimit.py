@@ -16,13 +16,13 @@ back to counters kept in the process, at the same rate:
 | RATE_LIMITS export_user               | calls-export                | per-process counters, same rate |
 | RATE_LIMITS api_user                  | api-user                    | per-process counters, same rate |
 | RATE_LIMIT_WEBHOOK                    | webhook-shopify, -exotel    | per-process counters, same rate |
+| RATE_LIMIT_WEBHOOK_UNVERIFIED         | webhook-shopify-unverified  | per-process counters, same rate |
 | CLIENT_ERRORS_RATE                    | client-errors               | per-process counters, same rate |
 | PLACE_CALL_RATE (recordings)          | calls-place                 | per-process counters, same rate |
 
 So does every other caller of `count` and `enforce_rate` (the admin sign-in counts with the login limits).
 Each process counts on its own meanwhile, so across N web processes a key gets at most N times its
-budget: bounded, where failing open is not. A caller may still pass `fail_closed=True` to answer 503
-instead. After a failure the shared counters are left alone for RATE_LIMIT_SHARED_RETRY_SECONDS (a
+budget: bounded, where failing open is not. After a failure the shared counters are left alone for RATE_LIMIT_SHARED_RETRY_SECONDS (a
 hung Redis costs one socket timeout, not one per request), then tried again: when Redis is back
 they count again, without a restart. Each fallback is logged (once per retry period) and counted in
 caly_rate_limit_fallbacks_total by limit group.
@@ -48,7 +48,6 @@ logger = logging.getLogger("caly.ratelimit")
 
 # What the cache raises while Redis is down or hung (django-redis passes redis-py's errors through).
 CACHE_ERRORS = (RedisError, OSError)
-UNAVAILABLE_RETRY_AFTER_SECONDS = 30
 FALLBACKS = Counter(
     "caly_rate_limit_fallbacks",
     "Requests counted by a process's own rate-limit counters because the shared ones were unreachable, by group.",
@@ -131,11 +130,10 @@ shared_counters = SharedCounters()
 process_counters = ProcessCounters()
 
 
-def count(request, *, group: str, key, rate: str, fail_closed: bool = False) -> dict | None:
+def count(request, *, group: str, key, rate: str) -> dict | None:
     """Count this request against `rate` for `key`: django-ratelimit's usage, or None if not limited.
 
-    With the shared counters out of reach, this process's counters answer instead; with
-    `fail_closed`, ApiError(SERVICE_UNAVAILABLE).
+    With the shared counters out of reach, this process's counters answer instead.
     """
     if shared_counters.usable():
         try:
@@ -145,12 +143,6 @@ def count(request, *, group: str, key, rate: str, fail_closed: bool = False) -> 
         else:
             shared_counters.answered()
             return usage
-    if fail_closed:
-        raise ApiError(
-            ErrorCode.SERVICE_UNAVAILABLE,
-            "This is briefly unavailable; try again in a minute.",
-            headers={"Retry-After": str(UNAVAILABLE_RETRY_AFTER_SECONDS)},
-        )
     FALLBACKS.labels(group).inc()
     limit, period = _split(rate)
     return process_counters.hit(_process_key(request, group=group, key=key, rate=rate), limit=limit, period=period)
@@ -161,12 +153,9 @@ def give_back_in_process(request, *, group: str, key, rate: str) -> None:
     process_counters.give_back(_process_key(request, group=group, key=key, rate=rate))
 
 
-def enforce_rate(request, *, group: str, key, rate: str, fail_closed: bool = False) -> None:
-    """Count this request against `rate` for `key`; raise ApiError(RATE_LIMITED) past it.
-
-    Raises ApiError(SERVICE_UNAVAILABLE) when the shared counters are out of reach and `fail_closed`.
-    """
-    usage = count(request, group=group, key=key, rate=rate, fail_closed=fail_closed)
+def enforce_rate(request, *, group: str, key, rate: str) -> None:
+    """Count this request against `rate` for `key`; raise ApiError(RATE_LIMITED) past it."""
+    usage = count(request, group=group, key=key, rate=rate)
     if usage and usage["should_limit"]:
         raise_rate_limited(usage["time_left"], group=group)
 

@@ -13,9 +13,7 @@ import pytest
 import time_machine
 from django.core.cache import caches
 
-from accounts import ratelimits
 from accounts.models import RefreshFamily, StaffAuditAction, StaffAuditEvent
-from caly.api.errors import ApiError, ErrorCode
 from caly.ratelimit import CACHE_ERRORS
 from caly.settings.base import redis_caches
 from tests.factories import PASSWORD
@@ -124,19 +122,6 @@ def test_client_users_stay_out_and_their_right_password_spends_no_attempt(client
         response = admin_login(client, alice.email, PASSWORD)
         assert response.status_code == 200 and b"staff account" in response.content
     assert not signed_in(client)
-
-
-def test_it_answers_an_admin_styled_503_while_the_limits_cannot_be_counted(client, staff, monkeypatch):
-    def counters_unreachable(request, email):
-        raise ApiError(ErrorCode.SERVICE_UNAVAILABLE, "This is briefly unavailable.", headers={"Retry-After": "30"})
-
-    monkeypatch.setattr(ratelimits, "login_attempt", counters_unreachable)
-    response = admin_login(client, staff.email, PASSWORD)
-
-    assert_admin_refusal(response, 503, "briefly unavailable", period_seconds=30)
-    assert not signed_in(client)
-    event = StaffAuditEvent.objects.get()
-    assert event.action == StaffAuditAction.LOGIN_UNAVAILABLE and event.actor == staff
 
 
 def test_the_limit_holds_on_a_real_redis(client, staff, settings):

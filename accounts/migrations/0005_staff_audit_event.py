@@ -18,7 +18,7 @@ class Migration(migrations.Migration):
             fields=[
                 ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
                 ('created_at', models.DateTimeField(default=django.utils.timezone.now, editable=False)),
-                ('action', models.CharField(choices=[('login.succeeded', 'Password accepted'), ('login.failed', 'Sign-in failed'), ('login.rate_limited', 'Sign-in refused: too many attempts'), ('login.unavailable', 'Sign-in refused: limits unavailable'), ('2fa.enrolled', 'Authenticator enrolled'), ('2fa.verified', 'Code accepted'), ('2fa.failed', 'Code refused'), ('2fa.recovery_code_used', 'Recovery code used'), ('2fa.recovery_codes_replaced', 'New recovery codes made'), ('2fa.reset', 'Two-factor authentication reset')], max_length=40)),
+                ('action', models.CharField(choices=[('login.succeeded', 'Password accepted'), ('login.failed', 'Sign-in failed'), ('login.rate_limited', 'Sign-in refused: too many attempts'), ('2fa.enrolled', 'Authenticator enrolled'), ('2fa.verified', 'Code accepted'), ('2fa.failed', 'Code refused'), ('2fa.recovery_code_used', 'Recovery code used'), ('2fa.recovery_codes_replaced', 'New recovery codes made'), ('2fa.reset', 'Two-factor authentication reset')], max_length=40)),
                 ('email', models.CharField(blank=True, help_text='The address typed at sign-in, or the account the event concerns.', max_length=254)),
                 ('ip', models.GenericIPAddressField(blank=True, null=True)),
                 ('user_agent', models.CharField(blank=True, max_length=300)),

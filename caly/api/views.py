@@ -27,8 +27,7 @@ class ApiUserRateThrottle(BaseThrottle):
     def allow_request(self, request, view) -> bool:
         if not request.user or not request.user.is_authenticated:
             return True
-        # Fails open: an unreachable cache must not take the whole API down with it.
-        usage = count(request, group="api-user", key="user", rate=settings.RATE_LIMITS["api_user"], fail_closed=False)
+        usage = count(request, group="api-user", key="user", rate=settings.RATE_LIMITS["api_user"])
         self.time_left = usage["time_left"] if usage else 0
         if usage and usage["should_limit"]:
             metrics.record_rate_limited("api-user")

@@ -122,8 +122,8 @@ def redis_caches(url: str, *, key_prefix: str = "caly") -> dict:
 
     "default" is a cache: while Redis is unreachable every read misses and every write is dropped
     (IGNORE_EXCEPTIONS), so no page fails because Redis did. "ratelimit" holds the rate-limit
-    counters and raises instead: caly.ratelimit decides per limit whether an unknown count refuses
-    the request (sign-in, sign-up, password reset, refresh: 503) or lets it through (the rest).
+    counters and raises instead: caly.ratelimit then counts in the process until Redis answers again,
+    so every limit holds through an outage.
     Short socket timeouts bound what a hung Redis adds to a request.
     """
     options = {"SOCKET_CONNECT_TIMEOUT": 2, "SOCKET_TIMEOUT": 2}

@@ -29,3 +29,5 @@ SESSION_COOKIE_NAME = "__Host-sessionid"
 CSRF_COOKIE_NAME = "__Host-csrftoken"
 # Staff sign in to the admin with a password and an authenticator code, whatever the environment says.
 STAFF_REQUIRE_2FA = True
+# Recordings come from public addresses only, whatever a stray override says (tests allow loopback).
+EXOTEL_RECORDING_ALLOW_LOOPBACK = False
