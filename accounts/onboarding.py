@@ -159,7 +159,9 @@ def connected(*, client: Client) -> dict[str, bool]:
 
     return {
         OnboardingStep.EXOTEL: ExotelConnection.objects.for_client(client).exists(),
-        OnboardingStep.SHOPIFY: ShopifyConnection.objects.for_client(client).exists(),
+        OnboardingStep.SHOPIFY: ShopifyConnection.objects.for_client(client)
+        .filter(uninstalled_at__isnull=True)
+        .exists(),
     }
 
 

@@ -487,11 +487,14 @@ def onboarding_exotel(request: HttpRequest) -> HttpResponse:
     if request.method == "POST":
         if form.is_valid():
             try:
-                onboarding.onboarding_exotel_save(client=client, actor=request.user, **_connection_fields(form))
+                saved = onboarding.onboarding_exotel_save(client=client, actor=request.user, **_connection_fields(form))
             except ApiError as error:
                 form.add_service_error(error)
             else:
-                messages.success(request, "Exotel is connected. Paste the callback URLs below into Exotel.")
+                if saved.verified_at:
+                    messages.success(request, "Exotel is connected. Paste the callback URLs below into Exotel.")
+                else:
+                    messages.warning(request, "Exotel is saved but not verified yet: see below.")
                 return redirect("accounts:onboarding-exotel")
         status = 400
     context = {
@@ -519,11 +522,16 @@ def onboarding_shopify(request: HttpRequest) -> HttpResponse:
     if request.method == "POST":
         if form.is_valid():
             try:
-                onboarding.onboarding_shopify_save(client=client, actor=request.user, **_connection_fields(form))
+                saved = onboarding.onboarding_shopify_save(
+                    client=client, actor=request.user, **_connection_fields(form)
+                )
             except ApiError as error:
                 form.add_service_error(error)
             else:
-                messages.success(request, "Shopify is connected. Add the webhook URL below in Shopify.")
+                if saved.verified_at:
+                    messages.success(request, "Shopify is connected. Add the webhook URL below in Shopify.")
+                else:
+                    messages.warning(request, "Shopify is saved but not verified yet: see below.")
                 return redirect("accounts:onboarding-shopify")
         status = 400
     context = {

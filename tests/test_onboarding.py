@@ -13,6 +13,7 @@ from django.core.management.base import CommandError
 from django.test import Client as BrowserClient
 from django.utils import timezone
 
+from accounts import onboarding
 from accounts.management.commands.onboard_client import Command as OnboardClientCommand
 from accounts.models import AuditAction, AuditEvent, Client, Invitation, OnboardingStep, User
 from accounts.roles import Capability, Role, can
@@ -471,6 +472,7 @@ def test_a_connection_saved_while_shopify_cannot_be_reached_says_it_is_not_verif
     assert ShopifyConnection.objects.for_client(new_client).get().verified_at is None
     assert "Not verified: Shopify has not accepted these credentials yet" in body
     assert "chai-point.myshopify.com is not linked to this account" in body
+    assert "Shopify is saved but not verified yet" in body and "Shopify is connected" not in body
 
 
 def test_going_back_to_a_finished_step_saves_it_and_keeps_the_progress(wizard, new_client):
@@ -681,3 +683,9 @@ def test_only_staff_who_may_add_clients_onboard_them(client, alice):
         response = visitor.post("/admin/accounts/client/onboard/", ADMIN_FORM)
         assert response.status_code == 302 and response["Location"].startswith("/admin/login/")
     assert Client.objects.count() == 1 and mail.outbox == []
+
+
+def test_an_uninstalled_store_counts_as_not_connected(client_a):
+    ShopifyConnectionFactory(client=client_a, uninstalled_at=timezone.now(), verified_at=None)
+
+    assert onboarding.connected(client=client_a)[OnboardingStep.SHOPIFY] is False
