@@ -303,6 +303,10 @@ class AppendOnlyQuerySet(TenantQuerySet):
     def delete(self):
         raise TypeError("Audit events are append-only.")
 
+    def dangerously_delete_for_discarded_client(self):
+        """The one exception: a company deleted whole (an unverified sign-up purged) takes its log along."""
+        return super().delete()
+
 
 class AuditEvent(models.Model):
     """Who did what to which object, from where, when. Append-only: never updated or deleted."""

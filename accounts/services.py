@@ -16,7 +16,7 @@ from django.conf import settings
 from django.contrib.auth import authenticate
 from django.contrib.auth.password_validation import validate_password
 from django.core.exceptions import ValidationError
-from django.db import IntegrityError, models, transaction
+from django.db import IntegrityError, transaction
 from django.utils import timezone
 from django.utils.http import urlencode
 from django.utils.text import slugify
@@ -576,8 +576,8 @@ def signup_discard(*, user: User) -> bool:
     client = _lock_client(user.client)
     if not selectors.signup_is_disposable(user=user):
         return False
-    # AuditEvent protects its rows; this company's log is only the sign-up's own story, and goes with it.
-    models.QuerySet.delete(AuditEvent.objects.filter(client=client))
+    # This company's log is only the sign-up's own story, and goes with it.
+    AuditEvent.objects.filter(client=client).dangerously_delete_for_discarded_client()
     user.delete()
     client.delete()
     return True
