@@ -367,7 +367,10 @@ def member_change_role(*, actor: User, member: User, role: str) -> User:
     if member.role == role:
         return member
     if member.role == Role.OWNER and member.is_active and not _other_active_owners(member):
-        raise ApiError(ErrorCode.CONFLICT, "The client's last owner cannot be given another role.")
+        raise ApiError(
+            ErrorCode.CONFLICT,
+            "Make someone else an owner first: the company's last owner cannot be given another role.",
+        )
     old = member.role
     member.role = role
     member.save(update_fields=["role"])
@@ -389,7 +392,9 @@ def member_deactivate(*, actor: User, member: User) -> User:
     if not member.is_active:
         return member
     if member.role == Role.OWNER and not _other_active_owners(member):
-        raise ApiError(ErrorCode.CONFLICT, "The client's last owner cannot be deactivated.")
+        raise ApiError(
+            ErrorCode.CONFLICT, "Make someone else an owner first: the company's last owner cannot be deactivated."
+        )
     member.is_active = False
     member.save(update_fields=["is_active"])
     jwt.user_revoke_all(user=member, reason="deactivated")

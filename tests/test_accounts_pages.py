@@ -579,10 +579,10 @@ def test_it_signs_out_a_deactivated_member_at_once(owner, bob):
 
 def test_it_keeps_the_last_owner(owner, alice):
     response = owner.post(f"/accounts/team/members/{alice.public_id}/role/", {"role": Role.ADMIN}, follow=True)
-    assert "The client's last owner cannot be given another role." in text(response)
+    assert "Make someone else an owner first: the company's last owner cannot be given another role." in text(response)
 
     response = owner.post(f"/accounts/team/members/{alice.public_id}/deactivate/", follow=True)
-    assert "The client's last owner cannot be deactivated." in text(response)
+    assert "Make someone else an owner first: the company's last owner cannot be deactivated." in text(response)
 
     alice.refresh_from_db()
     assert alice.role == Role.OWNER and alice.is_active

@@ -3,6 +3,7 @@ and the callback URLs the integrations page shows."""
 
 import json
 import logging
+import socket
 
 import pytest
 
@@ -238,8 +239,8 @@ def test_no_secret_reaches_the_answer_or_the_logs(as_user, bob, exotel, exotel_c
         (401, False, "Exotel refused the API key and token."),
         (403, False, "Exotel refused the API key and token."),
         (404, False, f"Exotel has no account with the SID {ACCOUNT_SID}."),
-        (500, False, "Could not reach Exotel"),
-        ("stall", False, "Could not reach Exotel"),
+        (500, False, "Exotel answered HTTP 500."),
+        ("stall", False, "Exotel did not answer in time."),
     ],
 )
 def test_the_credentials_check_says_what_is_wrong_and_is_kept(exotel, exotel_connection, failure, ok, message):
@@ -277,3 +278,14 @@ def test_the_callback_urls_are_absolute_and_carry_the_token(exotel_connection, s
         "status_callback": f"{base}{exotel_connection.webhook_token}/status-callback",
         "passthru": f"{base}{exotel_connection.webhook_token}/passthru",
     }
+
+
+def test_an_exotel_that_refuses_the_connection_is_reported_in_plain_words(exotel, exotel_connection):
+    with socket.socket() as probe:  # a port nothing listens on
+        probe.bind(("127.0.0.1", 0))
+        exotel_connection.api_host = f"127.0.0.1:{probe.getsockname()[1]}"
+    exotel_connection.save()
+
+    result = exotel_connection_check(connection=exotel_connection)
+
+    assert (result.ok, result.message) == (False, "Could not connect to Exotel; try again in a few minutes.")

@@ -216,7 +216,7 @@ def test_while_exotel_cannot_be_reached_the_credentials_are_saved_unverified(as_
     assert response.status_code == 200, response.json()
     data = response.json()["data"]
     assert (data["status"], data["check"]["status"]) == ("unverified", "failed")
-    assert data["check"]["message"].startswith("Saved, not verified: Could not reach Exotel")
+    assert data["check"]["message"].startswith("Saved, not verified: Exotel answered HTTP 503.")
 
 
 def test_the_exotel_page_refuses_credentials_exotel_refuses(exotel, alice, client):

@@ -253,7 +253,7 @@ class MemberDetailView(TenantAPIView):
         request=s.MemberRoleSerializer,
         responses={
             200: s.MemberSerializer,
-            409: OpenApiResponse(description="CONFLICT: the client's last owner cannot be given another role"),
+            409: OpenApiResponse(description="CONFLICT: the company's last owner cannot be given another role"),
         },
         summary="Change a member's role",
     )
@@ -274,7 +274,7 @@ class MemberDeactivateView(TenantAPIView):
         request=None,
         responses={
             200: s.MemberSerializer,
-            409: OpenApiResponse(description="CONFLICT: the client's last owner cannot be deactivated"),
+            409: OpenApiResponse(description="CONFLICT: the company's last owner cannot be deactivated"),
         },
         summary="Deactivate a member (never the last owner)",
     )

@@ -257,7 +257,8 @@ class ExotelClient:
         except httpx.TimeoutException:
             raise ExotelUnavailable("Exotel did not answer in time.") from None
         except httpx.TransportError as exc:
-            raise ExotelUnavailable(f"Could not reach Exotel ({type(exc).__name__}).") from None
+            logger.warning("Exotel request failed: %s: %s", type(exc).__name__, exc)
+            raise ExotelUnavailable("Could not connect to Exotel; try again in a few minutes.") from None
         status = response.status_code
         if status in (401, 403):
             raise ExotelAuthError("Exotel refused the API key and token.", status_code=status)

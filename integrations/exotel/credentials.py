@@ -23,7 +23,7 @@ def exotel_credentials_check(connection: ExotelConnection) -> CheckResult:
     except ExotelNotFound:
         return refused("account_sid", f"Exotel has no account with the SID {connection.account_sid}.")
     except ExotelUnavailable as exc:
-        return unreachable(f"Could not reach Exotel: {exc}")
+        return unreachable(str(exc))
     except ExotelError as exc:
         return refused("api_token", str(exc))
     return accepted("Exotel accepted the credentials.")

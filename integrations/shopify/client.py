@@ -150,7 +150,8 @@ class ShopifyClient:
             try:
                 response = self._http.post(self.url, json=body)
             except httpx.TransportError as exc:
-                problem = f"could not reach Shopify ({type(exc).__name__})"
+                logger.warning("Shopify request failed: %s: %s", type(exc).__name__, exc)
+                problem = "the connection failed"
             else:
                 status = response.status_code
                 if status in (401, 403):
@@ -163,7 +164,7 @@ class ShopifyClient:
                     return _json(response)
                 if status != 429 and status < 500:
                     raise ShopifyError(f"Shopify answered HTTP {status}.")
-                problem = f"Shopify answered HTTP {status}"
+                problem = f"it answered HTTP {status}"
                 retry_after = _retry_after(response)
             if attempt == self.http_attempts or not self.wait:
                 raise ShopifyUnavailable(f"Could not reach Shopify: {problem}.")
