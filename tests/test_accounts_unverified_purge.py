@@ -183,3 +183,14 @@ def test_the_real_owner_of_a_squatted_address_can_take_it_over_with_a_password_r
     response = client.post("/accounts/login/", {"email": "dana@example.com", "password": "dana-own-pass-phrase-1"})
     assert response.status_code == 302
     assert User.objects.get(email="dana@example.com").email_verified
+
+
+def test_the_command_purges_the_same_way_for_cron(alice):
+    old = squat("cron-squat@victim.example", days_ago=30)
+    out = StringIO()
+
+    call_command("purge_unverified_signups", stdout=out)
+
+    assert gone(old) and "Purged 1 unverified sign-up(s)" in out.getvalue()
+    call_command("purge_unverified_signups", stdout=out)
+    assert "Purged 0 unverified sign-up(s)" in out.getvalue()
