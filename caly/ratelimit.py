@@ -22,10 +22,10 @@ back to counters kept in the process, at the same rate:
 
 So does every other caller of `count` and `enforce_rate` (the admin sign-in counts with the login limits).
 Each process counts on its own meanwhile, so across N web processes a key gets at most N times its
-budget: bounded, where failing open is not. After a failure the shared counters are left alone for RATE_LIMIT_SHARED_RETRY_SECONDS (a
-hung Redis costs one socket timeout, not one per request), then tried again: when Redis is back
-they count again, without a restart. Each fallback is logged (once per retry period) and counted in
-caly_rate_limit_fallbacks_total by limit group.
+budget: bounded, where failing open is not. After a failure the shared counters are left alone for
+RATE_LIMIT_SHARED_RETRY_SECONDS (a hung Redis costs one socket timeout, not one per request), then
+tried again: when Redis is back they count again, without a restart. Each fallback is logged (once
+per retry period) and counted in caly_rate_limit_fallbacks_total by limit group.
 """
 
 from __future__ import annotations
