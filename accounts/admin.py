@@ -46,7 +46,8 @@ class RecheckMixin:
         return recheck or super().delete_view(request, object_id, extra_context)
 
     def changelist_view(self, request, extra_context=None):
-        if request.method == "POST" and request.POST.get("action") in self.sensitive_actions:
+        # Any sensitive name among the posted actions counts: Django picks one of several by `index`.
+        if request.method == "POST" and self.sensitive_actions.intersection(request.POST.getlist("action")):
             recheck = staff_auth.recheck_redirect(request, request.get_full_path())
             if recheck is not None:
                 return recheck

@@ -115,15 +115,21 @@ def _outside_admin(user):
 # --- enrolment -----------------------------------------------------------------------------------
 
 
-def totp_enrolment_device(*, user: User) -> TOTPDevice:
-    """The staff member's authenticator being enrolled (made on the first call, kept until confirmed).
+def totp_enrolment_device(*, user: User, device_id: int | None) -> TOTPDevice:
+    """The authenticator this session is enrolling: `device_id` while it is unconfirmed, else a new one.
 
+    Each session gets a key of its own, and a new one drops any other unconfirmed key: a key shown to
+    another session (someone else who had the password) can never be the one enrolled.
     Raises ApiError(CONFLICT) when one is enrolled already: a new one needs a reset first.
     """
     if two_factor_enrolled(user):
         raise ApiError(ErrorCode.CONFLICT, "An authenticator is already enrolled for this account.")
-    device = TOTPDevice.objects.devices_for_user(user, confirmed=False).order_by("pk").first()
-    return device or TOTPDevice.objects.create(user=user, name="Authenticator app", confirmed=False)
+    unconfirmed = TOTPDevice.objects.devices_for_user(user, confirmed=False)
+    device = unconfirmed.filter(pk=device_id).first() if device_id is not None else None
+    if device is None:
+        unconfirmed.delete()
+        device = TOTPDevice.objects.create(user=user, name="Authenticator app", confirmed=False)
+    return device
 
 
 def totp_qr_data_uri(device: TOTPDevice) -> str:
@@ -138,13 +144,20 @@ def totp_secret(device: TOTPDevice) -> str:
     return " ".join(secret[i : i + 4] for i in range(0, len(secret), 4))
 
 
-def totp_enrol(*, user: User, code: str) -> tuple[TOTPDevice, list[str]]:
-    """Confirm the authenticator being enrolled with a code from it; returns it and new recovery codes.
+def totp_enrol(*, user: User, device_id: int | None, code: str) -> tuple[TOTPDevice, list[str]]:
+    """Confirm the authenticator this session is enrolling with a code from it; returns it and new recovery codes.
 
-    Raises ApiError: CONFLICT (one is enrolled already), VALIDATION_ERROR (wrong code), RATE_LIMITED
-    (too many wrong codes in a row). Refusals are audited.
+    Raises ApiError: CONFLICT (one is enrolled already), VALIDATION_ERROR (wrong code, or the key shown
+    is no longer the one being enrolled), RATE_LIMITED (too many wrong codes in a row). Refusals are audited.
     """
-    device = totp_enrolment_device(user=user)
+    if two_factor_enrolled(user):
+        raise ApiError(ErrorCode.CONFLICT, "An authenticator is already enrolled for this account.")
+    unconfirmed = TOTPDevice.objects.devices_for_user(user, confirmed=False)
+    device = unconfirmed.filter(pk=device_id).first() if device_id is not None else None
+    if device is None:
+        raise ApiError(
+            ErrorCode.VALIDATION_ERROR, "That key has been replaced: scan the new code and enter a code from it."
+        )
     _verify(user=user, device=device, code=_normalized(code), stage="enrolment")
     with transaction.atomic():
         if two_factor_enrolled(user):  # another tab finished first

@@ -24,6 +24,7 @@ from accounts.models import StaffAuditAction, User
 from caly.api.errors import ApiError, ErrorCode
 
 RECOVERY_CODES_SESSION_KEY = "staff_2fa_new_recovery_codes"
+ENROLMENT_DEVICE_SESSION_KEY = "staff_2fa_enrolment_device"  # the key this session shows, and only it may be enrolled
 
 
 def _page(request, template: str, title: str, context: dict | None = None, *, status: int = 200, headers=None):
@@ -137,17 +138,22 @@ def enrol(request: HttpRequest) -> HttpResponse:
     if staff_auth.two_factor_enrolled(user):
         target = "staff-2fa" if staff_auth.session_verified(request) else "staff-2fa-verify"
         return _to(target, _safe_next(request))
-    device = staff_auth.totp_enrolment_device(user=user)
+    device_id = request.session.get(ENROLMENT_DEVICE_SESSION_KEY)
     error = None
     if request.method == "POST":
         try:
-            device, codes = staff_auth.totp_enrol(user=user, code=request.POST.get("code", ""))
+            device, codes = staff_auth.totp_enrol(user=user, device_id=device_id, code=request.POST.get("code", ""))
         except ApiError as exc:
             error = exc
         else:
+            request.session.pop(ENROLMENT_DEVICE_SESSION_KEY, None)
             staff_auth.mark_verified(request, device)
             request.session[RECOVERY_CODES_SESSION_KEY] = codes
             return _to("staff-2fa-codes", _safe_next(request))
+    if staff_auth.two_factor_enrolled(user):  # another tab finished first
+        return _to("staff-2fa-verify", _safe_next(request))
+    device = staff_auth.totp_enrolment_device(user=user, device_id=device_id)
+    request.session[ENROLMENT_DEVICE_SESSION_KEY] = device.pk
     context = {
         "qr_code": staff_auth.totp_qr_data_uri(device),
         "secret": staff_auth.totp_secret(device),

@@ -120,6 +120,29 @@ def test_staff_without_an_authenticator_enrol_before_any_admin_page(client, staf
     assert StaffAuditAction.TWO_FACTOR_ENROLLED in actions()
 
 
+def test_a_key_shown_to_another_session_can_never_be_enrolled(client, staff, two_factor_on):  # noqa: F811
+    """Someone with the password opens the enrolment page first: the staff member gets a key of their own."""
+    intruder = Browser()
+    sign_in(intruder, staff)
+    seen_by_intruder = enrolment_key(intruder.get("/admin/2fa/enrol/"))
+
+    sign_in(client, staff)
+    own_key = enrolment_key(client.get("/admin/2fa/enrol/"))
+    assert own_key != seen_by_intruder
+
+    refused = intruder.post("/admin/2fa/enrol/", {"code": totp_code(seen_by_intruder)})
+    assert refused.status_code == 400 and b"That key has been replaced" in refused.content
+    assert not TOTPDevice.objects.filter(user=staff, confirmed=True).exists()
+    assert enrolment_key(refused) != own_key  # the intruder is shown yet another key, and so it goes on
+
+    page = client.get("/admin/2fa/enrol/")  # a key this session has not confirmed yet was replaced above
+    with time_machine.travel(timezone.now() + timedelta(seconds=2)):
+        response = client.post("/admin/2fa/enrol/", {"code": totp_code(enrolment_key(page))})
+    assert response.status_code == 302
+    [device] = TOTPDevice.objects.filter(user=staff)
+    assert device.confirmed and device.bin_key == enrolment_key(page)
+
+
 def test_a_password_alone_cannot_replace_an_enrolled_authenticator(client, staff, enrolled, two_factor_on):  # noqa: F811
     sign_in(client, staff)
 
@@ -263,6 +286,17 @@ def test_a_superuser_resets_a_colleagues_2fa_and_their_session_enrols_again(veri
 def test_a_reset_needs_a_fresh_code(verified_staff, colleague):  # noqa: F811
     with later(16):
         response = reset_action(verified_staff, colleague)
+    assert response.status_code == 302 and response["Location"].startswith("/admin/2fa/verify/")
+    assert TOTPDevice.objects.filter(user=colleague).exists()
+
+
+def test_a_second_action_field_does_not_skip_the_fresh_code(verified_staff, colleague):  # noqa: F811
+    """Django runs the first posted action (its `index`); the check must not read the last one."""
+    with later(16):
+        response = verified_staff.post(
+            "/admin/accounts/user/",
+            {"action": ["reset_two_factor", ""], "index": "0", "_selected_action": [colleague.pk]},
+        )
     assert response.status_code == 302 and response["Location"].startswith("/admin/2fa/verify/")
     assert TOTPDevice.objects.filter(user=colleague).exists()
 
