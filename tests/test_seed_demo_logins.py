@@ -91,3 +91,17 @@ def test_the_sign_in_links_follow_site_url(settings):
         "http://127.0.0.1:8001/admin/",
         "http://127.0.0.1:8001/accounts/login/",
     }
+
+
+def test_the_passwords_come_from_this_installations_own_secret(settings, tmp_path):
+    """Not from SECRET_KEY, which every checkout running the development settings shares."""
+    settings.DEMO_SECRET_PATH = tmp_path / "one" / ".demo-secret"
+    settings.DEMO_SECRET_PATH.parent.mkdir()
+    first = seed()
+    assert settings.DEMO_SECRET_PATH.stat().st_mode & 0o777 == 0o600
+
+    settings.DEMO_SECRET_PATH = tmp_path / ".demo-secret-of-another-checkout"
+    other = seed("--reset-passwords")
+
+    assert {email for email, _, _ in first.values()} == {email for email, _, _ in other.values()}
+    assert not {password for _, password, _ in first.values()} & {password for _, password, _ in other.values()}

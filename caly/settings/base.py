@@ -178,6 +178,8 @@ CSRF_FAILURE_VIEW = "caly.error_views.csrf_failure"
 LANGUAGE_CODE = "en-us"
 TIME_ZONE = "UTC"
 STAFF_TIME_ZONE = ENV["STAFF_TIME_ZONE"]
+# seed_demo's passwords come from this random, owner-only file, made on its first run (git-ignored).
+DEMO_SECRET_PATH = BASE_DIR / ".demo-secret"
 # Day-month-year and a 24-hour clock wherever a date is shown without an explicit format (the admin).
 FORMAT_MODULE_PATH = ["caly.formats"]
 USE_I18N = True

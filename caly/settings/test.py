@@ -29,6 +29,8 @@ MEDIA_ROOT = Path(tempfile.mkdtemp(prefix="caly-test-media-"))  # noqa: F405
 atexit.register(shutil.rmtree, MEDIA_ROOT, ignore_errors=True)
 if STORAGES["default"]["BACKEND"].endswith("FileSystemStorage"):
     STORAGES["default"] = {**STORAGES["default"], "OPTIONS": {"location": str(MEDIA_ROOT), "allow_overwrite": True}}
+# seed_demo's secret goes beside the test files, never into the project folder.
+DEMO_SECRET_PATH = MEDIA_ROOT / ".demo-secret"
 # Not an environment variable: tests that talk to the fake Shopify (tests/shopify_fake.py) set it
 # to the fake's http://127.0.0.1:<port> for themselves; everything else keeps the real shop URLs.
 SHOPIFY_API_BASE_URL_OVERRIDE = ""

@@ -3,15 +3,19 @@
 Seeding again adds nothing twice: calls carry provider ids `demo-<n>` and only missing ids are
 inserted (see recordings.demo), and audio is stored only until the demo client has its sample.
 
-The demo passwords are derived from SECRET_KEY, so every run prints the same ones (a real site's
-secret key keeps them unguessable there). A password someone changed is left alone unless
+The demo passwords are derived from a random secret made on the first run (settings.DEMO_SECRET_PATH,
+git-ignored), so every run prints the same ones, yet no one can compute them: not from the development
+SECRET_KEY every checkout shares, nor from this code. A password someone changed is left alone unless
 `--reset-passwords` is given.
 """
 
 import base64
 import hashlib
 import hmac
+import os
+import secrets
 import time
+from pathlib import Path
 from urllib.parse import urljoin
 
 from django.conf import settings
@@ -35,9 +39,26 @@ DEMO_CLIENT_SLUG = "demo-store"
 DEMO_MEMBERS = [(role, f"{role.value}@demo-store.caly.local") for role in Role]
 
 
+def demo_secret() -> bytes:
+    """This installation's demo secret: read from DEMO_SECRET_PATH, made there (owner-only) on first use."""
+    path = Path(settings.DEMO_SECRET_PATH)
+    try:
+        return path.read_bytes()
+    except FileNotFoundError:
+        pass
+    try:
+        descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    except FileExistsError:  # another run made it meanwhile
+        return path.read_bytes()
+    secret = secrets.token_bytes(32)
+    with os.fdopen(descriptor, "wb") as file:
+        file.write(secret)
+    return secret
+
+
 def demo_password(email: str) -> str:
-    """The demo login's password: the same on every run with the same SECRET_KEY."""
-    digest = hmac.new(settings.SECRET_KEY.encode(), f"caly-demo-login:{email}".encode(), hashlib.sha256).digest()
+    """The demo login's password: the same on every run of this installation."""
+    digest = hmac.new(demo_secret(), f"caly-demo-login:{email}".encode(), hashlib.sha256).digest()
     return base64.urlsafe_b64encode(digest).decode()[:16]
 
 
