@@ -5,9 +5,9 @@ from __future__ import annotations
 from datetime import datetime
 
 from django.db import models
-from django.db.models import Case, IntegerField, QuerySet, Value, When
+from django.db.models import Case, Exists, IntegerField, OuterRef, QuerySet, Value, When
 
-from accounts.models import AuditEvent, Client, Invitation, RefreshFamily, User
+from accounts.models import AuditAction, AuditEvent, Client, Invitation, RefreshFamily, User
 
 
 def member_list(*, client: Client) -> QuerySet[User]:
@@ -52,9 +52,17 @@ def audit_event_list(
     return events
 
 
+def _registered_their_client():
+    """Users who created their company by signing up (not people staff or an owner added)."""
+    return Exists(
+        AuditEvent.objects.filter(action=AuditAction.CLIENT_REGISTERED, actor=OuterRef("pk"), client=OuterRef("client"))
+    )
+
+
 def unverified_signup_list(*, joined_before: datetime) -> QuerySet[User]:
     """Every client's users who signed up before `joined_before` and never verified their address nor signed in."""
     return User.objects.filter(
+        _registered_their_client(),
         email_verified_at__isnull=True,
         last_login__isnull=True,
         is_staff=False,
@@ -81,6 +89,8 @@ def signup_is_disposable(*, user: User) -> bool:
     owner and its own audit events): no other user, no calls, no connections, no invitations, nothing.
     Deleting both then loses no data."""
     if user.email_verified_at is not None or user.last_login is not None or user.is_staff or user.client_id is None:
+        return False
+    if not User.objects.filter(_registered_their_client(), pk=user.pk).exists():
         return False
     if AuditEvent.objects.filter(actor=user).exclude(client_id=user.client_id).exists():
         return False

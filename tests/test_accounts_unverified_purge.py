@@ -194,3 +194,16 @@ def test_the_command_purges_the_same_way_for_cron(alice):
     assert gone(old) and "Purged 1 unverified sign-up(s)" in out.getvalue()
     call_command("purge_unverified_signups", stdout=out)
     assert "Purged 0 unverified sign-up(s)" in out.getvalue()
+
+
+def test_it_never_purges_a_company_staff_set_up_by_hand(client, staff):
+    """A user added in the admin has no verified address yet, but did not sign up: not a squat."""
+    with time_machine.travel(timezone.now() - timedelta(days=30), tick=False):
+        company = Client.objects.create(name="Set Up By Staff", slug="set-up-by-staff")
+        person = UserFactory(
+            client=company, email="new-hire@staff-made.example", role=Role.OWNER, email_verified_at=None
+        )
+
+    assert purge() == {"purged": 0, "kept": 0}
+    assert User.objects.filter(pk=person.pk).exists() and Client.objects.filter(pk=company.pk).exists()
+    assert not services.signup_discard(user=person)
