@@ -160,6 +160,10 @@ def _save_connection(
                 else:
                     connection.save(update_fields=sorted({*changed, *checked, "updated_at"}))
         except IntegrityError:
+            if created and model.objects.filter(client=client).exists():  # a first save of ours raced this one
+                raise ApiError(
+                    ErrorCode.CONFLICT, "The connection changed while it was being checked; save it again."
+                ) from None
             raise _shop_not_available() from None  # another account's claim committed a moment ago
         if created or changed:
             audit_record(
@@ -267,11 +271,14 @@ def connection_check_record(*, connection: Connection, result: CheckResult) -> C
 
     Accepted credentials verify the connection (a Shopify shop only if no other account holds it);
     refused ones unverify it, releasing its shop; an unreachable provider leaves that as it was.
+    Credentials saved while the check ran were not checked: nothing is recorded then.
     Returns what was recorded.
     """
     locked = type(connection).objects.select_for_update().filter(pk=connection.pk).first()
     if locked is None:
         return result
+    if any(getattr(locked, name) != getattr(connection, name) for name in CREDENTIAL_FIELDS[type(locked)]):
+        return CheckResult(Verdict.UNREACHABLE, "The connection changed while it was being checked; test it again.")
     if isinstance(locked, ShopifyConnection) and result.ok and _shop_claimed_elsewhere(locked):
         result = CheckResult(Verdict.REFUSED, SHOP_NOT_AVAILABLE, "shop_domain")
     names = _record_verification(locked, result, saving=False)

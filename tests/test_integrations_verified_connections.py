@@ -10,7 +10,8 @@ import pytest
 
 from accounts import jwt
 from integrations.models import ExotelConnection, ShopifyConnection
-from integrations.services import SHOP_NOT_AVAILABLE
+from integrations.services import SHOP_NOT_AVAILABLE, connection_check_record
+from integrations.shopify.credentials import shopify_credentials_check
 from tests import shopify_fake
 from tests.exotel_fake import ACCOUNT_SID, API_KEY, API_TOKEN, exotel_fixture  # noqa: F401
 from tests.shopify_fake import ACCESS_TOKEN, SHOP_DOMAIN, WEBHOOK_SECRET
@@ -138,6 +139,19 @@ def test_an_unverified_connection_is_verified_by_a_check_that_passes(as_user, sh
 
     assert test.json()["data"] == {"ok": True, "message": "Connected to Acme Apparel"}
     assert as_user(alice).get(SHOPIFY).json()["data"]["status"] == "verified"
+
+
+def test_a_check_does_not_verify_credentials_saved_while_it_ran(as_user, shopify, alice):
+    """The check asked about the token it was given; a token saved meanwhile stays unverified."""
+    shopify.fail_next(503)
+    connect_shopify(as_user(alice))
+    checked = ShopifyConnection.objects.get()
+    ShopifyConnection.objects.filter(pk=checked.pk).update(access_token="shpat_saved_while_checking_0123")
+
+    result = connection_check_record(connection=checked, result=shopify_credentials_check(checked))
+
+    assert (result.ok, result.message) == (False, "The connection changed while it was being checked; test it again.")
+    assert ShopifyConnection.objects.get().verified_at is None
 
 
 def test_the_integrations_page_says_a_connection_is_not_verified(shopify, alice, client):
