@@ -66,7 +66,7 @@ def _staff_session(view):
 def login(request: HttpRequest) -> HttpResponse:
     """Django's admin login, counted with every other sign-in per account and per address.
 
-    A refused attempt checks no password: 429 past the limits, 503 while they cannot be counted.
+    A refused attempt checks no password: 429 past the limits.
     """
     if request.method != "POST":
         return admin.site.login(request)

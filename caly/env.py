@@ -417,8 +417,8 @@ VARIABLES: tuple[Var, ...] = (
         _parse_rate,
         "30/m",
         False,
-        "Webhook deliveries failing verification (signature, shop, topic) per source address; genuine "
-        "deliveries never count against it.",
+        "Shopify webhook deliveries failing verification (signature, shop, topic) per source address; "
+        "genuine deliveries never count against it.",
         "30/m",
     ),
     Var(

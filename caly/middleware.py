@@ -7,7 +7,6 @@ import time
 
 from csp.middleware import CSPMiddleware, PolicyParts
 from django.conf import settings
-from django.middleware.common import CommonMiddleware as DjangoCommonMiddleware
 from django.utils import timezone
 from django.utils.functional import empty
 
@@ -128,11 +127,3 @@ class StaffTimeZoneMiddleware:
             return self.get_response(request)
         with timezone.override(settings.STAFF_TIME_ZONE):
             return self.get_response(request)
-
-
-class CommonMiddleware(DjangoCommonMiddleware):
-    """Django's, minus APPEND_SLASH redirects under /api/: API clients get a 404 envelope instead
-    of a redirect that would turn a POST into a GET."""
-
-    def should_redirect_with_slash(self, request):
-        return not request.path_info.startswith("/api/") and super().should_redirect_with_slash(request)

@@ -57,3 +57,14 @@ def test_admin_pages_name_the_icon(client, staff, path):
     client.force_login(staff)
 
     assert b'<link rel="icon" href="/static/img/favicon' in client.get(path, follow=True).content
+
+
+@pytest.mark.parametrize("debug", [True, False], ids=["DEBUG", "production"])
+def test_no_slash_is_added_under_the_api(client, settings, debug):
+    """A POST redirected to add a slash would arrive as a GET: the API answers 404 instead."""
+    settings.DEBUG = debug
+
+    response = client.post("/api/v1/client-errors", data="{}", content_type="application/json")
+
+    assert response.status_code == 404 and response.json()["error"]["code"] == "NOT_FOUND"
+    assert client.get("/accounts/login")["Location"] == "/accounts/login/"  # pages keep APPEND_SLASH
