@@ -11,7 +11,8 @@ from django.db.models import Q
 from accounts.models import Client
 from caly.tenancy import TenantQuerySet
 
-e164 = RegexValidator(r"^\+[1-9][0-9]{6,14}$", "Enter a phone number in E.164 form, such as +919876543210.")
+E164_PATTERN = r"\+[1-9][0-9]{6,14}"  # + and 7-15 ASCII digits, the first not 0
+e164 = RegexValidator(rf"^{E164_PATTERN}$", "Enter a phone number in E.164 form, such as +919876543210.")
 
 
 class Provider(models.TextChoices):

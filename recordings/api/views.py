@@ -24,7 +24,7 @@ from caly.ratelimit import enforce_rate
 from integrations.exotel import services as exotel_services
 from recordings import downloads, selectors, services
 from recordings.api import serializers as s
-from recordings.models import Call, Recording, RecordingStatus
+from recordings.models import E164_PATTERN, Call, Recording, RecordingStatus
 
 CALLS_TAG = ["calls"]
 RECORDINGS_TAG = ["recordings"]
@@ -122,8 +122,7 @@ CSV_COLUMNS = [
 ]
 _FORMULA_PREFIXES = ("=", "+", "-", "@", "\t", "\r")
 # A whole cell of + and digits is a number to a spreadsheet, never a formula that can call anything.
-# The same E.164 form recordings.models.e164 accepts, matched in full (ASCII digits, no trailing newline).
-_E164_CELL = re.compile(r"\+[1-9][0-9]{6,14}")
+_E164_CELL = re.compile(E164_PATTERN)
 
 
 def csv_safe(value) -> str:
