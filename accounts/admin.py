@@ -13,8 +13,10 @@ import json
 from django.contrib import admin, messages
 from django.contrib.admin import helpers
 from django.contrib.admin.utils import unquote
+from django.contrib.auth.admin import GroupAdmin as DjangoGroupAdmin
 from django.contrib.auth.admin import UserAdmin as DjangoUserAdmin
 from django.contrib.auth.forms import UserChangeForm, UserCreationForm
+from django.contrib.auth.models import Group
 from django.core.exceptions import PermissionDenied
 from django.db.models import Exists, OuterRef
 from django.shortcuts import redirect
@@ -52,6 +54,21 @@ class RecheckMixin:
             if recheck is not None:
                 return recheck
         return super().changelist_view(request, extra_context)
+
+
+admin.site.unregister(Group)
+
+
+@admin.register(Group)
+class GroupAdmin(RecheckMixin, DjangoGroupAdmin):
+    """A group grants its permissions to every member at once: adding or changing one asks for a fresh code."""
+
+    def changeform_view(self, request, object_id=None, form_url="", extra_context=None):
+        if request.method == "POST":
+            recheck = staff_auth.recheck_redirect(request, request.path)
+            if recheck is not None:
+                return recheck
+        return super().changeform_view(request, object_id, form_url, extra_context)
 
 
 # --- clients ------------------------------------------------------------------------------------

@@ -11,11 +11,13 @@ from django.contrib import admin, messages
 from django.template.defaultfilters import pluralize
 from django.utils.html import format_html, format_html_join
 
+from accounts.admin import RecheckMixin
 from integrations import inbox, services
 from integrations.models import ExotelConnection, Product, ProductVariant, ShopifyConnection, WebhookEvent
 
 
-class _ConnectionAdmin(admin.ModelAdmin):
+class _ConnectionAdmin(RecheckMixin, admin.ModelAdmin):
+    sensitive_actions = frozenset({"delete_selected", "disconnect"})
     list_select_related = ["client"]
     raw_id_fields = ["client"]
     list_filter = ["check_status"]

@@ -8,7 +8,7 @@ from datetime import timedelta
 
 import pytest
 import time_machine
-from django.contrib.auth.models import Permission
+from django.contrib.auth.models import Group, Permission
 from django.core.management import CommandError, call_command
 from django.test import Client as Browser
 from django.utils import timezone
@@ -16,7 +16,7 @@ from django_otp.plugins.otp_static.models import StaticToken
 from django_otp.plugins.otp_totp.models import TOTPDevice
 
 from accounts.models import Client, StaffAuditAction, StaffAuditEvent, User
-from tests.factories import PASSWORD, StaffFactory
+from tests.factories import PASSWORD, ShopifyConnectionFactory, StaffFactory
 from tests.staff_two_factor import enrol, enrolled, sign_in, totp_code, two_factor_on, verified_staff  # noqa: F401
 from tests.test_accounts_admin import change_form
 
@@ -344,3 +344,18 @@ def test_staff_read_the_audit_log_and_cannot_change_it(verified_staff, staff):  
         "/admin/accounts/staffauditevent/", {"action": "delete_selected", "_selected_action": [event.pk], "post": "yes"}
     )
     assert StaffAuditEvent.objects.filter(pk=event.pk, action=StaffAuditAction.TWO_FACTOR_VERIFIED).exists()
+
+
+def test_groups_and_disconnecting_a_clients_store_need_a_fresh_code(verified_staff, client_a):  # noqa: F811
+    store = ShopifyConnectionFactory(client=client_a)
+    with later(16):
+        group = verified_staff.post("/admin/auth/group/add/", {"name": "Everything", "permissions": []})
+        disconnect = verified_staff.post(
+            "/admin/integrations/shopifyconnection/", {"action": "disconnect", "_selected_action": [store.pk]}
+        )
+        delete = verified_staff.post(f"/admin/integrations/shopifyconnection/{store.pk}/delete/", {"post": "yes"})
+    for response in (group, disconnect, delete):
+        assert response.status_code == 302 and response["Location"].startswith("/admin/2fa/verify/")
+    assert not Group.objects.exists()
+    store.refresh_from_db()
+    assert store.access_token and store.verified_at is not None
