@@ -612,6 +612,16 @@ def test_failed_verifications_are_limited_per_source_address(deliver, connection
     assert same_address_genuine.status_code == 200
 
 
+def test_an_ipv6_attacker_cannot_rotate_addresses_within_a_64(deliver, connection, settings):
+    settings.RATE_LIMIT_WEBHOOK_UNVERIFIED = "3/m"
+    answers = [
+        deliver(connection, "products/update", rest_product(), signature="forged", remote_addr=f"2001:db8:1:2::{n:x}")
+        for n in range(1, 5)
+    ]
+
+    assert [a.status_code for a in answers] == [401, 401, 401, 429]
+
+
 def test_a_topic_that_does_not_fit_its_body_counts_as_a_failed_verification(deliver, connection, settings):
     settings.RATE_LIMIT_WEBHOOK = "1/m"
     settings.RATE_LIMIT_WEBHOOK_UNVERIFIED = "2/m"
