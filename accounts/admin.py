@@ -71,6 +71,23 @@ class GroupAdmin(RecheckMixin, DjangoGroupAdmin):
         return super().changeform_view(request, object_id, form_url, extra_context)
 
 
+class ReadOnlyAdmin(admin.ModelAdmin):
+    """Rows read here and never added, changed or deleted through the admin, superusers included."""
+
+    def has_add_permission(self, request) -> bool:
+        return False
+
+    def has_change_permission(self, request, obj=None) -> bool:
+        return False
+
+    def has_delete_permission(self, request, obj=None) -> bool:
+        return False
+
+
+def _pretty_json(value) -> str:
+    return format_html("<pre>{}</pre>", json.dumps(value, indent=2, sort_keys=True, ensure_ascii=False))
+
+
 # --- clients ------------------------------------------------------------------------------------
 
 
@@ -312,7 +329,7 @@ class ExpiredFilter(admin.SimpleListFilter):
 
 
 @admin.register(RefreshFamily)
-class RefreshFamilyAdmin(admin.ModelAdmin):
+class RefreshFamilyAdmin(ReadOnlyAdmin):
     """Sign-ins are read-only here: staff may revoke them; `purge_refresh_families` deletes ended ones."""
 
     list_display = ["user", "created_at", "expires_at", "revoked_at", "revoked_reason", "rotation_count", "ip"]
@@ -335,15 +352,6 @@ class RefreshFamilyAdmin(admin.ModelAdmin):
     ]
     readonly_fields = fields
     actions = ["revoke_families"]
-
-    def has_add_permission(self, request) -> bool:
-        return False
-
-    def has_change_permission(self, request, obj=None) -> bool:
-        return False
-
-    def has_delete_permission(self, request, obj=None) -> bool:
-        return False
 
     def has_revoke_permission(self, request) -> bool:
         return request.user.has_perm("accounts.change_refreshfamily")
@@ -417,7 +425,7 @@ class InvitationAdmin(admin.ModelAdmin):
 
 
 @admin.register(AuditEvent)
-class AuditEventAdmin(admin.ModelAdmin):
+class AuditEventAdmin(ReadOnlyAdmin):
     """The append-only log: staff read it, nobody adds, changes or deletes (the model refuses too)."""
 
     list_display = ["created_at", "client", "action", "actor", "target_type", "target_id", "ip", "request_id"]
@@ -443,25 +451,16 @@ class AuditEventAdmin(admin.ModelAdmin):
     ]
     readonly_fields = fields
 
-    def has_add_permission(self, request) -> bool:
-        return False
-
-    def has_change_permission(self, request, obj=None) -> bool:
-        return False
-
-    def has_delete_permission(self, request, obj=None) -> bool:
-        return False
-
     @admin.display(description="metadata")
     def metadata_pretty(self, obj: AuditEvent) -> str:
-        return format_html("<pre>{}</pre>", json.dumps(obj.metadata, indent=2, sort_keys=True, ensure_ascii=False))
+        return _pretty_json(obj.metadata)
 
 
 # --- staff audit log ----------------------------------------------------------------------------
 
 
 @admin.register(StaffAuditEvent)
-class StaffAuditEventAdmin(admin.ModelAdmin):
+class StaffAuditEventAdmin(ReadOnlyAdmin):
     """Staff sign-ins, refusals and two-factor changes: read here, never added, changed or deleted."""
 
     list_display = ["created_at", "action", "email", "actor", "ip", "request_id"]
@@ -475,15 +474,6 @@ class StaffAuditEventAdmin(admin.ModelAdmin):
     fields = ["created_at", "action", "email", "actor", "ip", "user_agent", "request_id", "details_pretty"]
     readonly_fields = fields
 
-    def has_add_permission(self, request) -> bool:
-        return False
-
-    def has_change_permission(self, request, obj=None) -> bool:
-        return False
-
-    def has_delete_permission(self, request, obj=None) -> bool:
-        return False
-
     @admin.display(description="details")
     def details_pretty(self, obj: StaffAuditEvent) -> str:
-        return format_html("<pre>{}</pre>", json.dumps(obj.details, indent=2, sort_keys=True, ensure_ascii=False))
+        return _pretty_json(obj.details)
