@@ -92,5 +92,15 @@ def api():
 
 
 @pytest.fixture
+def limits(settings):
+    """limits(login_account="3/15m", …): these RATE_LIMITS for the test, the others as configured."""
+
+    def set_limits(**rates: str) -> None:
+        settings.RATE_LIMITS = {**settings.RATE_LIMITS, **rates}
+
+    return set_limits
+
+
+@pytest.fixture
 def is_postgres():
     return connection.vendor == "postgresql"

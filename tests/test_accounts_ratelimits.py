@@ -40,14 +40,6 @@ def _stopped_clock(request):
         yield
 
 
-@pytest.fixture
-def limits(settings):
-    def set_limits(**rates: str) -> None:
-        settings.RATE_LIMITS = {**settings.RATE_LIMITS, **rates}
-
-    return set_limits
-
-
 def post(api, path, payload, token=None, **extra):
     if token:
         extra["HTTP_AUTHORIZATION"] = f"Bearer {token}"

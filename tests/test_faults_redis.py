@@ -77,14 +77,6 @@ def stopped_clock():
         yield
 
 
-@pytest.fixture
-def limits(settings):
-    def set_limits(**rates: str) -> None:
-        settings.RATE_LIMITS = {**settings.RATE_LIMITS, **rates}
-
-    return set_limits
-
-
 def envelope(response) -> dict:
     return json.loads(response.content)
 

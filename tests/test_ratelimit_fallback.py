@@ -21,6 +21,7 @@ from caly import ratelimit
 from caly.settings.base import redis_caches
 from tests.factories import PASSWORD, CallFactory
 from tests.serving import free_port
+from tests.test_accounts_ratelimits import assert_rate_limited, login, post
 
 OTHER_IP = "198.51.100.20"
 STRONG_PASSWORD = "a-strong-pass-phrase-9"
@@ -37,35 +38,11 @@ def redis_down(settings, monkeypatch):
         yield
 
 
-@pytest.fixture
-def limits(settings):
-    def set_limits(**rates: str) -> None:
-        settings.RATE_LIMITS = {**settings.RATE_LIMITS, **rates}
-
-    return set_limits
-
-
-def post(api, path, payload, token=None, **extra):
-    if token:
-        extra["HTTP_AUTHORIZATION"] = f"Bearer {token}"
-    response = api.post(f"/api/v1/{path}", payload, format="json", **extra)
-    return response, json.loads(response.content)
-
-
-def login(api, email, password, **extra):
-    return post(api, "auth/login", {"email": email, "password": password}, **extra)
-
-
 def assert_status(result, status, code=None):
     response, body = result
     assert response.status_code == status, body
     if code:
         assert body["error"]["code"] == code, body
-
-
-def assert_rate_limited(result, period_seconds: int):
-    assert_status(result, 429, "RATE_LIMITED")
-    assert 1 <= int(result[0]["Retry-After"]) <= period_seconds
 
 
 def fallbacks(group: str) -> float:
