@@ -30,7 +30,7 @@ def _stopped_clock():
 
 
 @pytest.fixture(autouse=True)
-def limits(settings):
+def _sign_in_limits(settings):
     settings.RATE_LIMITS = {**settings.RATE_LIMITS, "login_account": "5/15m", "login_ip": "20/15m"}
 
 
