@@ -1,12 +1,13 @@
 """Shared fixtures: two tenants (alice owns A, bob is a member of A, charlie owns B).
 
-Under CI=true a skipped test fails the run: CI has PostgreSQL, Redis and Chromium, so a skip
-there means a missing install step, not a missing service.
+Under CI=true a skipped test fails the run (tests/ci_guard.py).
 """
 
 import os
+import time
 
 import pytest
+import time_machine
 from django.core.cache import cache
 from django.db import connection
 from rest_framework.test import APIClient
@@ -14,17 +15,8 @@ from rest_framework.test import APIClient
 from accounts.roles import Role
 from tests.factories import ClientFactory, StaffFactory, UserFactory
 
-IN_CI = os.environ.get("CI", "").lower() == "true"
+pytest_plugins = ["tests.ci_guard"]
 CHROMIUM = "/usr/bin/chromium"
-
-
-@pytest.hookimpl(hookwrapper=True)
-def pytest_runtest_makereport(item, call):
-    outcome = yield
-    report = outcome.get_result()
-    if IN_CI and report.skipped and not hasattr(report, "wasxfail"):
-        report.outcome = "failed"
-        report.longrepr = f"Skipped under CI=true, which must run everything: {report.longrepr}"
 
 
 def pytest_collection_modifyitems(config, items):
@@ -89,6 +81,13 @@ def staff(db):
 @pytest.fixture
 def api():
     return APIClient()
+
+
+@pytest.fixture
+def stopped_clock():
+    """No rate-limit window ends half-way through the test: time stands still until it ends."""
+    with time_machine.travel(time.time(), tick=False):
+        yield
 
 
 @pytest.fixture

@@ -104,6 +104,8 @@ def test_it_lets_an_owner_step_down_when_another_owner_remains(as_user, alice, c
     UserFactory(client=client_a, role=Role.OWNER, email="second@acme.example")
     response = as_user(alice).patch(f"/api/v1/team/members/{alice.public_id}", {"role": "admin"}, format="json")
     assert response.status_code == 200
+    alice.refresh_from_db()
+    assert alice.role == Role.ADMIN and alice.is_active
 
 
 def test_it_keeps_the_owner_role_for_owners_to_grant(as_user, alice, bob, client_a):

@@ -60,7 +60,7 @@ def test_it_refuses_a_report_over_the_size_limit(client, settings):
     assert response.status_code == 413 and json.loads(response.content)["error"]["code"] == "PAYLOAD_TOO_LARGE"
 
 
-def test_it_rate_limits_reports_per_address(client, settings):
+def test_it_rate_limits_reports_per_address(client, settings, stopped_clock):
     settings.CLIENT_ERRORS_RATE = "3/m"
     statuses = [post(client, REPORT).status_code for _ in range(4)]
     assert statuses == [202, 202, 202, 429]
@@ -88,7 +88,7 @@ def test_it_takes_the_client_address_from_our_own_proxy_only(rf, settings):
     assert client_ip(rf.get("/", REMOTE_ADDR="10.0.0.2", HTTP_X_FORWARDED_FOR="not-an-ip")) == "10.0.0.2"
 
 
-def test_it_rate_limits_by_forwarded_address_behind_a_proxy(client, settings):
+def test_it_rate_limits_by_forwarded_address_behind_a_proxy(client, settings, stopped_clock):
     settings.CLIENT_ERRORS_RATE = "2/m"
     settings.TRUSTED_PROXY_COUNT = 1
     first = [post(client, REPORT, HTTP_X_FORWARDED_FOR="203.0.113.1").status_code for _ in range(3)]

@@ -201,7 +201,9 @@ def test_a_placed_call_is_invisible_to_other_clients(as_user, bob, charlie, exot
     assert as_user(charlie).get("/api/v1/calls").json()["data"] == []
 
 
-def test_placing_calls_is_rate_limited_per_user(as_user, bob, alice, exotel, exotel_connection, monkeypatch):
+def test_placing_calls_is_rate_limited_per_user(
+    as_user, bob, alice, exotel, exotel_connection, monkeypatch, stopped_clock
+):
     from recordings.api import views
 
     monkeypatch.setattr(views, "PLACE_CALL_RATE", "2/m")

@@ -276,7 +276,7 @@ def test_a_passthru_query_string_that_is_not_utf8_is_a_400(client, exotel_connec
 
 
 def test_each_connection_and_endpoint_has_its_own_rate_limit(
-    client, exotel_connection, client_b, settings, unprocessed
+    client, exotel_connection, client_b, settings, unprocessed, stopped_clock
 ):
     settings.RATE_LIMIT_WEBHOOK = "3/m"
     other = ExotelConnection.objects.create(

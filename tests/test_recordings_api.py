@@ -254,7 +254,7 @@ def test_it_lists_recordings_without_deleted_ones(as_user, alice, calls):
     assert get(as_user(alice), "recordings", status="lost")[0] == 400
 
 
-def test_it_answers_an_empty_day_range_quickly(as_user, alice, calls):
+def test_an_empty_day_range_is_an_empty_last_page(as_user, alice, calls):
     _, body = get(as_user(alice), "calls", started_from=date(2001, 1, 1), started_to=date(2001, 1, 2))
     assert body["data"] == [] and body["meta"]["pagination"]["next_cursor"] is None
 

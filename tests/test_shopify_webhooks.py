@@ -424,7 +424,7 @@ def test_an_oversized_delivery_is_a_413(deliver, connection, settings):
     assert_refused(deliver(connection, "products/create", payload), 413, "PAYLOAD_TOO_LARGE")
 
 
-def test_each_connection_has_its_own_rate_limit(deliver, connection, connection_b, settings):
+def test_each_connection_has_its_own_rate_limit(deliver, connection, connection_b, settings, stopped_clock):
     settings.RATE_LIMIT_WEBHOOK = "2/m"
     for n in range(2):
         assert deliver(connection, "products/update", rest_product(updated=n)).status_code == 200
@@ -586,7 +586,7 @@ def test_a_destructive_delivery_waits_while_shopify_cannot_be_reached(
 # --- rate limits count genuine deliveries only -----------------------------------------------------
 
 
-def test_unsigned_posts_do_not_spend_the_connections_allowance(deliver, connection, settings):
+def test_unsigned_posts_do_not_spend_the_connections_allowance(deliver, connection, settings, stopped_clock):
     settings.RATE_LIMIT_WEBHOOK = "5/m"
     for _ in range(5):
         assert deliver(connection, "products/update", rest_product(), signature="forged").status_code == 401
@@ -597,7 +597,7 @@ def test_unsigned_posts_do_not_spend_the_connections_allowance(deliver, connecti
     assert WebhookEvent.objects.count() == 1
 
 
-def test_failed_verifications_are_limited_per_source_address(deliver, connection, settings):
+def test_failed_verifications_are_limited_per_source_address(deliver, connection, settings, stopped_clock):
     settings.RATE_LIMIT_WEBHOOK_UNVERIFIED = "3/m"
     answers = [
         deliver(connection, "products/update", rest_product(), signature="forged", remote_addr="203.0.113.9")
@@ -612,7 +612,7 @@ def test_failed_verifications_are_limited_per_source_address(deliver, connection
     assert same_address_genuine.status_code == 200
 
 
-def test_an_ipv6_attacker_cannot_rotate_addresses_within_a_64(deliver, connection, settings):
+def test_an_ipv6_attacker_cannot_rotate_addresses_within_a_64(deliver, connection, settings, stopped_clock):
     settings.RATE_LIMIT_WEBHOOK_UNVERIFIED = "3/m"
     answers = [
         deliver(connection, "products/update", rest_product(), signature="forged", remote_addr=f"2001:db8:1:2::{n:x}")
@@ -622,7 +622,9 @@ def test_an_ipv6_attacker_cannot_rotate_addresses_within_a_64(deliver, connectio
     assert [a.status_code for a in answers] == [401, 401, 401, 429]
 
 
-def test_a_topic_that_does_not_fit_its_body_counts_as_a_failed_verification(deliver, connection, settings):
+def test_a_topic_that_does_not_fit_its_body_counts_as_a_failed_verification(
+    deliver, connection, settings, stopped_clock
+):
     settings.RATE_LIMIT_WEBHOOK = "1/m"
     settings.RATE_LIMIT_WEBHOOK_UNVERIFIED = "2/m"
     forged = [deliver(connection, "products/delete", rest_product()).status_code for _ in range(3)]
