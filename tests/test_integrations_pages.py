@@ -17,24 +17,16 @@ from integrations.models import (
     WebhookStatus,
 )
 from integrations.services import shopify_connection_save
-from tests import shopify_fake
 from tests.exotel_fake import exotel_connection_fixture, exotel_fixture  # noqa: F401
 from tests.factories import UserFactory
+from tests.test_integrations_connections import ACCESS_TOKEN, API_KEY, API_TOKEN, providers  # noqa: F401
 
 pytestmark = pytest.mark.django_db
 
-API_KEY = "exotel-api-key-0f1e2d3c4b5a"
-API_TOKEN = "exotel-api-token-9a8b7c6d5e4f"
-ACCESS_TOKEN = "shpat_0123456789abcdef0123456789abcdef"
-
 
 @pytest.fixture(autouse=True)
-def providers(exotel, settings):
-    """The fake Exotel and Shopify the pages check credentials with, answering to this module's."""
-    exotel.api_key, exotel.api_token = API_KEY, API_TOKEN
-    with shopify_fake.serve(settings) as shopify:
-        shopify.token = ACCESS_TOKEN
-        yield exotel, shopify
+def _pages_check_with_the_fakes(providers):  # noqa: F811
+    """The pages check credentials with the fake Exotel and Shopify (the connections API's set-up)."""
 
 
 @pytest.fixture
