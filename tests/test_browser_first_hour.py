@@ -13,6 +13,7 @@ from django.core.management import call_command
 from playwright.sync_api import expect
 
 from tests.playwright import allow_database_calls_beside_playwright, browser  # noqa: F401
+from tests.test_browser_accounts import open_page  # noqa: F401
 
 pytestmark = pytest.mark.browser
 
@@ -21,22 +22,6 @@ expect.set_options(timeout=TIMEOUT_MS)
 
 LAPTOP = {"width": 1280, "height": 800}
 LOGIN_LINE = re.compile(r"^  (\w+): +(\S+) +password: (\S+) +sign in at (\S+)$")
-
-
-@pytest.fixture
-def open_page(browser, live_server, transactional_db):  # noqa: F811
-    contexts = []
-
-    def _open(viewport=LAPTOP):
-        context = browser.new_context(viewport=viewport, base_url=live_server.url)
-        context.set_default_timeout(TIMEOUT_MS)
-        context.set_default_navigation_timeout(TIMEOUT_MS)
-        contexts.append(context)
-        return context.new_page()
-
-    yield _open
-    for context in contexts:
-        context.close()
 
 
 @pytest.fixture
@@ -69,16 +54,16 @@ def sign_in(page, path: str, email: str, password: str) -> None:
         page.get_by_role("button", name="Sign in").click()
 
 
-def test_every_demo_login_lands_where_its_role_works(open_page, demo_logins):
+def test_every_demo_login_lands_where_its_role_works(open_page, demo_logins):  # noqa: F811
     email, password, path = demo_logins["staff"]
-    page = open_page()
+    page = open_page(LAPTOP)
     sign_in(page, path, email, password)
     expect(page).to_have_url(re.compile("/admin/$"))
     expect(page.get_by_role("heading", name="Site administration")).to_be_visible()
 
     for role, sees_team in (("owner", True), ("admin", True), ("agent", False), ("viewer", False)):
         email, password, path = demo_logins[role]
-        page = open_page()
+        page = open_page(LAPTOP)
         sign_in(page, path, email, password)
         expect(page).to_have_url(re.compile("/dashboard/$"))
         expect(page.get_by_role("heading", level=1)).to_have_text("Dashboard")
@@ -90,7 +75,7 @@ def test_every_demo_login_lands_where_its_role_works(open_page, demo_logins):
         )
 
 
-def test_the_products_table_keeps_statuses_and_prices_on_one_line_on_a_laptop(open_page, demo_logins):
+def test_the_products_table_keeps_statuses_and_prices_on_one_line_on_a_laptop(open_page, demo_logins):  # noqa: F811
     email, password, path = demo_logins["owner"]
     page = open_page(LAPTOP)
     sign_in(page, path, email, password)
@@ -108,9 +93,9 @@ def test_the_products_table_keeps_statuses_and_prices_on_one_line_on_a_laptop(op
     assert lines and all(count == 1 for _, count in lines), [text for text, count in lines if count != 1]
 
 
-def test_the_api_answers_its_envelope_for_an_unknown_path_under_debug(open_page, settings):
+def test_the_api_answers_its_envelope_for_an_unknown_path_under_debug(open_page, settings):  # noqa: F811
     settings.DEBUG = True
-    page = open_page()
+    page = open_page(LAPTOP)
 
     for path in ("/api/v1/no-such-thing", "/api/v1/calls/not-a-uuid"):
         response = page.goto(path)
