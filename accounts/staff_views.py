@@ -11,7 +11,6 @@ from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect
 from django.template.response import TemplateResponse
 from django.urls import reverse
-from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.cache import never_cache
 from django.views.decorators.csrf import csrf_protect
 from django.views.decorators.debug import sensitive_post_parameters
@@ -21,6 +20,7 @@ from django_otp.plugins.otp_static.models import StaticDevice
 from accounts import ratelimits, staff_auth
 from accounts.audit import staff_audit_record
 from accounts.models import StaffAuditAction, User
+from accounts.views import next_path
 from caly.api.errors import ApiError, ErrorCode
 
 RECOVERY_CODES_SESSION_KEY = "staff_2fa_new_recovery_codes"
@@ -37,11 +37,7 @@ def _to(name: str, next_url: str) -> HttpResponse:
 
 
 def _safe_next(request: HttpRequest) -> str:
-    candidate = request.POST.get("next") or request.GET.get("next") or ""
-    allowed = url_has_allowed_host_and_scheme(
-        candidate, allowed_hosts={request.get_host()}, require_https=request.is_secure()
-    )
-    return candidate if allowed and candidate.startswith("/") else reverse("admin:index")
+    return next_path(request) or reverse("admin:index")
 
 
 def _staff_session(view):

@@ -65,7 +65,7 @@ def _is_invalid_token(error: ApiError) -> bool:
     return error.code == ErrorCode.VALIDATION_ERROR and "token" in (error.details or {})
 
 
-def _safe_next(request) -> str:
+def next_path(request) -> str:
     """Where to go after signing in: a path on this site, or "" (never another host, never a URL name)."""
     candidate = request.POST.get("next") or request.GET.get("next") or ""
     is_local_path = (
@@ -162,7 +162,7 @@ def verify_resend(request: HttpRequest) -> HttpResponse:
 @get_and_post
 def login(request: HttpRequest) -> HttpResponse:
     form = forms.LoginForm(request.POST or None)
-    context = {"form": form, "next": _safe_next(request)}
+    context = {"form": form, "next": next_path(request)}
     if request.method == "POST" and form.is_valid():
         email, password = form.cleaned_data["email"], form.cleaned_data["password"]
         try:
