@@ -63,7 +63,7 @@ format: $(DEV_STAMP)
 	$(BIN)/ruff check --fix .
 	$(BIN)/ruff format .
 
-# .env.example and the README tables are generated from caly/env.py and caly/api/errors.py.
+# .env.example and the README tables are generated from caly/foundation/env.py and caly/foundation/api/errors.py.
 docs: $(RUN_STAMP)
 	$(BIN)/python -m caly.docs
 

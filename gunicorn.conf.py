@@ -12,8 +12,8 @@ import os
 import shutil
 import tempfile
 
-from caly import env
-from caly.logging import build_logging_config
+from caly.foundation import env
+from caly.foundation.logging import build_logging_config
 
 _production = os.environ.get("DJANGO_SETTINGS_MODULE", "caly.settings.local").endswith(".production")
 _env = env.exit_on_error(production=_production)
@@ -40,7 +40,7 @@ logconfig_dict = build_logging_config(
 )
 logconfig_dict["loggers"]["gunicorn.error"] = {"level": "INFO", "handlers": ["stdout"], "propagate": False}
 
-# Prometheus multi-process mode (caly/prometheus_multiprocess.py): workers write their metrics to
+# Prometheus multi-process mode (caly/foundation/prometheus_multiprocess.py): workers write their metrics to
 # files in one folder and /metrics adds them up. The folder goes into the master's environment before
 # any worker forks; a temporary one is made when PROMETHEUS_MULTIPROC_DIR is unset.
 _TEMPORARY_METRICS_PREFIX = "caly-metrics-"
@@ -51,7 +51,7 @@ def on_starting(server):
     # Set before prometheus-client is first imported: it picks its storage at import, and the
     # workers inherit the master's imported modules.
     os.environ["PROMETHEUS_MULTIPROC_DIR"] = path
-    from caly import prometheus_multiprocess
+    from caly.foundation import prometheus_multiprocess
 
     prometheus_multiprocess.prepare(path)
 
@@ -66,7 +66,7 @@ def post_worker_init(worker):
 
 
 def child_exit(server, worker):
-    from caly import prometheus_multiprocess
+    from caly.foundation import prometheus_multiprocess
 
     prometheus_multiprocess.fold_dead_process(worker.pid, os.environ["PROMETHEUS_MULTIPROC_DIR"])
 

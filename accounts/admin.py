@@ -31,7 +31,7 @@ from django_otp.plugins.otp_totp.models import TOTPDevice
 from accounts import onboarding, services, staff_auth
 from accounts.forms import OnboardClientForm
 from accounts.models import AuditEvent, Client, Invitation, RefreshFamily, StaffAuditEvent, User
-from caly.api.errors import ApiError
+from caly.foundation.api.errors import ApiError
 
 # django-otp's own device pages would show other staff members' recovery codes and let staff attach
 # an authenticator to someone else's account: enrolment is the staff member's own page, reset an action.

@@ -7,7 +7,7 @@ from typing import Any
 from django.db import models
 
 from accounts.models import AuditAction, AuditEvent, Client, StaffAuditAction, StaffAuditEvent, User
-from caly import context
+from caly.foundation import context
 
 
 def _origin() -> dict[str, Any]:

@@ -16,7 +16,7 @@ from django.core.exceptions import ValidationError
 
 from accounts.models import Client, User
 from accounts.roles import Role
-from caly.api.errors import ApiError, ErrorCode
+from caly.foundation.api.errors import ApiError, ErrorCode
 
 
 def rate_limited_message(error: ApiError) -> str:

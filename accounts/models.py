@@ -13,7 +13,7 @@ from django.db.models.functions import Lower
 from django.utils import timezone
 
 from accounts.roles import ROLE_CAPABILITIES, Capability, Role
-from caly.tenancy import TenantQuerySet
+from caly.foundation.tenancy import TenantQuerySet
 
 
 def validate_timezone(value: str) -> None:

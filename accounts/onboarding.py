@@ -26,7 +26,7 @@ from accounts import services
 from accounts.audit import audit_record
 from accounts.models import AuditAction, Client, Invitation, OnboardingStep, User, validate_timezone
 from accounts.roles import Capability, Role, can
-from caly.api.errors import ApiError, ErrorCode
+from caly.foundation.api.errors import ApiError, ErrorCode
 
 if TYPE_CHECKING:  # integrations imports accounts: its modules are imported where they are used
     from integrations.models import ExotelConnection, ShopifyConnection

@@ -6,7 +6,7 @@ are being hashed), and gives the attempt back when the password was right: only 
 the budget up.
 
 While Redis is unreachable every one of these limits counts in the process instead, at the same
-rate (caly/ratelimit.py has the table): sign-in and refresh keep working, and stay limited.
+rate (caly/foundation/ratelimit.py has the table): sign-in and refresh keep working, and stay limited.
 """
 
 from __future__ import annotations
@@ -17,8 +17,8 @@ from django.conf import settings
 from django.core.cache import caches
 from django_ratelimit.core import _SIMPLE_KEYS, ALL, _get_window, _make_cache_key, _split_rate
 
-from caly import ratelimit
-from caly.ratelimit import CACHE_ERRORS, count, enforce_rate, give_back_in_process, raise_rate_limited
+from caly.foundation import ratelimit
+from caly.foundation.ratelimit import CACHE_ERRORS, count, enforce_rate, give_back_in_process, raise_rate_limited
 
 
 def _account_key(email: str):

@@ -25,8 +25,8 @@ from accounts import jwt, selectors, signed_tokens, tasks
 from accounts.audit import audit_record
 from accounts.models import AuditAction, AuditEvent, Client, Invitation, User
 from accounts.roles import Role
-from caly import context
-from caly.api.errors import ApiError, ErrorCode
+from caly.foundation import context
+from caly.foundation.api.errors import ApiError, ErrorCode
 
 logger = logging.getLogger(__name__)
 

@@ -34,7 +34,7 @@ from django_otp.plugins.otp_totp.models import TOTPDevice
 
 from accounts.audit import staff_audit_record
 from accounts.models import StaffAuditAction, User
-from caly.api.errors import ApiError, ErrorCode
+from caly.foundation.api.errors import ApiError, ErrorCode
 
 VERIFIED_AT_SESSION_KEY = "staff_2fa_verified_at"
 TOTP_DIGITS = re.compile(r"[0-9]{6}")

@@ -21,7 +21,7 @@ from accounts import ratelimits, staff_auth
 from accounts.audit import staff_audit_record
 from accounts.models import StaffAuditAction, User
 from accounts.views import next_path
-from caly.api.errors import ApiError, ErrorCode
+from caly.foundation.api.errors import ApiError, ErrorCode
 
 RECOVERY_CODES_SESSION_KEY = "staff_2fa_new_recovery_codes"
 ENROLMENT_DEVICE_SESSION_KEY = "staff_2fa_enrolment_device"  # the key this session shows, and only it may be enrolled

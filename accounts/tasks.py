@@ -4,7 +4,7 @@ from django.template.loader import render_to_string
 from django_tasks import task
 
 from accounts import jwt, services
-from caly.context import RequestContext, activate, deactivate
+from caly.foundation.context import RequestContext, activate, deactivate
 
 
 @task()

@@ -24,7 +24,7 @@ from django.views.decorators.http import require_http_methods, require_POST, req
 from accounts import forms, onboarding, ratelimits, selectors, services
 from accounts.models import Invitation, OnboardingStep, User
 from accounts.roles import Capability, Role, can
-from caly.api.errors import ApiError, ErrorCode
+from caly.foundation.api.errors import ApiError, ErrorCode
 
 SIGNUP_EMAIL_SESSION_KEY = "accounts.signup_email"
 

@@ -45,7 +45,7 @@ from rest_framework.pagination import LimitOffsetPagination
 
 from accounts.models import Client, User
 from accounts.roles import Role
-from caly.api.pagination import KeysetPagination
+from caly.foundation.api.pagination import KeysetPagination
 from recordings import demo, selectors
 from recordings.api.serializers import CallSerializer
 from recordings.models import Call

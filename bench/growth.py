@@ -40,7 +40,7 @@ from django.utils import timezone
 
 from accounts.models import Client, User
 from accounts.roles import Role
-from caly.api.pagination import KeysetPagination
+from caly.foundation.api.pagination import KeysetPagination
 from recordings import demo
 from recordings.models import Call
 

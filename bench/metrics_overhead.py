@@ -7,7 +7,7 @@ Run by hand, never in the test suite (see bench/README.md):
 For each mode it starts a fresh Python (prometheus-client picks its storage when first imported, so
 the modes cannot share a process) that measures, in-process:
 
-- `caly.metrics.observe_request` alone, called with a resolved request the way AccessLogMiddleware
+- `caly.foundation.metrics.observe_request` alone, called with a resolved request the way AccessLogMiddleware
   calls it: the cost of one counter increment and one histogram observation;
 - whole requests to /health/live through Django's test client and every middleware, in alternating
   rounds with `observe_request` on and replaced by a no-op. Each mode's figure is its fastest round
@@ -39,7 +39,7 @@ def measure(requests: int) -> dict:
     from django.test.client import RequestFactory
     from django.urls import resolve
 
-    from caly import metrics
+    from caly.foundation import metrics
 
     request = RequestFactory().get("/health/live")
     request.resolver_match = resolve("/health/live")

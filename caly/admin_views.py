@@ -10,8 +10,9 @@ from django.contrib import admin
 from django.template.response import TemplateResponse
 from django.utils import timezone
 
-from caly import health, metrics, selectors
-from caly.tasks import queue_is_database
+from caly import selectors
+from caly.foundation import health, metrics
+from caly.foundation.tasks import queue_is_database
 
 WINDOW = timedelta(hours=24)
 

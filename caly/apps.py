@@ -1,13 +1,12 @@
 from django.apps import AppConfig
 
 
-class CalyConfig(AppConfig):
+class CompositionConfig(AppConfig):
+    """The composition: what needs to know several apps (URLs, onboarding, demo data, staff pages, dbdoctor).
+
+    An app of its own so that its management commands (seed_demo, onboard_client, dbdoctor) are found.
+    """
+
     name = "caly"
+    label = "composition"
     verbose_name = "Caly"
-
-    def ready(self):
-        # Every process (gunicorn worker, db_worker, manage.py) passes here once, after the fork:
-        # the metrics' task signal receivers connect, and Sentry / OpenTelemetry start if configured.
-        from caly import metrics, observability  # noqa: F401
-
-        observability.init()

@@ -8,8 +8,8 @@ import re
 from pathlib import Path
 
 from accounts import roles
-from caly import env
-from caly.api import errors
+from caly.foundation import env
+from caly.foundation.api import errors
 
 ROOT = Path(__file__).resolve().parent.parent
 BLOCKS = {"env-table": env.render_markdown, "error-table": errors.render_markdown, "role-table": roles.render_markdown}

@@ -14,7 +14,7 @@ import os
 import sys
 from pathlib import Path
 
-from caly import env
+from caly.foundation import env
 
 
 def main() -> None:

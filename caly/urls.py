@@ -4,7 +4,8 @@ from django.urls import include, path, re_path
 from drf_spectacular.views import SpectacularAPIView, SpectacularRedocView, SpectacularSwaggerSplitView
 
 from accounts import staff_views
-from caly import admin_views, error_views, health, metrics, views
+from caly import admin_views, views
+from caly.foundation import error_views, health, metrics
 
 # Swagger UI and Redoc set inline styles and Redoc starts a blob: worker; scripts stay 'self' only.
 docs_csp = csp_update({"style-src": ["'unsafe-inline'"], "worker-src": ["blob:"], "img-src": ["data:"]})
@@ -19,7 +20,7 @@ urlpatterns = [
     path("health/ready", health.ready, name="health-ready"),
     path("health/detailed", health.detailed, name="health-detailed"),
     path("metrics", metrics.metrics_view, name="metrics"),
-    path("api/v1/", include("caly.api.urls")),
+    path("api/v1/", include("caly.api_urls")),
     path("api/schema/", SpectacularAPIView.as_view(), name="schema"),
     path("api/docs/", docs_csp(SpectacularSwaggerSplitView.as_view(url_name="schema")), name="swagger-ui"),
     path("api/redoc/", docs_csp(SpectacularRedocView.as_view(url_name="schema")), name="redoc"),
@@ -36,7 +37,7 @@ urlpatterns = [
     path("admin/", admin.site.urls),
 ]
 
-handler400 = "caly.error_views.bad_request"
-handler403 = "caly.error_views.permission_denied"
-handler404 = "caly.error_views.page_not_found"
-handler500 = "caly.error_views.server_error"
+handler400 = "caly.foundation.error_views.bad_request"
+handler403 = "caly.foundation.error_views.permission_denied"
+handler404 = "caly.foundation.error_views.page_not_found"
+handler500 = "caly.foundation.error_views.server_error"

@@ -19,8 +19,8 @@ from django.utils import timezone
 from django.utils.module_loading import import_string
 
 from accounts.models import Client
-from caly import metrics
-from caly.tasks import backoff_seconds, enqueue_with_transaction, retry_later
+from caly.foundation import metrics
+from caly.foundation.tasks import backoff_seconds, enqueue_with_transaction, retry_later
 from integrations.models import WebhookEvent, WebhookProvider, WebhookStatus
 
 logger = logging.getLogger("caly.webhooks")

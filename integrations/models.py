@@ -9,7 +9,7 @@ from django.core.validators import RegexValidator
 from django.db import models
 
 from accounts.models import Client
-from caly.tenancy import TenantQuerySet
+from caly.foundation.tenancy import TenantQuerySet
 from integrations.crypto import EncryptedTextField, last4
 
 shop_domain_validator = RegexValidator(

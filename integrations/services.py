@@ -23,7 +23,7 @@ from django.utils import timezone
 
 from accounts.audit import audit_record
 from accounts.models import AuditAction, Client, User
-from caly.api.errors import ApiError, ErrorCode
+from caly.foundation.api.errors import ApiError, ErrorCode
 from integrations import crypto
 from integrations.credentials import CheckResult, Verdict
 from integrations.exotel.credentials import exotel_credentials_check

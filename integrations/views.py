@@ -16,7 +16,7 @@ from django.views.decorators.http import require_POST, require_safe
 
 from accounts.roles import Capability
 from accounts.views import client_user_required
-from caly.api.errors import ApiError
+from caly.foundation.api.errors import ApiError
 from integrations import services
 from integrations.forms import ExotelForm, ProductSearchForm, ShopifyForm
 from integrations.models import ExotelConnection, ShopifyConnection, WebhookEvent

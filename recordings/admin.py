@@ -17,7 +17,7 @@ from django.db import transaction
 from django.db.models import Q
 from django.template.defaultfilters import pluralize
 
-from caly.api.errors import ApiError
+from caly.foundation.api.errors import ApiError
 from recordings import services
 from recordings.models import Call, Recording, RecordingStatus
 

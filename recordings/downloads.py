@@ -11,7 +11,7 @@ import re
 
 from django.http import HttpResponse, HttpResponseRedirect, StreamingHttpResponse
 
-from caly.api.errors import ApiError, ErrorCode
+from caly.foundation.api.errors import ApiError, ErrorCode
 from recordings import storage
 from recordings.models import Recording
 

@@ -9,7 +9,7 @@ from django.db import models
 from django.db.models import Q
 
 from accounts.models import Client
-from caly.tenancy import TenantQuerySet
+from caly.foundation.tenancy import TenantQuerySet
 
 E164_PATTERN = r"\+[1-9][0-9]{6,14}"  # + and 7-15 ASCII digits, the first not 0
 e164 = RegexValidator(rf"^{E164_PATTERN}$", "Enter a phone number in E.164 form, such as +919876543210.")

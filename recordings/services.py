@@ -15,7 +15,7 @@ from django.utils import timezone
 
 from accounts.audit import audit_record
 from accounts.models import AuditAction, Client, User
-from caly.api.errors import ApiError, ErrorCode
+from caly.foundation.api.errors import ApiError, ErrorCode
 from recordings import storage
 from recordings.models import Call, Recording, RecordingStatus
 

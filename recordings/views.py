@@ -27,8 +27,8 @@ from accounts import onboarding
 from accounts.forms import ServiceForm
 from accounts.roles import Capability, can
 from accounts.views import client_user_required, onboarding_redirect
-from caly.api.errors import ApiError
-from caly.api.pagination import KeysetPagination
+from caly.foundation.api.errors import ApiError
+from caly.foundation.api.pagination import KeysetPagination
 from recordings import selectors, services
 from recordings.api.serializers import CallFilterSerializer
 from recordings.api.views import CallListView

@@ -9,8 +9,8 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from accounts.models import Client
-from caly.api.errors import ApiError, ErrorCode
-from caly.api.pagination import KeysetPagination, PageNumberPagination
+from caly.foundation.api.errors import ApiError, ErrorCode
+from caly.foundation.api.pagination import KeysetPagination, PageNumberPagination
 
 
 class EchoSerializer(serializers.Serializer):
@@ -107,7 +107,7 @@ urlpatterns = [
     path("", include("caly.urls")),
 ]
 
-handler400 = "caly.error_views.bad_request"
-handler403 = "caly.error_views.permission_denied"
-handler404 = "caly.error_views.page_not_found"
-handler500 = "caly.error_views.server_error"
+handler400 = "caly.foundation.error_views.bad_request"
+handler403 = "caly.foundation.error_views.permission_denied"
+handler404 = "caly.foundation.error_views.page_not_found"
+handler500 = "caly.foundation.error_views.server_error"

@@ -12,7 +12,7 @@ from accounts import jwt
 from accounts.audit import audit_record
 from accounts.models import AuditAction, AuditEvent, Client, Invitation, RefreshFamily
 from accounts.roles import Role
-from caly import context
+from caly.foundation import context
 from tests.factories import PASSWORD, StaffFactory
 
 pytestmark = pytest.mark.django_db

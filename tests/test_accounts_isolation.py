@@ -12,9 +12,9 @@ import pytest
 from django.urls import URLPattern, URLResolver, get_resolver
 
 from accounts import jwt, services
+from accounts.api.base import TenantAPIView
 from accounts.models import AuditAction, AuditEvent, Client, Invitation, RefreshFamily, User
 from accounts.roles import Role
-from caly.api.views import TenantAPIView
 from tests.factories import PASSWORD, UserFactory
 
 pytestmark = pytest.mark.django_db

@@ -421,7 +421,7 @@ def test_it_counts_attempts_before_checking_passwords_so_parallel_ones_cannot_sl
     from django.utils import timezone
 
     from accounts import ratelimits
-    from caly.api.errors import ApiError
+    from caly.foundation.api.errors import ApiError
 
     settings.RATE_LIMITS = {**settings.RATE_LIMITS, "login_account": "5/15m", "login_ip": "100/15m"}
     request = rf.post("/api/v1/auth/login", REMOTE_ADDR="198.51.100.7")

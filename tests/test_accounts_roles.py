@@ -15,10 +15,10 @@ from drf_spectacular.views import SpectacularAPIView, SpectacularRedocView, Spec
 from rest_framework.permissions import AllowAny, IsAuthenticated
 
 from accounts import jwt, services
+from accounts.api.base import ApiUserRateThrottle, PublicAPIView, RolePermission, TenantAPIView
 from accounts.models import AuditEvent, Invitation, User
 from accounts.roles import ROLE_CAPABILITIES, Capability, Role, can
-from caly.api.views import ApiUserRateThrottle, PublicAPIView, RolePermission, TenantAPIView
-from caly.client_errors import ClientErrorView
+from caly.foundation.client_errors import ClientErrorView
 from tests.factories import PASSWORD, UserFactory
 
 # Views under /api/ that are deliberately open: sign-up/sign-in (PublicAPIView subclasses, found by

@@ -14,7 +14,7 @@ from rest_framework_simplejwt.tokens import AccessToken, RefreshToken
 
 from accounts import jwt
 from accounts.models import AuditAction, AuditEvent, RefreshFamily
-from caly.api.errors import ApiError
+from caly.foundation.api.errors import ApiError
 
 pytestmark = pytest.mark.django_db
 

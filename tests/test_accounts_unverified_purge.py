@@ -17,8 +17,8 @@ from accounts import jwt, services
 from accounts.models import AuditAction, AuditEvent, Client, User
 from accounts.roles import Role
 from accounts.tasks import purge_unverified_signups
-from caly.models import ScheduledJob
-from caly.ops import scheduler
+from caly.foundation.models import ScheduledJob
+from caly.foundation.ops import scheduler
 from integrations.models import ShopifyConnection
 from tests.factories import PASSWORD, CallFactory, UserFactory
 

@@ -9,7 +9,7 @@ from django.utils import timezone
 from django_tasks import task
 from django_tasks_db.models import DBTaskResult, get_date_max
 
-from caly import health
+from caly.foundation import health
 from integrations.models import WebhookEvent, WebhookProvider, WebhookStatus
 from recordings.models import RecordingStatus
 from tests.factories import ClientFactory, RecordingFactory

@@ -4,7 +4,7 @@ from datetime import UTC, datetime
 
 import pytest
 
-from caly import env
+from caly.foundation import env
 from tests.factories import CallFactory
 
 pytestmark = pytest.mark.django_db

@@ -21,8 +21,8 @@ from django.core.files.storage import default_storage
 from django.core.management import CommandError, call_command
 from django.db import connection
 
-from caly.ops import backups
-from caly.ops.tasks import backup_database
+from caly.foundation.ops import backups
+from caly.foundation.ops.tasks import backup_database
 from recordings.models import RecordingStatus
 from tests.factories import CallFactory, ClientFactory, RecordingFactory, UserFactory
 from tests.s3 import local_storage, s3_storage  # noqa: F401

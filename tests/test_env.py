@@ -5,7 +5,7 @@ from pathlib import Path
 
 import pytest
 
-from caly import env
+from caly.foundation import env
 
 ROOT = Path(__file__).resolve().parent.parent
 

@@ -56,7 +56,7 @@ def test_it_shows_a_friendly_page_when_a_form_expires(client, alice):
 
 
 def test_it_answers_csrf_failures_under_api_with_the_envelope(rf):
-    from caly.error_views import csrf_failure
+    from caly.foundation.error_views import csrf_failure
 
     response = csrf_failure(rf.post("/api/v1/anything"), reason="CSRF cookie not set.")
     assert response.status_code == 403 and b'"PERMISSION_DENIED"' in response.content

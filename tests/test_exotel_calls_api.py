@@ -217,7 +217,7 @@ def test_placing_calls_is_rate_limited_per_user(
 
 
 def test_no_secret_reaches_the_answer_or_the_logs(as_user, bob, exotel, exotel_connection, caplog):
-    from caly.logging import RedactingFilter
+    from caly.foundation.logging import RedactingFilter
 
     caplog.handler.addFilter(RedactingFilter())
     with caplog.at_level(logging.DEBUG):

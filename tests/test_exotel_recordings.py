@@ -18,7 +18,7 @@ from prometheus_client import REGISTRY
 
 from accounts import jwt
 from accounts.models import AuditAction, AuditEvent
-from caly.api.errors import ApiError
+from caly.foundation.api.errors import ApiError
 from integrations.exotel.services import recording_fetch, recording_fetch_retry
 from integrations.exotel.tasks import fetch_recording
 from integrations.models import WebhookEvent

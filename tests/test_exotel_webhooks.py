@@ -9,7 +9,7 @@ from urllib.parse import urlencode
 import pytest
 from django.db import OperationalError, connection
 
-from caly.logging import RedactingFilter
+from caly.foundation.logging import RedactingFilter
 from integrations.models import ExotelConnection, WebhookEvent, WebhookStatus
 from integrations.services import exotel_connection_save, exotel_webhook_token_rotate
 from recordings.models import Call

@@ -17,7 +17,7 @@ from django.test import override_settings
 
 from accounts import jwt
 from accounts.models import AuditAction, AuditEvent, Client
-from caly import health, ratelimit
+from caly.foundation import health, ratelimit
 from caly.settings.base import redis_caches
 from integrations.models import WebhookEvent
 from recordings.services import recording_store

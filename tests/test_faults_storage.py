@@ -21,7 +21,7 @@ from django.utils import timezone
 from django_tasks_db.models import DBTaskResult
 
 from accounts import jwt
-from caly import health
+from caly.foundation import health
 from integrations.exotel.services import exotel_recording_queue
 from recordings.models import Recording, RecordingStatus
 from recordings.services import recording_store

@@ -1,6 +1,6 @@
 """A task worker killed with SIGKILL mid-task: its task is picked up again by another worker and has its effect
 once. django-tasks-db alone leaves such a task RUNNING for ever; `manage.py run_worker` adds heartbeats
-and recovery (caly/ops/workers.py).
+and recovery (caly/foundation/ops/workers.py).
 
 The end-to-end test kills a real worker process while it streams a recording from a fake Exotel, starts
 another, and counts: one recording row, one stored object with the right sha256, two downloads.
@@ -19,8 +19,8 @@ from django.utils import timezone
 from django_tasks import task
 from django_tasks_db.models import DBTaskResult
 
-from caly.models import WorkerHeartbeat
-from caly.ops import workers
+from caly.foundation.models import WorkerHeartbeat
+from caly.foundation.ops import workers
 from integrations.exotel.services import exotel_recording_queue
 from recordings.models import Recording, RecordingStatus
 from tests import instances
@@ -97,7 +97,7 @@ def test_a_task_whose_workers_keep_dying_fails_with_the_reason(database_queue):
 
     twice.refresh_from_db()
     thrice.refresh_from_db()
-    assert thrice.status == "FAILED" and thrice.exception_class_path == "caly.ops.workers.WorkerLost"
+    assert thrice.status == "FAILED" and thrice.exception_class_path == "caly.foundation.ops.workers.WorkerLost"
     assert "3 workers died" in thrice.traceback
     assert twice.status == "READY"
 

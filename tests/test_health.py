@@ -6,7 +6,7 @@ import pytest
 from django.db import OperationalError, connection
 from django.test import override_settings
 
-from caly import health
+from caly.foundation import health
 
 pytestmark = pytest.mark.django_db
 

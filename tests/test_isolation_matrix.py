@@ -33,8 +33,8 @@ from django.urls import URLPattern, URLResolver, get_resolver, reverse
 from rest_framework.test import APIClient
 
 from accounts import jwt
+from accounts.api.base import TenantAPIView
 from accounts.models import AuditEvent, Invitation, User
-from caly.api.views import TenantAPIView
 from integrations.models import Product
 from recordings.models import Call, Recording
 from tests import shopify_fake

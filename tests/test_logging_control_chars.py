@@ -10,7 +10,7 @@ import logging
 
 import pytest
 
-from caly.logging import JsonFormatter, RedactingFilter, RequestContextFilter, TextFormatter
+from caly.foundation.logging import JsonFormatter, RedactingFilter, RequestContextFilter, TextFormatter
 
 FORGED = "12:00:00 ERROR   caly.security: staff user ops@caly.example signed in from 10.0.0.1"
 BREAKS = {

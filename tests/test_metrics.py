@@ -17,9 +17,9 @@ from prometheus_client.mmap_dict import MmapedDict, mmap_key
 from prometheus_client.parser import text_string_to_metric_families
 
 from accounts import jwt, ratelimits
-from caly import metrics, prometheus_multiprocess
-from caly.api.errors import ApiError
-from caly.ratelimit import enforce_rate
+from caly.foundation import metrics, prometheus_multiprocess
+from caly.foundation.api.errors import ApiError
+from caly.foundation.ratelimit import enforce_rate
 from integrations import inbox
 from integrations.models import WebhookProvider, WebhookStatus
 from tests.serving import PYTHON, ROOT, clean_env, free_port
@@ -91,7 +91,7 @@ def test_a_view_that_raises_is_counted_as_a_500(client, monkeypatch):
     def explode(request):
         raise RuntimeError("boom")
 
-    monkeypatch.setattr("caly.health.CHECKS", {"boom": explode})
+    monkeypatch.setattr("caly.foundation.health.CHECKS", {"boom": explode})
     before = value("caly_http_requests_total", route="health-ready", method="GET", status="503")
 
     assert client.get("/health/ready").status_code == 503

@@ -18,7 +18,7 @@ from django.test import RequestFactory
 from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceRequest
 from opentelemetry.proto.trace.v1.trace_pb2 import Span
 
-from caly import observability
+from caly.foundation import observability
 from tests.serving import PYTHON, ROOT, TIMEOUT, clean_env
 
 PROBE = textwrap.dedent(
@@ -81,7 +81,7 @@ PROBE = textwrap.dedent(
     if os.environ.get("PROBE_OUTBOUND_URL"):
         httpx.get(os.environ["PROBE_OUTBOUND_URL"], timeout=5)  # in no request and no task
         fetch.enqueue(os.environ["PROBE_OUTBOUND_URL"])  # the immediate backend runs it here
-    from caly import observability
+    from caly.foundation import observability
 
     if observability.sentry_enabled:
         import sentry_sdk

@@ -17,7 +17,7 @@ from prometheus_client import REGISTRY
 
 from accounts import jwt
 from accounts.models import AuditAction, AuditEvent, RefreshFamily
-from caly import ratelimit
+from caly.foundation import ratelimit
 from caly.settings.base import redis_caches
 from tests.factories import PASSWORD, CallFactory
 from tests.serving import free_port

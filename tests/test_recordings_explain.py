@@ -17,7 +17,7 @@ from django.utils import timezone
 from rest_framework.test import APIClient
 
 from accounts.roles import Role
-from caly.api.pagination import KeysetPagination
+from caly.foundation.api.pagination import KeysetPagination
 from recordings import demo
 from recordings.models import Call, Recording, RecordingStatus
 from tests.factories import ClientFactory, UserFactory

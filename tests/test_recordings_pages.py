@@ -12,7 +12,7 @@ from django.test import Client as BrowserClient
 
 from accounts.models import AuditAction, AuditEvent
 from accounts.roles import Capability, Role, can
-from caly.api.errors import ApiError, ErrorCode
+from caly.foundation.api.errors import ApiError, ErrorCode
 from recordings import selectors, services
 from recordings.demo import wav_tones
 from recordings.models import Call, Recording, RecordingStatus

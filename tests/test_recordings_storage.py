@@ -266,7 +266,7 @@ def test_a_delete_during_a_store_wins(local_storage, client_a, django_capture_on
 
 
 def test_it_refuses_to_store_anything_but_audio(backend, client_a):
-    from caly.api.errors import ApiError
+    from caly.foundation.api.errors import ApiError
 
     call = make_call(client_a)
     with pytest.raises(ApiError):

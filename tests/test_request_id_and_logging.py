@@ -6,8 +6,8 @@ import uuid
 
 import pytest
 
-from caly import context
-from caly.logging import JsonFormatter, RedactingFilter, RequestContextFilter, TextFormatter
+from caly.foundation import context
+from caly.foundation.logging import JsonFormatter, RedactingFilter, RequestContextFilter, TextFormatter
 
 
 def test_it_makes_a_uuid_request_id_when_none_is_sent(client):
@@ -90,7 +90,7 @@ def test_it_logs_one_access_line_per_request_with_its_id(client, caplog):
 
 
 def test_it_warns_about_slow_requests(client, caplog, settings, monkeypatch):
-    from caly import middleware
+    from caly.foundation import middleware
 
     monkeypatch.setattr(middleware.AccessLogMiddleware, "__init__", _slow_threshold_zero)
     with caplog.at_level(logging.INFO, logger="caly.access"):
@@ -119,10 +119,13 @@ def test_it_does_not_load_the_user_just_to_log(client, alice, django_assert_num_
 
 
 def test_it_chooses_json_logs_in_production_and_text_elsewhere(settings):
-    from caly.logging import build_logging_config
+    from caly.foundation.logging import build_logging_config
 
-    assert settings.LOGGING["formatters"]["default"]["()"] == "caly.logging.TextFormatter"
-    assert build_logging_config(fmt="json", level="INFO")["formatters"]["default"]["()"] == "caly.logging.JsonFormatter"
+    assert settings.LOGGING["formatters"]["default"]["()"] == "caly.foundation.logging.TextFormatter"
+    assert (
+        build_logging_config(fmt="json", level="INFO")["formatters"]["default"]["()"]
+        == "caly.foundation.logging.JsonFormatter"
+    )
 
 
 def test_it_refuses_an_inbound_request_id_with_a_trailing_newline():

@@ -20,9 +20,9 @@ from django.db import connection
 from django_tasks import task
 from django_tasks_db.models import DBTaskResult
 
-from caly.models import ScheduledJob
-from caly.ops import scheduler
-from caly.ops.scheduler import Daily, Every, Job
+from caly.foundation.models import ScheduledJob
+from caly.foundation.ops import scheduler
+from caly.foundation.ops.scheduler import Daily, Every, Job
 from tests.serving import PYTHON, ROOT, clean_env
 
 NIGHTLY = Job("nightly", "tests.test_scheduler.record_run", Daily(time(2, 0)))
@@ -128,7 +128,7 @@ def test_the_declared_jobs_exist_and_follow_the_settings(settings):
         "integrations.tasks.prune_webhook_events",
         "accounts.tasks.purge_refresh_families",
         "accounts.tasks.purge_unverified_signups",
-        "caly.ops.tasks.backup_database",
+        "caly.foundation.ops.tasks.backup_database",
     }
     assert jobs["backup-database"].schedule == Daily(time(22, 15))
     assert all(job.schedule.at < time(22, 15) for name, job in jobs.items() if name != "backup-database")

@@ -14,7 +14,7 @@ import time_machine
 from django.core.cache import caches
 
 from accounts.models import RefreshFamily, StaffAuditAction, StaffAuditEvent
-from caly.ratelimit import CACHE_ERRORS
+from caly.foundation.ratelimit import CACHE_ERRORS
 from caly.settings.base import redis_caches
 from tests.factories import PASSWORD
 

@@ -3,7 +3,7 @@ from rest_framework import serializers
 
 from accounts.models import AuditAction, AuditEvent, Client, Invitation, User
 from accounts.roles import Role
-from caly.api.serializers import RequestModelSerializer, RequestSerializer
+from caly.foundation.api.serializers import RequestModelSerializer, RequestSerializer
 
 TOKEN_MAX_LENGTH = 1024
 PASSWORD_FIELD = {"max_length": 128, "trim_whitespace": False, "write_only": True, "style": {"input_type": "password"}}

@@ -9,12 +9,12 @@ from rest_framework.response import Response
 
 from accounts import jwt, ratelimits, selectors, services
 from accounts.api import serializers as s
+from accounts.api.base import PublicAPIView, TenantAPIView
 from accounts.models import AuditAction, AuditEvent, Invitation, User
 from accounts.roles import Capability
-from caly import context
-from caly.api.errors import ApiError, ErrorCode
-from caly.api.pagination import KeysetPagination
-from caly.api.views import PublicAPIView, TenantAPIView
+from caly.foundation import context
+from caly.foundation.api.errors import ApiError, ErrorCode
+from caly.foundation.api.pagination import KeysetPagination
 
 AUTH_TAG = ["auth"]
 TEAM_TAG = ["team"]

@@ -1,4 +1,4 @@
-"""Settings shared by every environment. Values come from caly.env only."""
+"""Settings shared by every environment. Values come from caly.foundation.env only."""
 
 import base64
 import hashlib
@@ -8,7 +8,7 @@ from pathlib import Path
 from boto3.s3.transfer import TransferConfig
 from botocore.config import Config as BotoConfig
 
-from caly import env
+from caly.foundation import env
 
 BASE_DIR = Path(__file__).resolve().parent.parent.parent
 env.load_dotenv(BASE_DIR / ".env")
@@ -38,16 +38,17 @@ INSTALLED_APPS = [
     "django_otp",
     "django_otp.plugins.otp_totp",
     "django_otp.plugins.otp_static",
-    "caly",
+    "caly.foundation",
     "accounts",
     "recordings",
     "integrations",
+    "caly",
 ]
 
 MIDDLEWARE = [
-    "caly.middleware.RequestIdMiddleware",
-    "caly.middleware.AccessLogMiddleware",
-    "caly.observability.ErrorReportTagsMiddleware",
+    "caly.foundation.middleware.RequestIdMiddleware",
+    "caly.foundation.middleware.AccessLogMiddleware",
+    "caly.foundation.observability.ErrorReportTagsMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
@@ -58,9 +59,9 @@ MIDDLEWARE = [
     "accounts.staff_auth.StaffTwoFactorMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
-    "caly.middleware.StaffTimeZoneMiddleware",
-    "caly.middleware.ContentSecurityPolicyMiddleware",
-    "caly.middleware.PermissionsPolicyMiddleware",
+    "caly.foundation.middleware.StaffTimeZoneMiddleware",
+    "caly.foundation.middleware.ContentSecurityPolicyMiddleware",
+    "caly.foundation.middleware.PermissionsPolicyMiddleware",
 ]
 
 ROOT_URLCONF = "caly.urls"
@@ -76,7 +77,7 @@ TEMPLATES = [
                 "django.template.context_processors.request",
                 "django.contrib.auth.context_processors.auth",
                 "django.contrib.messages.context_processors.messages",
-                "caly.context_processors.request_id",
+                "caly.foundation.context_processors.request_id",
             ],
         },
     },
@@ -122,7 +123,7 @@ def redis_caches(url: str, *, key_prefix: str = "caly") -> dict:
 
     "default" is a cache: while Redis is unreachable every read misses and every write is dropped
     (IGNORE_EXCEPTIONS), so no page fails because Redis did. "ratelimit" holds the rate-limit
-    counters and raises instead: caly.ratelimit then counts in the process until Redis answers again,
+    counters and raises instead: caly.foundation.ratelimit then counts in the process until Redis answers again,
     so every limit holds through an outage.
     Short socket timeouts bound what a hung Redis adds to a request.
     """
@@ -173,7 +174,7 @@ SESSION_COOKIE_HTTPONLY = True
 SESSION_COOKIE_SAMESITE = "Lax"
 CSRF_COOKIE_HTTPONLY = True
 CSRF_COOKIE_SAMESITE = "Lax"
-CSRF_FAILURE_VIEW = "caly.error_views.csrf_failure"
+CSRF_FAILURE_VIEW = "caly.foundation.error_views.csrf_failure"
 
 LANGUAGE_CODE = "en-us"
 TIME_ZONE = "UTC"
@@ -181,7 +182,7 @@ STAFF_TIME_ZONE = ENV["STAFF_TIME_ZONE"]
 # seed_demo's passwords come from this random, owner-only file, made on its first run (git-ignored).
 DEMO_SECRET_PATH = BASE_DIR / ".demo-secret"
 # Day-month-year and a 24-hour clock wherever a date is shown without an explicit format (the admin).
-FORMAT_MODULE_PATH = ["caly.formats"]
+FORMAT_MODULE_PATH = ["caly.foundation.formats"]
 USE_I18N = True
 USE_TZ = True
 
@@ -238,7 +239,7 @@ PRESIGNED_URL_EXPIRY_SECONDS = ENV["S3_PRESIGNED_URL_EXPIRY_SECONDS"]
 RECORDING_MAX_BYTES = ENV["RECORDING_MAX_MB"] * 1024 * 1024
 
 # Integrations. Secrets are encrypted with FIELD_ENCRYPTION_KEYS; local runs derive a key from
-# SECRET_KEY (production refuses to start without real keys: caly/env.py).
+# SECRET_KEY (production refuses to start without real keys: caly/foundation/env.py).
 FIELD_ENCRYPTION_KEYS = ENV["FIELD_ENCRYPTION_KEYS"] or [
     base64.urlsafe_b64encode(hashlib.sha256(f"field-encryption:{SECRET_KEY}".encode()).digest()).decode()
 ]
@@ -262,7 +263,7 @@ INTEGRATION_HTTP_TIMEOUT = (5.0, 30.0)
 TASK_MAX_ATTEMPTS = 6
 TASK_RETRY_BASE_SECONDS = 30
 TASK_RETRY_MAX_SECONDS = 3600
-# Operations (caly/ops): backups kept and when the scheduler takes one; what dbdoctor calls a large table.
+# Operations (caly/foundation/ops): backups kept and when the scheduler takes one; what dbdoctor calls a large table.
 BACKUP_KEEP_DAILY = ENV["BACKUP_KEEP_DAILY"]
 BACKUP_KEEP_MONTHLY = ENV["BACKUP_KEEP_MONTHLY"]
 BACKUP_TIME_UTC = ENV["BACKUP_TIME_UTC"]
@@ -296,27 +297,27 @@ DATA_UPLOAD_MAX_MEMORY_SIZE = 2_621_440
 DATA_UPLOAD_MAX_NUMBER_FIELDS = 1000
 
 REST_FRAMEWORK = {
-    "DEFAULT_RENDERER_CLASSES": ["caly.api.renderers.EnvelopeJSONRenderer"],
+    "DEFAULT_RENDERER_CLASSES": ["caly.foundation.api.renderers.EnvelopeJSONRenderer"],
     # JSON only: form and multipart bodies read a blank optional field as absent, so a request the
     # schema calls invalid would quietly succeed. Views that must take forms (Exotel's callbacks) say so.
-    "DEFAULT_PARSER_CLASSES": ["caly.api.parsers.JSONParser"],
-    "DEFAULT_METADATA_CLASS": "caly.api.metadata.RouteMetadata",
+    "DEFAULT_PARSER_CLASSES": ["caly.foundation.api.parsers.JSONParser"],
+    "DEFAULT_METADATA_CLASS": "caly.foundation.api.metadata.RouteMetadata",
     "TEST_REQUEST_DEFAULT_FORMAT": "json",
     "DEFAULT_AUTHENTICATION_CLASSES": [
         "accounts.authentication.JWTAuthentication",
         "rest_framework.authentication.SessionAuthentication",
     ],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
-    "DEFAULT_PAGINATION_CLASS": "caly.api.pagination.PageNumberPagination",
-    "DEFAULT_SCHEMA_CLASS": "caly.api.schema.EnvelopeAutoSchema",
-    "EXCEPTION_HANDLER": "caly.api.exceptions.exception_handler",
+    "DEFAULT_PAGINATION_CLASS": "caly.foundation.api.pagination.PageNumberPagination",
+    "DEFAULT_SCHEMA_CLASS": "caly.foundation.api.schema.EnvelopeAutoSchema",
+    "EXCEPTION_HANDLER": "caly.foundation.api.exceptions.exception_handler",
     "UNAUTHENTICATED_USER": "django.contrib.auth.models.AnonymousUser",
 }
 API_PAGE_SIZE = ENV["API_PAGE_SIZE"]
 API_MAX_PAGE_SIZE = ENV["API_MAX_PAGE_SIZE"]
 CLIENT_ERRORS_RATE = ENV["CLIENT_ERRORS_RATE"]
 TRUSTED_PROXY_COUNT = ENV["TRUSTED_PROXY_COUNT"]
-RATELIMIT_IP_META_KEY = "caly.ratelimit.client_ip"
+RATELIMIT_IP_META_KEY = "caly.foundation.ratelimit.client_ip"
 RATE_LIMITS = {
     "login_account": ENV["RATE_LIMIT_LOGIN_ACCOUNT"],
     "login_ip": ENV["RATE_LIMIT_LOGIN_IP"],
@@ -327,7 +328,8 @@ RATE_LIMITS = {
     "export_user": ENV["RATE_LIMIT_EXPORT_USER"],
     "invite_user": ENV["RATE_LIMIT_INVITE_USER"],
 }
-# After Redis failed, rate limits count in each process (caly/ratelimit.py) and ask Redis again this much later.
+# After Redis failed, rate limits count in each process (caly/foundation/ratelimit.py) and ask Redis again
+# this much later.
 RATE_LIMIT_SHARED_RETRY_SECONDS = 5
 CALL_EXPORT_MAX_ROWS = ENV["CALL_EXPORT_MAX_ROWS"]
 
@@ -380,7 +382,7 @@ SPECTACULAR_SETTINGS = {
     },
     "POSTPROCESSING_HOOKS": [
         "drf_spectacular.hooks.postprocess_schema_enums",
-        "caly.api.schema.strip_envelope_markers",
+        "caly.foundation.api.schema.strip_envelope_markers",
     ],
 }
 
@@ -418,7 +420,7 @@ API_CONTENT_SECURITY_POLICY = {"default-src": ["'none'"], "frame-ancestors": ["'
 SLOW_REQUEST_MS = ENV["SLOW_REQUEST_MS"]
 HEALTH_TOKEN = ENV["HEALTH_TOKEN"]
 DRAIN_FILE = ENV["DRAIN_FILE"]
-# /metrics (caly/metrics.py), error reports and traces (caly/observability.py).
+# /metrics (caly/foundation/metrics.py), error reports and traces (caly/foundation/observability.py).
 METRICS_TOKEN = ENV["METRICS_TOKEN"]
 METRICS_ALLOWED_IPS = ENV["METRICS_ALLOWED_IPS"]
 SENTRY_DSN = ENV["SENTRY_DSN"] or ""
@@ -429,6 +431,6 @@ OTEL_SERVICE_NAME = ENV["OTEL_SERVICE_NAME"]
 LOG_FORMAT = ENV["LOG_FORMAT"] or "text"
 LOG_LEVEL = ENV["LOG_LEVEL"].upper()
 
-from caly.logging import build_logging_config  # noqa: E402
+from caly.foundation.logging import build_logging_config  # noqa: E402
 
 LOGGING = build_logging_config(fmt=LOG_FORMAT, level=LOG_LEVEL)

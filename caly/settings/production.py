@@ -1,6 +1,6 @@
 """Production: every required variable is checked before anything else loads."""
 
-from caly import env
+from caly.foundation import env
 
 ENV = env.exit_on_error(production=True)
 

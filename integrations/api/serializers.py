@@ -5,7 +5,7 @@ from __future__ import annotations
 from django.conf import settings
 from rest_framework import serializers
 
-from caly.api.serializers import RequestSerializer
+from caly.foundation.api.serializers import RequestSerializer
 from integrations.models import CheckStatus, ConnectionState, ExotelConnection, ShopifyConnection
 
 

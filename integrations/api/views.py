@@ -6,9 +6,9 @@ from drf_spectacular.utils import OpenApiResponse, extend_schema
 from rest_framework import status
 from rest_framework.response import Response
 
+from accounts.api.base import TenantAPIView
 from accounts.roles import Capability
-from caly.api.errors import ApiError, ErrorCode
-from caly.api.views import TenantAPIView
+from caly.foundation.api.errors import ApiError, ErrorCode
 from integrations import services
 from integrations.api import serializers as s
 from integrations.models import ExotelConnection, ShopifyConnection

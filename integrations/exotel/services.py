@@ -21,9 +21,9 @@ from django.utils import timezone
 
 from accounts.audit import audit_record
 from accounts.models import AuditAction, Client, User
-from caly import metrics
-from caly.api.errors import ApiError, ErrorCode
-from caly.tasks import backoff_seconds, enqueue_with_transaction, retry_later
+from caly.foundation import metrics
+from caly.foundation.api.errors import ApiError, ErrorCode
+from caly.foundation.tasks import backoff_seconds, enqueue_with_transaction, retry_later
 from integrations.credentials import CheckResult
 from integrations.exotel import payload
 from integrations.exotel.client import (

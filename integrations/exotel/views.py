@@ -24,10 +24,10 @@ from rest_framework import serializers
 from rest_framework.parsers import FormParser, MultiPartParser
 from rest_framework.response import Response
 
-from caly.api.errors import ApiError, ErrorCode
-from caly.api.parsers import JSONParser
-from caly.api.views import PublicAPIView
-from caly.ratelimit import client_ip, enforce_rate
+from accounts.api.base import PublicAPIView
+from caly.foundation.api.errors import ApiError, ErrorCode
+from caly.foundation.api.parsers import JSONParser
+from caly.foundation.ratelimit import client_ip, enforce_rate
 from integrations import crypto
 from integrations.exotel import payload
 from integrations.exotel.processing import PASSTHRU, STATUS_CALLBACK

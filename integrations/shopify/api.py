@@ -6,9 +6,9 @@ from drf_spectacular.utils import extend_schema
 from rest_framework.mixins import ListModelMixin
 from rest_framework.response import Response
 
+from accounts.api.base import TenantAPIView
 from accounts.roles import Capability
-from caly.api.pagination import PageNumberPagination
-from caly.api.views import TenantAPIView
+from caly.foundation.api.pagination import PageNumberPagination
 from integrations.models import Product
 from integrations.shopify import selectors
 from integrations.shopify import serializers as s

@@ -22,7 +22,7 @@ from django.utils import timezone
 
 from accounts.audit import audit_record
 from accounts.models import AuditAction, Client, User
-from caly.tasks import enqueue_with_transaction
+from caly.foundation.tasks import enqueue_with_transaction
 from integrations.credentials import CheckResult
 from integrations.models import CheckStatus, Product, ProductVariant, ShopifyConnection
 from integrations.services import connection_check_record

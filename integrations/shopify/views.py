@@ -28,9 +28,9 @@ from rest_framework import serializers
 from rest_framework.parsers import BaseParser
 from rest_framework.response import Response
 
-from caly.api.errors import ApiError, ErrorCode
-from caly.api.views import PublicAPIView
-from caly.ratelimit import enforce_rate
+from accounts.api.base import PublicAPIView
+from caly.foundation.api.errors import ApiError, ErrorCode
+from caly.foundation.ratelimit import enforce_rate
 from integrations.inbox import webhook_receive
 from integrations.models import ShopifyConnection, WebhookProvider
 from integrations.shopify.payloads import topic_problem

@@ -4,7 +4,7 @@ from datetime import date, timedelta
 from django.core.validators import MaxValueValidator, MinValueValidator
 from rest_framework import serializers
 
-from caly.api.serializers import RequestModelSerializer, RequestSerializer
+from caly.foundation.api.serializers import RequestModelSerializer, RequestSerializer
 from recordings.models import Call, CallStatus, Direction, Recording, RecordingStatus
 
 NUMBER_PREFIX = re.compile(r"^\+?[0-9]{1,15}$")

@@ -17,10 +17,10 @@ from rest_framework import status
 from rest_framework.mixins import ListModelMixin
 from rest_framework.response import Response
 
+from accounts.api.base import TenantAPIView
 from accounts.roles import Capability
-from caly.api.pagination import KeysetPagination
-from caly.api.views import TenantAPIView
-from caly.ratelimit import enforce_rate
+from caly.foundation.api.pagination import KeysetPagination
+from caly.foundation.ratelimit import enforce_rate
 from integrations.exotel import services as exotel_services
 from recordings import downloads, selectors, services
 from recordings.api import serializers as s

@@ -26,7 +26,7 @@ from django.utils import timezone
 
 from accounts.models import Client, OnboardingStep, User
 from accounts.roles import Role
-from caly.database import tables_analyze
+from caly.foundation.database import tables_analyze
 from integrations.models import Product, ProductVariant
 from integrations.shopify.demo import seed_products
 from recordings import demo

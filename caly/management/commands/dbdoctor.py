@@ -3,7 +3,7 @@
 from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError
 
-from caly.ops import dbdoctor
+from caly import dbdoctor
 
 
 def positive_int(value: str) -> int:

@@ -37,7 +37,7 @@ from prometheus_client import (
 )
 from prometheus_client.core import GaugeMetricFamily
 
-from caly.prometheus_multiprocess import LockedMultiProcessCollector
+from caly.foundation.prometheus_multiprocess import LockedMultiProcessCollector
 
 logger = logging.getLogger("caly.metrics")
 if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
@@ -102,12 +102,12 @@ def record_rate_limited(group: str) -> None:
     RATE_LIMIT_REJECTIONS.labels(group).inc()
 
 
-@receiver(task_enqueued, dispatch_uid="caly.metrics.task_enqueued")
+@receiver(task_enqueued, dispatch_uid="caly.foundation.metrics.task_enqueued")
 def _task_enqueued(sender, task_result, **kwargs) -> None:
     TASKS.labels(task_result.task.module_path, "enqueued").inc()
 
 
-@receiver(task_finished, dispatch_uid="caly.metrics.task_finished")
+@receiver(task_finished, dispatch_uid="caly.foundation.metrics.task_finished")
 def _task_finished(sender, task_result, **kwargs) -> None:
     outcome = "succeeded" if task_result.status == TaskResultStatus.SUCCESSFUL else "failed"
     TASKS.labels(task_result.task.module_path, outcome).inc()
@@ -115,7 +115,7 @@ def _task_finished(sender, task_result, **kwargs) -> None:
 
 def task_queue_stats() -> dict[str, float]:
     """Tasks due to run now and how long the longest-waiting one has waited (0 when not queued in the database)."""
-    from caly.tasks import queue_is_database
+    from caly.foundation.tasks import queue_is_database
 
     if not queue_is_database():
         return {"depth": 0, "oldest_seconds": 0.0}
@@ -173,7 +173,7 @@ def _registry() -> CollectorRegistry:
 
 
 def _address_allowed(request) -> bool:
-    from caly.ratelimit import client_ip
+    from caly.foundation.ratelimit import client_ip
 
     networks = settings.METRICS_ALLOWED_IPS
     if not networks:

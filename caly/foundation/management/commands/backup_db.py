@@ -3,7 +3,7 @@
 from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError
 
-from caly.ops import backups
+from caly.foundation.ops import backups
 
 
 def _size(count: int | None) -> str:

@@ -2,7 +2,7 @@
 
 from django_tasks import task
 
-from caly.ops import backups
+from caly.foundation.ops import backups
 
 
 @task()

@@ -15,7 +15,7 @@ from rest_framework.response import Response
 from rest_framework.views import set_rollback
 from rest_framework_simplejwt.exceptions import InvalidToken
 
-from caly.api.errors import ApiError, ErrorCode, error_payload
+from caly.foundation.api.errors import ApiError, ErrorCode, error_payload
 
 logger = logging.getLogger("caly.api")
 

@@ -1,4 +1,4 @@
-from caly import context
+from caly.foundation import context
 
 
 def request_id(request):

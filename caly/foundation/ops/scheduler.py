@@ -3,7 +3,7 @@
 django-tasks has no periodic scheduler, so `manage.py run_scheduler` is one. It only *queues* tasks;
 the workers (`db_worker`) run them, retry them and record their results like any other task.
 
-Several schedulers may run (one per host, say). Each job has a row (caly.models.ScheduledJob) with its
+Several schedulers may run (one per host, say). Each job has a row (caly.foundation.models.ScheduledJob) with its
 `next_run_at`; a scheduler claims a due row with SELECT … FOR UPDATE SKIP LOCKED, queues the task and
 moves `next_run_at` to the next occurrence in the same transaction. A second scheduler either skips
 the locked row or, once the claim commits, finds it no longer due: each run is queued exactly once.
@@ -28,8 +28,8 @@ from django.db import InterfaceError, OperationalError, close_old_connections, t
 from django.utils import timezone
 from django.utils.module_loading import import_string
 
-from caly.models import ScheduledJob
-from caly.tasks import enqueue_with_transaction
+from caly.foundation.models import ScheduledJob
+from caly.foundation.tasks import enqueue_with_transaction
 
 logger = logging.getLogger("caly.ops.scheduler")
 
@@ -82,7 +82,11 @@ def declared_jobs() -> tuple[Job, ...]:
         Job("prune-webhook-events", "integrations.tasks.prune_webhook_events", Daily(time(20, 45))),
         Job("purge-refresh-families", "accounts.tasks.purge_refresh_families", Daily(time(21, 0))),
         Job("purge-unverified-signups", "accounts.tasks.purge_unverified_signups", Daily(time(21, 15))),
-        Job("backup-database", "caly.ops.tasks.backup_database", Daily(time.fromisoformat(settings.BACKUP_TIME_UTC))),
+        Job(
+            "backup-database",
+            "caly.foundation.ops.tasks.backup_database",
+            Daily(time.fromisoformat(settings.BACKUP_TIME_UTC)),
+        ),
     )
 
 

@@ -30,7 +30,7 @@ from django.utils import timezone
 from accounts import selectors as account_selectors
 from accounts.api.views import AuditEventListView
 from accounts.models import Client
-from caly.api.pagination import KeysetPagination
+from caly.foundation.api.pagination import KeysetPagination
 from recordings import selectors as recording_selectors
 from recordings.api.views import CallListView, RecordingListView
 from recordings.models import Call

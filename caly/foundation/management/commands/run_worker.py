@@ -1,9 +1,9 @@
 """The task worker of the Procfile: django-tasks-db's `db_worker`, plus a heartbeat that lets the other
-workers recover the task this one was running if it is killed (caly/ops/workers.py)."""
+workers recover the task this one was running if it is killed (caly/foundation/ops/workers.py)."""
 
 from django_tasks_db.management.commands import db_worker
 
-from caly.ops import workers
+from caly.foundation.ops import workers
 
 
 class Command(db_worker.Command):

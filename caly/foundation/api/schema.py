@@ -7,8 +7,8 @@ import copy
 from drf_spectacular.openapi import AutoSchema
 from drf_spectacular.plumbing import ResolvedComponent
 
-from caly.api.errors import ERRORS
-from caly.api.shapes import ERROR_ENVELOPE, STANDARD_ERROR_STATUSES, success_envelope
+from caly.foundation.api.errors import ERRORS
+from caly.foundation.api.shapes import ERROR_ENVELOPE, STANDARD_ERROR_STATUSES, success_envelope
 
 # Statuses the error codes answer with (a 416 for a recording's byte range is bare, as players expect).
 ENVELOPE_STATUSES = {str(status) for status, _ in ERRORS.values()}

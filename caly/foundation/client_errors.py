@@ -11,9 +11,9 @@ from rest_framework.permissions import AllowAny
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from caly.api.errors import ApiError, ErrorCode
-from caly.api.serializers import RequestSerializer
-from caly.ratelimit import enforce_rate
+from caly.foundation.api.errors import ApiError, ErrorCode
+from caly.foundation.api.serializers import RequestSerializer
+from caly.foundation.ratelimit import enforce_rate
 
 logger = logging.getLogger("caly.client_errors")
 

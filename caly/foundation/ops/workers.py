@@ -33,7 +33,7 @@ from django.utils import timezone
 from django.utils.crypto import get_random_string
 from django_tasks_db.models import DBTaskResult
 
-from caly.models import WorkerHeartbeat
+from caly.foundation.models import WorkerHeartbeat
 
 logger = logging.getLogger("caly.ops.workers")
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import copy
 
-from caly.api.errors import ErrorCode
+from caly.foundation.api.errors import ErrorCode
 
 META = {
     "type": "object",

@@ -15,8 +15,8 @@ from django.http import HttpResponse, JsonResponse
 from django.template import loader
 from django.views.decorators.csrf import csrf_exempt
 
-from caly import context
-from caly.api.errors import ErrorCode, envelope, error_payload
+from caly.foundation import context
+from caly.foundation.api.errors import ErrorCode, envelope, error_payload
 
 _PAGES = {
     400: ("400.html", ErrorCode.MALFORMED_REQUEST, "Bad request."),

@@ -6,7 +6,7 @@ OTEL_EXPORTER_OTLP_ENDPOINT both unset nothing here imports sentry_sdk or opente
 tagging middleware removes itself from the chain: no cost at all.
 
 What leaves the process is scrubbed first: no cookies, Authorization headers, request bodies or local
-variables; secrets (caly.logging's redaction) and E.164 phone numbers removed from every string;
+variables; secrets (caly.foundation.logging's redaction) and E.164 phone numbers removed from every string;
 Exotel's callback token cut out of URLs. Events carry the request id and the client's public id,
 so a report can be matched with the logs and the customer without any personal data.
 """
@@ -22,8 +22,8 @@ from urllib.parse import urlsplit, urlunsplit
 from django.conf import settings
 from django.core.exceptions import MiddlewareNotUsed
 
-from caly import context
-from caly.logging import REDACTED, redact_text, redact_value
+from caly.foundation import context
+from caly.foundation.logging import REDACTED, redact_text, redact_value
 
 logger = logging.getLogger("caly.observability")
 
@@ -125,7 +125,7 @@ class ErrorReportTagsMiddleware:
 
 def _client_tagger(request_ref):
     def tag_client(event, hint):
-        from caly.middleware import _authenticated_user
+        from caly.foundation.middleware import _authenticated_user
 
         request = request_ref()
         user = _authenticated_user(request) if request is not None else None
@@ -245,8 +245,8 @@ def _trace_tasks(tracer) -> None:
         span.end()
         otel_context.detach(token)
 
-    task_started.connect(started, weak=False, dispatch_uid="caly.observability.task_started")
-    task_finished.connect(finished, weak=False, dispatch_uid="caly.observability.task_finished")
+    task_started.connect(started, weak=False, dispatch_uid="caly.foundation.observability.task_started")
+    task_finished.connect(finished, weak=False, dispatch_uid="caly.foundation.observability.task_finished")
 
 
 def _init_tracing() -> None:

@@ -24,7 +24,7 @@ class WorkerHeartbeat(models.Model):
     """A live task worker (`manage.py run_worker`), as last seen: its heartbeat thread moves `seen_at`.
 
     A worker killed mid-task (SIGKILL, OOM, a lost host) leaves its task RUNNING with no one to finish
-    it; once the worker's heartbeat is stale, caly.ops.workers.tasks_recover puts the task back in the
+    it; once the worker's heartbeat is stale, caly.foundation.ops.workers.tasks_recover puts the task back in the
     queue. Rows of workers that exited cleanly are deleted on the way out.
     """
 

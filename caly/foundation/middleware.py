@@ -10,8 +10,8 @@ from django.conf import settings
 from django.utils import timezone
 from django.utils.functional import empty
 
-from caly import context, metrics
-from caly.ratelimit import client_ip
+from caly.foundation import context, metrics
+from caly.foundation.ratelimit import client_ip
 
 access_log = logging.getLogger("caly.access")
 

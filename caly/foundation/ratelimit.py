@@ -41,8 +41,8 @@ from django_ratelimit.core import get_usage
 from prometheus_client import Counter
 from redis.exceptions import RedisError
 
-from caly import metrics
-from caly.api.errors import ApiError, ErrorCode
+from caly.foundation import metrics
+from caly.foundation.api.errors import ApiError, ErrorCode
 
 logger = logging.getLogger("caly.ratelimit")
 
@@ -164,7 +164,7 @@ _PERIODS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
 
 
 def _split(rate: str) -> tuple[int, int]:
-    """ "5/15m" -> (5, 900), the rate syntax of django-ratelimit (and of caly.env's rate variables)."""
+    """ "5/15m" -> (5, 900), the rate syntax of django-ratelimit (and of caly.foundation.env's rate variables)."""
     limit, _, period = rate.partition("/")
     multiplier = period[:-1] or "1"
     return int(limit), int(multiplier) * _PERIODS[period[-1].lower()]

@@ -17,8 +17,8 @@ from rest_framework.permissions import AllowAny, BasePermission, IsAuthenticated
 from rest_framework.throttling import BaseThrottle
 
 from accounts.roles import Capability, can
-from caly import metrics
-from caly.ratelimit import count
+from caly.foundation import metrics
+from caly.foundation.ratelimit import count
 
 
 class ApiUserRateThrottle(BaseThrottle):

@@ -1,6 +1,6 @@
 from rest_framework.renderers import JSONRenderer
 
-from caly.api.errors import code_for_status, envelope, error_payload
+from caly.foundation.api.errors import code_for_status, envelope, error_payload
 
 
 class EnvelopeJSONRenderer(JSONRenderer):

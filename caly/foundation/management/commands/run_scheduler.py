@@ -7,13 +7,13 @@ from django.core.exceptions import ImproperlyConfigured
 from django.core.management.base import BaseCommand, CommandError
 from django.utils import timezone
 
-from caly.models import ScheduledJob
-from caly.ops import scheduler
+from caly.foundation.models import ScheduledJob
+from caly.foundation.ops import scheduler
 
 
 class Command(BaseCommand):
     help = (
-        "Queue the periodic jobs declared in caly/ops/scheduler.py when they are due: database backups, "
+        "Queue the periodic jobs declared in caly/foundation/ops/scheduler.py when they are due: database backups, "
         "recording retention, webhook event pruning, sign-in clean-up. It only queues; `db_worker` runs the "
         "tasks. Runs until SIGTERM or SIGINT (the Procfile's scheduler: line); several instances may run, each "
         "due job is queued once. --once queues what is due now and exits (for cron); --list shows the jobs."

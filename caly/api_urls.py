@@ -1,6 +1,6 @@
 from django.urls import include, path
 
-from caly import client_errors
+from caly.foundation import client_errors
 
 urlpatterns = [
     path("client-errors/", client_errors.ClientErrorView.as_view(), name="client-errors"),

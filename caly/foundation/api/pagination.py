@@ -23,7 +23,7 @@ from rest_framework.exceptions import ValidationError
 from rest_framework.pagination import BasePagination
 from rest_framework.response import Response
 
-from caly.api import shapes as api_schema
+from caly.foundation.api import shapes as api_schema
 
 
 def _positive_int(request, name: str, default: int, maximum: int) -> int:

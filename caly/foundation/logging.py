@@ -14,7 +14,7 @@ import re
 from datetime import UTC, datetime
 from typing import Any
 
-from caly import context
+from caly.foundation import context
 
 REDACTED = "[REDACTED]"
 _SECRET_KEY_NAMES = re.compile(
@@ -137,13 +137,13 @@ class TextFormatter(logging.Formatter):
 
 
 def build_logging_config(*, fmt: str, level: str) -> dict[str, Any]:
-    formatter = "caly.logging.JsonFormatter" if fmt == "json" else "caly.logging.TextFormatter"
+    formatter = "caly.foundation.logging.JsonFormatter" if fmt == "json" else "caly.foundation.logging.TextFormatter"
     return {
         "version": 1,
         "disable_existing_loggers": False,
         "filters": {
-            "context": {"()": "caly.logging.RequestContextFilter"},
-            "redact": {"()": "caly.logging.RedactingFilter"},
+            "context": {"()": "caly.foundation.logging.RequestContextFilter"},
+            "redact": {"()": "caly.foundation.logging.RedactingFilter"},
         },
         "formatters": {"default": {"()": formatter}},
         "handlers": {

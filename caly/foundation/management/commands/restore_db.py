@@ -4,7 +4,7 @@ import time
 
 from django.core.management.base import BaseCommand, CommandError
 
-from caly.ops import backups
+from caly.foundation.ops import backups
 
 
 class Command(BaseCommand):

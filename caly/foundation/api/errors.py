@@ -7,7 +7,7 @@ from typing import Any
 
 from rest_framework.exceptions import APIException
 
-from caly import context
+from caly.foundation import context
 
 
 class ErrorCode(StrEnum):
