@@ -31,7 +31,7 @@ from django_otp.plugins.otp_totp.models import TOTPDevice
 from accounts import onboarding, services, staff_auth
 from accounts.forms import OnboardClientForm
 from accounts.models import AuditEvent, Client, Invitation, RefreshFamily, StaffAuditEvent, User
-from caly.foundation.api.errors import ApiError
+from caly.foundation.errors import DomainError
 
 # django-otp's own device pages would show other staff members' recovery codes and let staff attach
 # an authenticator to someone else's account: enrolment is the staff member's own page, reset an action.
@@ -157,7 +157,7 @@ class ClientAdmin(RecheckMixin, admin.ModelAdmin):
                     actor=request.user,
                     channel="admin",
                 )
-            except ApiError as error:
+            except DomainError as error:
                 form.add_service_error(error, field="owner_email")
             else:
                 level = messages.SUCCESS if result.created else messages.WARNING

@@ -1,7 +1,7 @@
 """Forms of the account pages: field types and shapes only.
 
 The rules (password strength, duplicates, the last owner…) are the services'; a form shows a
-service's ApiError next to the field it names.
+service's DomainError next to the field it names.
 """
 
 from __future__ import annotations
@@ -16,11 +16,11 @@ from django.core.exceptions import ValidationError
 
 from accounts.models import Client, User
 from accounts.roles import Role
-from caly.foundation.api.errors import ApiError, ErrorCode
+from caly.foundation.errors import DomainError, ErrorCode
 
 
-def rate_limited_message(error: ApiError) -> str:
-    seconds = int(error.headers.get("Retry-After", "60"))
+def rate_limited_message(error: DomainError) -> str:
+    seconds = error.retry_after if error.retry_after is not None else 60
     if seconds < 60:
         wait = f"{seconds} second{'s' if seconds != 1 else ''}"
     else:
@@ -33,7 +33,7 @@ class ServiceForm(forms.Form):
     # The services' names for fields this form calls differently.
     field_aliases: dict[str, str] = {}
 
-    def add_service_error(self, error: ApiError, *, field: str | None = None) -> None:
+    def add_service_error(self, error: DomainError, *, field: str | None = None) -> None:
         """Show a service's refusal: VALIDATION_ERROR details by field, anything else on `field` (or the form)."""
         if error.code == ErrorCode.RATE_LIMITED:
             self.add_error(None, rate_limited_message(error))

@@ -20,7 +20,7 @@ from rest_framework_simplejwt.tokens import RefreshToken
 from rest_framework_simplejwt.utils import datetime_from_epoch, datetime_to_epoch
 
 from accounts.models import AuditAction, RefreshFamily, User
-from caly.foundation.api.errors import ApiError, ErrorCode
+from caly.foundation.errors import DomainError, ErrorCode
 
 
 @dataclass(frozen=True)
@@ -75,27 +75,27 @@ def _decode(raw: str) -> RefreshToken:
         return RefreshToken(raw)
     except TokenError as exc:
         if "expired" in str(exc):
-            raise ApiError(ErrorCode.TOKEN_EXPIRED, "The refresh token has expired; sign in again.") from None
-        raise ApiError(ErrorCode.TOKEN_INVALID, "The refresh token is not valid.") from None
+            raise DomainError(ErrorCode.TOKEN_EXPIRED, "The refresh token has expired; sign in again.") from None
+        raise DomainError(ErrorCode.TOKEN_INVALID, "The refresh token is not valid.") from None
 
 
 def refresh_family_id(raw: str) -> uuid.UUID:
-    """The family a refresh token belongs to (signature and expiry checked); raises ApiError."""
+    """The family a refresh token belongs to (signature and expiry checked); raises DomainError."""
     try:
         return uuid.UUID(str(_decode(raw)["fid"]))
     except (KeyError, ValueError):
-        raise ApiError(ErrorCode.TOKEN_INVALID, "The refresh token is not valid.") from None
+        raise DomainError(ErrorCode.TOKEN_INVALID, "The refresh token is not valid.") from None
 
 
 def family_rotate(*, raw: str) -> tuple[TokenPair, RefreshFamily]:
-    """Exchange a current refresh token for a new pair; raises ApiError(TOKEN_INVALID/TOKEN_EXPIRED).
+    """Exchange a current refresh token for a new pair; raises DomainError(TOKEN_INVALID/TOKEN_EXPIRED).
 
     The family row is locked, so of two concurrent refreshes with one token exactly one wins.
     Revocations commit even though the request then fails.
     """
     token = _decode(raw)
     family_id, jti = refresh_family_id(raw), str(token.get("jti", ""))
-    failure: ApiError | None = None
+    failure: DomainError | None = None
     reused = False
     with transaction.atomic():
         family = (
@@ -106,22 +106,22 @@ def family_rotate(*, raw: str) -> tuple[TokenPair, RefreshFamily]:
         )
         now = timezone.now()
         if family is None or family.revoked_at is not None:
-            failure = ApiError(ErrorCode.TOKEN_INVALID, "This sign-in has ended; sign in again.")
+            failure = DomainError(ErrorCode.TOKEN_INVALID, "This sign-in has ended; sign in again.")
         elif family.expires_at <= now:
-            failure = ApiError(ErrorCode.TOKEN_EXPIRED, "This sign-in has expired; sign in again.")
+            failure = DomainError(ErrorCode.TOKEN_EXPIRED, "This sign-in has expired; sign in again.")
         elif jti != family.current_jti:
             grace = timedelta(seconds=settings.JWT_REFRESH_REUSE_GRACE_SECONDS)
             if jti == family.previous_jti and family.rotated_at and now - family.rotated_at <= grace:
-                failure = ApiError(ErrorCode.TOKEN_INVALID, "This refresh token was just used; use the newest one.")
+                failure = DomainError(ErrorCode.TOKEN_INVALID, "This refresh token was just used; use the newest one.")
             else:
                 _revoke(family, reason="reuse_detected")
                 reused = True
-                failure = ApiError(
+                failure = DomainError(
                     ErrorCode.TOKEN_INVALID, "This refresh token was already used; the sign-in has been revoked."
                 )
         elif not _still_valid(family.user, token):
             _revoke(family, reason="user_changed")
-            failure = ApiError(ErrorCode.TOKEN_INVALID, "This sign-in is no longer valid; sign in again.")
+            failure = DomainError(ErrorCode.TOKEN_INVALID, "This sign-in is no longer valid; sign in again.")
         else:
             family.previous_jti, family.current_jti = family.current_jti, uuid.uuid4().hex
             family.rotated_at = now

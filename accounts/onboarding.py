@@ -6,7 +6,7 @@ changes nothing and a step cannot be jumped over. What is left is read from the 
 (a connection missing, company details never confirmed), not from a list of skipped steps: a
 step skipped in the wizard stays listed until the connection exists, wherever it was made.
 
-Functions are keyword-only and raise ApiError, like accounts.services.
+Functions are keyword-only and raise DomainError, like accounts.services.
 """
 
 from __future__ import annotations
@@ -26,7 +26,7 @@ from accounts import services
 from accounts.audit import audit_record
 from accounts.models import AuditAction, Client, Invitation, OnboardingStep, User, validate_timezone
 from accounts.roles import Capability, Role, can
-from caly.foundation.api.errors import ApiError, ErrorCode
+from caly.foundation.errors import DomainError, ErrorCode
 
 if TYPE_CHECKING:  # integrations imports accounts: its modules are imported where they are used
     from integrations.models import ExotelConnection, ShopifyConnection
@@ -45,8 +45,8 @@ DEMO_CALLS = 300
 DEMO_PRODUCTS = 40
 
 
-def _invalid(details: dict[str, list[str]]) -> ApiError:
-    return ApiError(ErrorCode.VALIDATION_ERROR, "The request is invalid.", details=details)
+def _invalid(details: dict[str, list[str]]) -> DomainError:
+    return DomainError(ErrorCode.VALIDATION_ERROR, "The request is invalid.", details=details)
 
 
 def _index(step: str) -> int:
@@ -259,7 +259,7 @@ def client_onboard(
     user = User.objects.select_related("client").filter(email=email).first()
     if user is not None and (before is None or user.client_id != before.client_id):
         owner_of = f"a user of {user.client.name}" if user.client else "a Caly staff account"
-        raise ApiError(ErrorCode.CONFLICT, f"{email} is already {owner_of}.")
+        raise DomainError(ErrorCode.CONFLICT, f"{email} is already {owner_of}.")
     if before is not None:
         if before.status in ("pending", "accepted"):
             return Onboarded(client=before.client, invitation=before, created=False, invitation_sent=False)

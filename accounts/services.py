@@ -1,7 +1,7 @@
 """Every write of the accounts app: sign-up, sign-in, passwords, profile, client settings, team.
 
 Functions are keyword-only, run in a transaction, validate with full_clean() and write the audit
-log. They raise ApiError (rendered by the API's handler; pages show its message).
+log. They raise DomainError (rendered by the API's handler; pages show its message).
 """
 
 from __future__ import annotations
@@ -26,7 +26,7 @@ from accounts.audit import audit_record
 from accounts.models import AuditAction, AuditEvent, Client, Invitation, User
 from accounts.roles import Role
 from caly.foundation import context
-from caly.foundation.api.errors import ApiError, ErrorCode
+from caly.foundation.errors import DomainError, ErrorCode
 
 logger = logging.getLogger(__name__)
 
@@ -43,20 +43,22 @@ CLIENT_SETTINGS_FIELDS = (
 )
 
 
-def _invalid(field: str, message: str) -> ApiError:
-    return ApiError(ErrorCode.VALIDATION_ERROR, "The request is invalid.", details={field: [message]})
+def _invalid(field: str, message: str) -> DomainError:
+    return DomainError(ErrorCode.VALIDATION_ERROR, "The request is invalid.", details={field: [message]})
 
 
-def _validation_error(exc: ValidationError) -> ApiError:
+def _validation_error(exc: ValidationError) -> DomainError:
     details = exc.message_dict if hasattr(exc, "error_dict") else {"non_field_errors": exc.messages}
-    return ApiError(ErrorCode.VALIDATION_ERROR, "The request is invalid.", details=details)
+    return DomainError(ErrorCode.VALIDATION_ERROR, "The request is invalid.", details=details)
 
 
 def _check_password(password: str, user: User, field: str = "password") -> None:
     try:
         validate_password(password, user)
     except ValidationError as exc:
-        raise ApiError(ErrorCode.VALIDATION_ERROR, "The request is invalid.", details={field: exc.messages}) from None
+        raise DomainError(
+            ErrorCode.VALIDATION_ERROR, "The request is invalid.", details={field: exc.messages}
+        ) from None
 
 
 def _link(path: str) -> str:
@@ -179,7 +181,7 @@ def email_verify(*, token: str) -> User:
 
 
 def user_authenticate(*, email: str, password: str) -> User:
-    """The client user with these credentials, allowed to sign in; raises ApiError otherwise.
+    """The client user with these credentials, allowed to sign in; raises DomainError otherwise.
 
     Failures are audited. Rate limits are the caller's (accounts.ratelimits), since they need the request.
     """
@@ -193,13 +195,13 @@ def user_authenticate(*, email: str, password: str) -> User:
             actor=known,
             metadata={"email": email[:254], "reason": "inactive" if known and not known.is_active else "credentials"},
         )
-        raise ApiError(ErrorCode.TOKEN_INVALID, "The email address or password is wrong.")
+        raise DomainError(ErrorCode.TOKEN_INVALID, "The email address or password is wrong.")
     if user.client is None:
-        raise ApiError(ErrorCode.PERMISSION_DENIED, "Staff accounts sign in to the admin.")
+        raise DomainError(ErrorCode.PERMISSION_DENIED, "Staff accounts sign in to the admin.")
     if not user.client.is_active:
-        raise ApiError(ErrorCode.PERMISSION_DENIED, "This company's Caly account is deactivated.")
+        raise DomainError(ErrorCode.PERMISSION_DENIED, "This company's Caly account is deactivated.")
     if not user.email_verified:
-        raise ApiError(ErrorCode.EMAIL_NOT_VERIFIED, "Please verify your email address first.")
+        raise DomainError(ErrorCode.EMAIL_NOT_VERIFIED, "Please verify your email address first.")
     return user
 
 
@@ -354,7 +356,7 @@ def _other_active_owners(member: User) -> int:
 def _check_may_manage(actor: User, member: User, new_role: str | None = None) -> None:
     touches_owner = member.role == Role.OWNER or new_role == Role.OWNER
     if touches_owner and actor.role != Role.OWNER:
-        raise ApiError(ErrorCode.PERMISSION_DENIED, "Only an owner can grant, change or remove the owner role.")
+        raise DomainError(ErrorCode.PERMISSION_DENIED, "Only an owner can grant, change or remove the owner role.")
 
 
 @transaction.atomic
@@ -367,7 +369,7 @@ def member_change_role(*, actor: User, member: User, role: str) -> User:
     if member.role == role:
         return member
     if member.role == Role.OWNER and member.is_active and not _other_active_owners(member):
-        raise ApiError(
+        raise DomainError(
             ErrorCode.CONFLICT,
             "Make someone else an owner first: the company's last owner cannot be given another role.",
         )
@@ -392,7 +394,7 @@ def member_deactivate(*, actor: User, member: User) -> User:
     if not member.is_active:
         return member
     if member.role == Role.OWNER and not _other_active_owners(member):
-        raise ApiError(
+        raise DomainError(
             ErrorCode.CONFLICT, "Make someone else an owner first: the company's last owner cannot be deactivated."
         )
     member.is_active = False
@@ -421,7 +423,7 @@ def _token_digest(token: str) -> str:
 def invitation_create(*, actor: User, email: str, role: str) -> tuple[Invitation, str]:
     """Invite `email` to the actor's client; returns the invitation and its one-time token (e-mailed)."""
     if role == Role.OWNER and actor.role != Role.OWNER:
-        raise ApiError(ErrorCode.PERMISSION_DENIED, "Only an owner can invite another owner.")
+        raise DomainError(ErrorCode.PERMISSION_DENIED, "Only an owner can invite another owner.")
     return invitation_issue(client=actor.client, email=email, role=role, invited_by=actor)
 
 
@@ -437,14 +439,14 @@ def invitation_issue(*, client: Client, email: str, role: str, invited_by: User 
     if role not in Role.values:
         raise _invalid("role", f"Must be one of {', '.join(Role.values)}.")
     if User.objects.filter(email=email, client=client).exists():
-        raise ApiError(ErrorCode.CONFLICT, "This person is already a member of your team.")
+        raise DomainError(ErrorCode.CONFLICT, "This person is already a member of your team.")
     open_invitations = Invitation.objects.for_client(client).filter(
         email=email, accepted_at__isnull=True, revoked_at__isnull=True
     )
     # An expired invitation may be replaced; a pending one must be revoked first.
     for stale in open_invitations.select_for_update():
         if stale.status == "pending":
-            raise ApiError(ErrorCode.CONFLICT, "This address already has a pending invitation.")
+            raise DomainError(ErrorCode.CONFLICT, "This address already has a pending invitation.")
         stale.revoked_at = timezone.now()
         stale.save(update_fields=["revoked_at"])
     token = secrets.token_urlsafe(32)
@@ -495,7 +497,7 @@ def invitation_email_send(*, invitation_id: int, link: str) -> None:
 @transaction.atomic
 def invitation_revoke(*, actor: User, invitation: Invitation) -> Invitation:
     if invitation.status != "pending":
-        raise ApiError(ErrorCode.CONFLICT, f"This invitation is already {invitation.status}.")
+        raise DomainError(ErrorCode.CONFLICT, f"This invitation is already {invitation.status}.")
     invitation.revoked_at = timezone.now()
     invitation.save(update_fields=["revoked_at"])
     audit_record(action=AuditAction.INVITATION_REVOKED, client=invitation.client, actor=actor, target=invitation)
@@ -523,11 +525,11 @@ def invitation_accept(*, token: str, password: str, first_name: str = "", last_n
         raise _invalid("token", "This invitation is invalid, expired, revoked or already used.")
     existing = User.objects.filter(email=invitation.email).first()
     if existing is not None and existing.client_id == invitation.client_id:
-        raise ApiError(ErrorCode.CONFLICT, f"You already belong to {invitation.client.name}: sign in instead.")
+        raise DomainError(ErrorCode.CONFLICT, f"You already belong to {invitation.client.name}: sign in instead.")
     # The link proves the address: a sign-up never verified (squatted, or abandoned) gives way to it.
     replaced_signup = existing is not None and signup_discard(user=existing)
     if existing is not None and not replaced_signup:
-        raise ApiError(
+        raise DomainError(
             ErrorCode.CONFLICT,
             "Your address already belongs to a Caly account of another company. Join with another address, "
             "or have that account removed first.",

@@ -34,7 +34,7 @@ from django_otp.plugins.otp_totp.models import TOTPDevice
 
 from accounts.audit import staff_audit_record
 from accounts.models import StaffAuditAction, User
-from caly.foundation.api.errors import ApiError, ErrorCode
+from caly.foundation.errors import DomainError, ErrorCode
 
 VERIFIED_AT_SESSION_KEY = "staff_2fa_verified_at"
 TOTP_DIGITS = re.compile(r"[0-9]{6}")
@@ -120,10 +120,10 @@ def totp_enrolment_device(*, user: User, device_id: int | None) -> TOTPDevice:
 
     Each session gets a key of its own, and a new one drops any other unconfirmed key: a key shown to
     another session (someone else who had the password) can never be the one enrolled.
-    Raises ApiError(CONFLICT) when one is enrolled already: a new one needs a reset first.
+    Raises DomainError(CONFLICT) when one is enrolled already: a new one needs a reset first.
     """
     if two_factor_enrolled(user):
-        raise ApiError(ErrorCode.CONFLICT, "An authenticator is already enrolled for this account.")
+        raise DomainError(ErrorCode.CONFLICT, "An authenticator is already enrolled for this account.")
     unconfirmed = TOTPDevice.objects.devices_for_user(user, confirmed=False)
     device = unconfirmed.filter(pk=device_id).first() if device_id is not None else None
     if device is None:
@@ -147,21 +147,21 @@ def totp_secret(device: TOTPDevice) -> str:
 def totp_enrol(*, user: User, device_id: int | None, code: str) -> tuple[TOTPDevice, list[str]]:
     """Confirm the authenticator this session is enrolling with a code from it; returns it and new recovery codes.
 
-    Raises ApiError: CONFLICT (one is enrolled already), VALIDATION_ERROR (wrong code, or the key shown
+    Raises DomainError: CONFLICT (one is enrolled already), VALIDATION_ERROR (wrong code, or the key shown
     is no longer the one being enrolled), RATE_LIMITED (too many wrong codes in a row). Refusals are audited.
     """
     if two_factor_enrolled(user):
-        raise ApiError(ErrorCode.CONFLICT, "An authenticator is already enrolled for this account.")
+        raise DomainError(ErrorCode.CONFLICT, "An authenticator is already enrolled for this account.")
     unconfirmed = TOTPDevice.objects.devices_for_user(user, confirmed=False)
     device = unconfirmed.filter(pk=device_id).first() if device_id is not None else None
     if device is None:
-        raise ApiError(
+        raise DomainError(
             ErrorCode.VALIDATION_ERROR, "That key has been replaced: scan the new code and enter a code from it."
         )
     _verify(user=user, device=device, code=_normalized(code), stage="enrolment")
     with transaction.atomic():
         if two_factor_enrolled(user):  # another tab finished first
-            raise ApiError(ErrorCode.CONFLICT, "An authenticator is already enrolled for this account.")
+            raise DomainError(ErrorCode.CONFLICT, "An authenticator is already enrolled for this account.")
         TOTPDevice.objects.devices_for_user(user, confirmed=False).exclude(pk=device.pk).delete()
         device.confirmed = True
         device.save(update_fields=["confirmed"])
@@ -198,7 +198,7 @@ def recovery_codes_left(user: User) -> int:
 def code_verify(*, user: User, code: str) -> Device:
     """The device that accepts this code: six digits from the authenticator, or an unused recovery code.
 
-    A recovery code is spent by its use. Raises ApiError: VALIDATION_ERROR (wrong code, or nothing
+    A recovery code is spent by its use. Raises DomainError: VALIDATION_ERROR (wrong code, or nothing
     enrolled), RATE_LIMITED (too many wrong codes in a row, with Retry-After). Every outcome is audited.
     """
     code = _normalized(code)
@@ -207,7 +207,7 @@ def code_verify(*, user: User, code: str) -> Device:
     device = model.objects.devices_for_user(user, confirmed=True).first()
     if device is None:
         _refused(user, reason="not enrolled", stage="sign-in")
-        raise ApiError(ErrorCode.VALIDATION_ERROR, "That code is not right.", details={"code": ["Wrong code."]})
+        raise DomainError(ErrorCode.VALIDATION_ERROR, "That code is not right.", details={"code": ["Wrong code."]})
     _verify(user=user, device=device, code=code, stage="sign-in")
     if is_totp:
         staff_audit_record(action=StaffAuditAction.TWO_FACTOR_VERIFIED, actor=user, email=user.email)
@@ -231,14 +231,14 @@ def _verify(*, user: User, device: Device, code: str, stage: str) -> None:
     if not allowed:
         retry_after = max(1, math.ceil((throttle["locked_until"] - timezone.now()).total_seconds()))
         _refused(user, reason="throttled", stage=stage)
-        raise ApiError(
+        raise DomainError(
             ErrorCode.RATE_LIMITED,
             f"Too many wrong codes; try again in {retry_after} seconds.",
-            headers={"Retry-After": str(retry_after)},
+            retry_after=retry_after,
         )
     if django_otp.verify_token(user, device.persistent_id, code) is None:
         _refused(user, reason="wrong code", stage=stage)
-        raise ApiError(ErrorCode.VALIDATION_ERROR, "That code is not right.", details={"code": ["Wrong code."]})
+        raise DomainError(ErrorCode.VALIDATION_ERROR, "That code is not right.", details={"code": ["Wrong code."]})
 
 
 def _refused(user: User, *, reason: str, stage: str) -> None:

@@ -21,7 +21,8 @@ from accounts import ratelimits, staff_auth
 from accounts.audit import staff_audit_record
 from accounts.models import StaffAuditAction, User
 from accounts.views import next_path
-from caly.foundation.api.errors import ApiError, ErrorCode
+from caly.foundation.api.errors import headers_for, status_for
+from caly.foundation.errors import DomainError, ErrorCode
 
 RECOVERY_CODES_SESSION_KEY = "staff_2fa_new_recovery_codes"
 ENROLMENT_DEVICE_SESSION_KEY = "staff_2fa_enrolment_device"  # the key this session shows, and only it may be enrolled
@@ -70,7 +71,7 @@ def login(request: HttpRequest) -> HttpResponse:
     known = User.objects.filter(email=email.strip().lower()).first()
     try:
         ratelimits.login_attempt(request, email)
-    except ApiError as error:
+    except DomainError as error:
         return _refused(request, error, email=email, known=known)
     response = admin.site.login(request)
     form = (getattr(response, "context_data", None) or {}).get("form")
@@ -104,22 +105,22 @@ def _account_kind(user: User | None) -> str:
     return "staff" if user.is_staff else "client user"
 
 
-def _refused(request, error: ApiError, *, email: str, known: User | None) -> HttpResponse:
+def _refused(request, error: DomainError, *, email: str, known: User | None) -> HttpResponse:
     if error.code != ErrorCode.RATE_LIMITED:
         raise error
     staff_audit_record(
         action=StaffAuditAction.LOGIN_RATE_LIMITED,
         actor=known if known is not None and known.is_staff else None,
         email=email,
-        details={"account": _account_kind(known), "retry_after": error.headers.get("Retry-After", "")},
+        details={"account": _account_kind(known), "retry_after": str(error.retry_after or "")},
     )
     return _page(
         request,
         "admin/staff_login_refused.html",
         "Too many sign-in attempts",
-        {"retry_after": error.headers.get("Retry-After")},
-        status=error.status_code,
-        headers=error.headers,
+        {"retry_after": error.retry_after},
+        status=status_for(error),
+        headers=headers_for(error),
     )
 
 
@@ -139,7 +140,7 @@ def enrol(request: HttpRequest) -> HttpResponse:
     if request.method == "POST":
         try:
             device, codes = staff_auth.totp_enrol(user=user, device_id=device_id, code=request.POST.get("code", ""))
-        except ApiError as exc:
+        except DomainError as exc:
             error = exc
         else:
             request.session.pop(ENROLMENT_DEVICE_SESSION_KEY, None)
@@ -170,7 +171,7 @@ def verify(request: HttpRequest) -> HttpResponse:
     if request.method == "POST":
         try:
             device = staff_auth.code_verify(user=user, code=request.POST.get("code", ""))
-        except ApiError as exc:
+        except DomainError as exc:
             error = exc
         else:
             staff_auth.mark_verified(request, device)
@@ -182,10 +183,10 @@ def verify(request: HttpRequest) -> HttpResponse:
     return _code_page(request, "admin/two_factor/verify.html", "Enter your code", context, error)
 
 
-def _code_page(request, template: str, title: str, context: dict, error: ApiError | None) -> HttpResponse:
+def _code_page(request, template: str, title: str, context: dict, error: DomainError | None) -> HttpResponse:
     if error is None:
         return _page(request, template, title, context)
-    return _page(request, template, title, context, status=error.status_code, headers=error.headers)
+    return _page(request, template, title, context, status=status_for(error), headers=headers_for(error))
 
 
 @require_http_methods(["GET"])

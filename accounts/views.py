@@ -24,7 +24,8 @@ from django.views.decorators.http import require_http_methods, require_POST, req
 from accounts import forms, onboarding, ratelimits, selectors, services
 from accounts.models import Invitation, OnboardingStep, User
 from accounts.roles import Capability, Role, can
-from caly.foundation.api.errors import ApiError, ErrorCode
+from caly.foundation.api.errors import headers_for, status_for
+from caly.foundation.errors import DomainError, ErrorCode
 
 SIGNUP_EMAIL_SESSION_KEY = "accounts.signup_email"
 
@@ -47,12 +48,12 @@ def client_user_required(capability: Capability):
     return decorator
 
 
-def _page(request, template: str, context: dict, *, error: ApiError | None = None) -> HttpResponse:
+def _page(request, template: str, context: dict, *, error: DomainError | None = None) -> HttpResponse:
     """Render a form page; a rate-limited request answers 429, an unavailable limit 503, with its Retry-After."""
     if error is None or error.code not in (ErrorCode.RATE_LIMITED, ErrorCode.SERVICE_UNAVAILABLE):
         return render(request, template, context)
-    response = render(request, template, context, status=error.status_code)
-    for header, value in error.headers.items():
+    response = render(request, template, context, status=status_for(error))
+    for header, value in headers_for(error).items():
         response[header] = value
     return response
 
@@ -61,7 +62,7 @@ def _invalid_link(request, kind: str) -> HttpResponse:
     return render(request, "accounts/link_invalid.html", {"kind": kind}, status=400)
 
 
-def _is_invalid_token(error: ApiError) -> bool:
+def _is_invalid_token(error: DomainError) -> bool:
     return error.code == ErrorCode.VALIDATION_ERROR and "token" in (error.details or {})
 
 
@@ -104,7 +105,7 @@ def signup(request: HttpRequest) -> HttpResponse:
                 )
                 request.session[SIGNUP_EMAIL_SESSION_KEY] = data["email"].lower()
                 return redirect("accounts:signup-done")
-        except ApiError as error:
+        except DomainError as error:
             form.add_service_error(error, field="email")
             return _page(request, "accounts/signup.html", {"form": form}, error=error)
     return render(request, "accounts/signup.html", {"form": form})
@@ -121,7 +122,7 @@ def verify(request: HttpRequest, token: str) -> HttpResponse:
     if request.method == "POST":
         try:
             services.email_verify(token=token)
-        except ApiError as error:
+        except DomainError as error:
             if _is_invalid_token(error):
                 return _invalid_link(request, "verify")
             raise
@@ -136,7 +137,7 @@ def _email_link_request(request, *, template: str, send: Callable[[str], None], 
     if request.method == "POST":
         try:
             ratelimits.enforce(request, group="email-links", rate_name="password_reset_ip")
-        except ApiError as error:
+        except DomainError as error:
             form.add_service_error(error)
             return _page(request, template, {"form": form}, error=error)
         if form.is_valid():
@@ -168,7 +169,7 @@ def login(request: HttpRequest) -> HttpResponse:
         try:
             ratelimits.login_attempt(request, email)
             user = services.user_authenticate(email=email, password=password)
-        except ApiError as error:
+        except DomainError as error:
             if error.code not in (ErrorCode.TOKEN_INVALID, ErrorCode.RATE_LIMITED, ErrorCode.SERVICE_UNAVAILABLE):
                 ratelimits.login_refund(request, email)  # right password, refused for another reason
             if error.code == ErrorCode.TOKEN_INVALID:
@@ -216,7 +217,7 @@ def password_reset_confirm(request: HttpRequest, token: str) -> HttpResponse:
     if request.method == "POST" and form.is_valid():
         try:
             services.password_reset_confirm(token=token, new_password=form.cleaned_data["new_password1"])
-        except ApiError as error:
+        except DomainError as error:
             if _is_invalid_token(error):
                 return _invalid_link(request, "reset")
             form.add_service_error(error)
@@ -249,7 +250,7 @@ def invitation(request: HttpRequest, token: str) -> HttpResponse:
                 _sign_in(request, user)
                 messages.success(request, f"Welcome to {user.client.name}, {user.get_short_name()}!")
                 return redirect("home")
-        except ApiError as error:
+        except DomainError as error:
             if _is_invalid_token(error):
                 return _invalid_link(request, "invitation")
             form.add_service_error(error)
@@ -276,7 +277,7 @@ def profile(request: HttpRequest) -> HttpResponse:
     if submitted == "name" and name_form.is_valid():
         try:
             services.user_update_profile(user=user, **name_form.cleaned_data)
-        except ApiError as error:
+        except DomainError as error:
             name_form.add_service_error(error)
         else:
             messages.success(request, "Your name is saved.")
@@ -288,7 +289,7 @@ def profile(request: HttpRequest) -> HttpResponse:
                 current_password=password_form.cleaned_data["current_password"],
                 new_password=password_form.cleaned_data["new_password1"],
             )
-        except ApiError as error:
+        except DomainError as error:
             password_form.add_service_error(error)
         else:
             auth.update_session_auth_hash(request, user)
@@ -309,7 +310,7 @@ def _team_change(request, change: Callable[[], object], *, done: str) -> HttpRes
     """Run a team change; its confirmation, or the service's refusal, is shown on the team page."""
     try:
         change()
-    except ApiError as error:
+    except DomainError as error:
         messages.error(request, error.message)
     else:
         messages.success(request, done)
@@ -327,7 +328,7 @@ def team(request: HttpRequest) -> HttpResponse:
             created, _ = services.invitation_create(
                 actor=request.user, email=form.cleaned_data["email"], role=form.cleaned_data["role"]
             )
-        except ApiError as error:
+        except DomainError as error:
             form.add_service_error(error, field="role" if error.code == ErrorCode.PERMISSION_DENIED else "email")
         else:
             messages.success(request, f"Invitation sent to {created.email}.")
@@ -454,7 +455,7 @@ def onboarding_company(request: HttpRequest) -> HttpResponse:
         if form.is_valid():
             try:
                 onboarding.onboarding_company_save(client=client, actor=request.user, **form.cleaned_data)
-            except ApiError as error:
+            except DomainError as error:
                 form.add_service_error(error)
             else:
                 messages.success(request, "Company details saved.")
@@ -488,7 +489,7 @@ def onboarding_exotel(request: HttpRequest) -> HttpResponse:
         if form.is_valid():
             try:
                 saved = onboarding.onboarding_exotel_save(client=client, actor=request.user, **_connection_fields(form))
-            except ApiError as error:
+            except DomainError as error:
                 form.add_service_error(error)
             else:
                 if saved.verified_at:
@@ -525,7 +526,7 @@ def onboarding_shopify(request: HttpRequest) -> HttpResponse:
                 saved = onboarding.onboarding_shopify_save(
                     client=client, actor=request.user, **_connection_fields(form)
                 )
-            except ApiError as error:
+            except DomainError as error:
                 form.add_service_error(error)
             else:
                 if saved.verified_at:

@@ -23,7 +23,7 @@ from django.utils import timezone
 
 from accounts.audit import audit_record
 from accounts.models import AuditAction, Client, User
-from caly.foundation.api.errors import ApiError, ErrorCode
+from caly.foundation.errors import DomainError, ErrorCode
 from integrations import crypto
 from integrations.credentials import CheckResult, Verdict
 from integrations.exotel.credentials import exotel_credentials_check
@@ -58,12 +58,12 @@ NOT_VERIFIED = {
 SHOP_NOT_AVAILABLE = "This shop cannot be connected to this Caly account. If it is your shop, contact Caly support."
 
 
-def _invalid(details: dict[str, list[str]]) -> ApiError:
-    return ApiError(ErrorCode.VALIDATION_ERROR, "The request is invalid.", details=details)
+def _invalid(details: dict[str, list[str]]) -> DomainError:
+    return DomainError(ErrorCode.VALIDATION_ERROR, "The request is invalid.", details=details)
 
 
-def _shop_not_available() -> ApiError:
-    return ApiError(ErrorCode.CONFLICT, SHOP_NOT_AVAILABLE)
+def _shop_not_available() -> DomainError:
+    return DomainError(ErrorCode.CONFLICT, SHOP_NOT_AVAILABLE)
 
 
 def _shop_claimed_elsewhere(connection: ShopifyConnection) -> bool:
@@ -150,7 +150,7 @@ def _save_connection(
         if (locked is None) != created or (
             locked is not None and any(getattr(locked, name) != before[name] for name in credentials)
         ):
-            raise ApiError(ErrorCode.CONFLICT, "The connection changed while it was being checked; save it again.")
+            raise DomainError(ErrorCode.CONFLICT, "The connection changed while it was being checked; save it again.")
         if isinstance(connection, ShopifyConnection) and connection.verified_at and _shop_claimed_elsewhere(connection):
             raise _shop_not_available()
         try:
@@ -161,7 +161,7 @@ def _save_connection(
                     connection.save(update_fields=sorted({*changed, *checked, "updated_at"}))
         except IntegrityError:
             if created and model.objects.filter(client=client).exists():  # a first save of ours raced this one
-                raise ApiError(
+                raise DomainError(
                     ErrorCode.CONFLICT, "The connection changed while it was being checked; save it again."
                 ) from None
             raise _shop_not_available() from None  # another account's claim committed a moment ago

@@ -16,7 +16,7 @@ from django.views.decorators.http import require_POST, require_safe
 
 from accounts.roles import Capability
 from accounts.views import client_user_required
-from caly.foundation.api.errors import ApiError
+from caly.foundation.errors import DomainError
 from integrations import services
 from integrations.forms import ExotelForm, ProductSearchForm, ShopifyForm
 from integrations.models import ExotelConnection, ShopifyConnection, WebhookEvent
@@ -86,7 +86,7 @@ def _save(request, form, save: Callable, *, form_name: str, name: str) -> HttpRe
         }
         try:
             connection = save(client=request.user.client, actor=request.user, **fields)
-        except ApiError as error:
+        except DomainError as error:
             form.add_service_error(error)
         else:
             if connection.verified_at:

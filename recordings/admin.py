@@ -17,7 +17,7 @@ from django.db import transaction
 from django.db.models import Q
 from django.template.defaultfilters import pluralize
 
-from caly.foundation.api.errors import ApiError
+from caly.foundation.errors import DomainError
 from recordings import services
 from recordings.models import Call, Recording, RecordingStatus
 
@@ -152,7 +152,7 @@ class RecordingAdmin(admin.ModelAdmin):
         for recording in queryset.filter(status__in=RETRYABLE).order_by("pk"):
             try:
                 recording_fetch_retry(recording=recording, actor=request.user)
-            except ApiError:
+            except DomainError:
                 continue  # its fetch finished (or it was deleted) in the meantime
             retried += 1
         message = f"Set {retried} recording{pluralize(retried)} to pending."

@@ -11,7 +11,7 @@ import re
 
 from django.http import HttpResponse, HttpResponseRedirect, StreamingHttpResponse
 
-from caly.foundation.api.errors import ApiError, ErrorCode
+from caly.foundation.errors import DomainError, ErrorCode
 from recordings import storage
 from recordings.models import Recording
 
@@ -65,10 +65,10 @@ def recording_response(recording: Recording, *, range_header: str | None, attach
         handle = storage.open_object(recording.storage_key)
     except OSError as exc:
         logger.error("Recording %s cannot be read from storage: %s", recording.public_id, exc)
-        raise ApiError(
+        raise DomainError(
             ErrorCode.SERVICE_UNAVAILABLE,
             "The recording cannot be read from storage right now; try again shortly.",
-            headers={"Retry-After": str(STORAGE_RETRY_AFTER_SECONDS)},
+            retry_after=STORAGE_RETRY_AFTER_SECONDS,
         ) from None
     wanted = parse_range(range_header, size)
     if wanted is False:

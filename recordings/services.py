@@ -15,7 +15,7 @@ from django.utils import timezone
 
 from accounts.audit import audit_record
 from accounts.models import AuditAction, Client, User
-from caly.foundation.api.errors import ApiError, ErrorCode
+from caly.foundation.errors import DomainError, ErrorCode
 from recordings import storage
 from recordings.models import Call, Recording, RecordingStatus
 
@@ -37,7 +37,7 @@ def call_update(*, call: Call, actor: User, **fields: Any) -> Call:
     changed = {}
     for name, value in fields.items():
         if name not in CALL_EDITABLE_FIELDS:
-            raise ApiError(ErrorCode.VALIDATION_ERROR, "The request is invalid.", details={name: ["Read-only."]})
+            raise DomainError(ErrorCode.VALIDATION_ERROR, "The request is invalid.", details={name: ["Read-only."]})
         if getattr(call, name) != value:
             changed[name] = {"old": str(getattr(call, name)), "new": str(value)}
             setattr(call, name, value)
@@ -45,7 +45,7 @@ def call_update(*, call: Call, actor: User, **fields: Any) -> Call:
         try:
             call.full_clean()
         except ValidationError as exc:
-            raise ApiError(ErrorCode.VALIDATION_ERROR, "The request is invalid.", details=exc.message_dict) from None
+            raise DomainError(ErrorCode.VALIDATION_ERROR, "The request is invalid.", details=exc.message_dict) from None
         call.save(update_fields=[*changed, "updated_at"])
         audit_record(action=AuditAction.CALL_UPDATED, client=call.client, actor=actor, target=call, metadata=changed)
     return call
@@ -79,7 +79,7 @@ def recording_store(
     """
     if not content_type.startswith("audio/"):
         # Local downloads are served from our own origin: only audio may be stored and served.
-        raise ApiError(ErrorCode.UNSUPPORTED_MEDIA_TYPE, f"A recording must be audio, not {content_type!r}.")
+        raise DomainError(ErrorCode.UNSUPPORTED_MEDIA_TYPE, f"A recording must be audio, not {content_type!r}.")
     recording = _live_recording(call)
     key = storage.recording_key(
         client_public_id=call.client.public_id,

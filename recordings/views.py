@@ -27,8 +27,8 @@ from accounts import onboarding
 from accounts.forms import ServiceForm
 from accounts.roles import Capability, can
 from accounts.views import client_user_required, onboarding_redirect
-from caly.foundation.api.errors import ApiError
 from caly.foundation.api.pagination import KeysetPagination
+from caly.foundation.errors import DomainError
 from recordings import selectors, services
 from recordings.api.serializers import CallFilterSerializer
 from recordings.api.views import CallListView
@@ -332,7 +332,7 @@ def call_edit(request: HttpRequest, public_id) -> HttpResponse:
     if form.is_valid():
         try:
             services.call_update(call=call, actor=request.user, **form.cleaned_data)
-        except ApiError as error:
+        except DomainError as error:
             form.add_service_error(error)
             call.refresh_from_db()  # the service may have set fields before refusing
         else:

@@ -9,8 +9,8 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from accounts.models import Client
-from caly.foundation.api.errors import ApiError, ErrorCode
 from caly.foundation.api.pagination import KeysetPagination, PageNumberPagination
+from caly.foundation.errors import DomainError, ErrorCode
 
 
 class EchoSerializer(serializers.Serializer):
@@ -53,7 +53,7 @@ class ConflictView(APIView):
     permission_classes = [AllowAny]
 
     def get(self, request):
-        raise ApiError(ErrorCode.CONFLICT, "That already exists.", details={"email": "taken"})
+        raise DomainError(ErrorCode.CONFLICT, "That already exists.", details={"email": "taken"})
 
 
 class BoomView(APIView):

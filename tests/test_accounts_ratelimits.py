@@ -421,14 +421,14 @@ def test_it_counts_attempts_before_checking_passwords_so_parallel_ones_cannot_sl
     from django.utils import timezone
 
     from accounts import ratelimits
-    from caly.foundation.api.errors import ApiError
+    from caly.foundation.errors import DomainError
 
     settings.RATE_LIMITS = {**settings.RATE_LIMITS, "login_account": "5/15m", "login_ip": "100/15m"}
     request = rf.post("/api/v1/auth/login", REMOTE_ADDR="198.51.100.7")
     with time_machine.travel(timezone.now(), tick=False):
         for _ in range(5):
             ratelimits.login_attempt(request, "victim@acme.example")
-        with pytest.raises(ApiError) as error:
+        with pytest.raises(DomainError) as error:
             ratelimits.login_attempt(request, "victim@acme.example")
         assert error.value.code == "RATE_LIMITED"
         ratelimits.login_refund(request, "victim@acme.example")

@@ -14,7 +14,7 @@ from rest_framework_simplejwt.tokens import AccessToken, RefreshToken
 
 from accounts import jwt
 from accounts.models import AuditAction, AuditEvent, RefreshFamily
-from caly.foundation.api.errors import ApiError
+from caly.foundation.errors import DomainError
 
 pytestmark = pytest.mark.django_db
 
@@ -181,7 +181,7 @@ def test_it_lets_exactly_one_of_two_concurrent_refreshes_win(alice, settings):
         try:
             jwt.family_rotate(raw=pair.refresh)
             outcomes.append("won")
-        except ApiError as error:
+        except DomainError as error:
             outcomes.append(str(error.code))
         finally:
             connection.close()

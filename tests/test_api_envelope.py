@@ -141,7 +141,8 @@ def test_it_answers_a_plain_django_crash_under_api_with_the_envelope(client):
 
 
 def test_it_documents_every_error_code_with_a_status():
-    from caly.foundation.api.errors import ERRORS, ErrorCode
+    from caly.foundation.api.errors import ERRORS
+    from caly.foundation.errors import ErrorCode
 
     assert set(ERRORS) == set(ErrorCode)
     assert all(400 <= status < 600 for status, _ in ERRORS.values())

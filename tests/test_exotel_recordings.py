@@ -18,7 +18,7 @@ from prometheus_client import REGISTRY
 
 from accounts import jwt
 from accounts.models import AuditAction, AuditEvent
-from caly.foundation.api.errors import ApiError
+from caly.foundation.errors import DomainError, ErrorCode
 from integrations.exotel.services import recording_fetch, recording_fetch_retry
 from integrations.exotel.tasks import fetch_recording
 from integrations.models import WebhookEvent
@@ -463,7 +463,7 @@ def test_a_recording_noted_without_a_url_is_located_through_call_details(
 @pytest.mark.parametrize("status", ["stored", "fetching", "deleted"])
 def test_only_failed_or_pending_recordings_are_retried(exotel_connection, staff, status):
     recording = RecordingFactory(call=CallFactory(client=exotel_connection.client), status=status)
-    with pytest.raises(ApiError) as raised:
+    with pytest.raises(DomainError) as raised:
         recording_fetch_retry(recording=recording, actor=staff)
-    assert raised.value.status_code == 409
+    assert raised.value.code == ErrorCode.CONFLICT
     assert Recording.objects.get().status == status and not AuditEvent.objects.exists()

@@ -18,7 +18,7 @@ from prometheus_client.parser import text_string_to_metric_families
 
 from accounts import jwt, ratelimits
 from caly.foundation import metrics, prometheus_multiprocess
-from caly.foundation.api.errors import ApiError
+from caly.foundation.errors import DomainError
 from caly.foundation.ratelimit import enforce_rate
 from integrations import inbox
 from integrations.models import WebhookProvider, WebhookStatus
@@ -352,7 +352,7 @@ def test_rate_limit_refusals_are_counted_per_group(rf):
         enforce_rate(request, group="metrics-test", key="ip", rate="2/m")
         enforce_rate(request, group="metrics-test", key="ip", rate="2/m")
         for _ in range(2):
-            with pytest.raises(ApiError):
+            with pytest.raises(DomainError):
                 enforce_rate(request, group="metrics-test", key="ip", rate="2/m")
 
     assert value("caly_rate_limit_rejections_total", group="metrics-test") == before + 2
@@ -370,7 +370,7 @@ def test_login_and_api_refusals_are_counted(api, alice, settings, rf):
         assert api.get("/api/v1/me", HTTP_AUTHORIZATION=f"Bearer {token}").status_code == 429
         request = rf.post("/api/v1/auth/login", REMOTE_ADDR="198.51.100.31")
         ratelimits.login_attempt(request, "victim@acme.example")
-        with pytest.raises(ApiError):
+        with pytest.raises(DomainError):
             ratelimits.login_attempt(request, "victim@acme.example")
 
     assert value("caly_rate_limit_rejections_total", group="api-user") == api_before + 1

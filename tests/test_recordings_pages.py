@@ -12,7 +12,7 @@ from django.test import Client as BrowserClient
 
 from accounts.models import AuditAction, AuditEvent
 from accounts.roles import Capability, Role, can
-from caly.foundation.api.errors import ApiError, ErrorCode
+from caly.foundation.errors import DomainError, ErrorCode
 from recordings import selectors, services
 from recordings.demo import wav_tones
 from recordings.models import Call, Recording, RecordingStatus
@@ -400,10 +400,10 @@ def test_it_shows_the_follow_up_forms_errors(client_a, recorded_call):
     ("error", "shown"),
     [
         (
-            ApiError(ErrorCode.VALIDATION_ERROR, "The request is invalid.", details={"notes": ["Too rude."]}),
+            DomainError(ErrorCode.VALIDATION_ERROR, "The request is invalid.", details={"notes": ["Too rude."]}),
             "Too rude.",
         ),
-        (ApiError(ErrorCode.CONFLICT, "Someone else changed this call."), "Someone else changed this call."),
+        (DomainError(ErrorCode.CONFLICT, "Someone else changed this call."), "Someone else changed this call."),
     ],
 )
 def test_it_shows_the_services_refusal_on_the_form(client_a, recorded_call, monkeypatch, error, shown):

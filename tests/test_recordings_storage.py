@@ -266,9 +266,9 @@ def test_a_delete_during_a_store_wins(local_storage, client_a, django_capture_on
 
 
 def test_it_refuses_to_store_anything_but_audio(backend, client_a):
-    from caly.foundation.api.errors import ApiError
+    from caly.foundation.errors import DomainError
 
     call = make_call(client_a)
-    with pytest.raises(ApiError):
+    with pytest.raises(DomainError):
         services.recording_store(call=call, stream=io.BytesIO(b"<script>alert(1)</script>"), content_type="text/html")
     assert backend.keys() == [] and not Recording.objects.filter(call=call).exists()

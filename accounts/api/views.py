@@ -13,8 +13,8 @@ from accounts.api.base import PublicAPIView, TenantAPIView
 from accounts.models import AuditAction, AuditEvent, Invitation, User
 from accounts.roles import Capability
 from caly.foundation import context
-from caly.foundation.api.errors import ApiError, ErrorCode
 from caly.foundation.api.pagination import KeysetPagination
+from caly.foundation.errors import DomainError, ErrorCode
 
 AUTH_TAG = ["auth"]
 TEAM_TAG = ["team"]
@@ -107,7 +107,7 @@ class LoginView(PublicAPIView):
         ratelimits.login_attempt(request, data["email"])
         try:
             user = services.user_authenticate(email=data["email"], password=data["password"])
-        except ApiError as error:
+        except DomainError as error:
             if error.code != ErrorCode.TOKEN_INVALID:  # right password, refused for another reason
                 ratelimits.login_refund(request, data["email"])
             raise

@@ -11,8 +11,8 @@ from rest_framework.permissions import AllowAny
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from caly.foundation.api.errors import ApiError, ErrorCode
 from caly.foundation.api.serializers import RequestSerializer
+from caly.foundation.errors import DomainError, ErrorCode
 from caly.foundation.ratelimit import enforce_rate
 
 logger = logging.getLogger("caly.client_errors")
@@ -44,7 +44,7 @@ class ClientErrorView(APIView):
     def post(self, request):
         length = request.META.get("CONTENT_LENGTH") or "0"
         if not length.isdigit() or int(length) > settings.CLIENT_ERRORS_MAX_BYTES:
-            raise ApiError(
+            raise DomainError(
                 ErrorCode.PAYLOAD_TOO_LARGE, f"Reports are limited to {settings.CLIENT_ERRORS_MAX_BYTES} bytes."
             )
         enforce_rate(request, group="client-errors", key="ip", rate=settings.CLIENT_ERRORS_RATE)

@@ -16,7 +16,8 @@ from django.template import loader
 from django.views.decorators.csrf import csrf_exempt
 
 from caly.foundation import context
-from caly.foundation.api.errors import ErrorCode, envelope, error_payload
+from caly.foundation.api.errors import envelope, error_payload
+from caly.foundation.errors import ErrorCode
 
 _PAGES = {
     400: ("400.html", ErrorCode.MALFORMED_REQUEST, "Bad request."),

@@ -42,7 +42,7 @@ from prometheus_client import Counter
 from redis.exceptions import RedisError
 
 from caly.foundation import metrics
-from caly.foundation.api.errors import ApiError, ErrorCode
+from caly.foundation.errors import DomainError, ErrorCode
 
 logger = logging.getLogger("caly.ratelimit")
 
@@ -154,7 +154,7 @@ def give_back_in_process(request, *, group: str, key, rate: str) -> None:
 
 
 def enforce_rate(request, *, group: str, key, rate: str) -> None:
-    """Count this request against `rate` for `key`; raise ApiError(RATE_LIMITED) past it."""
+    """Count this request against `rate` for `key`; raise DomainError(RATE_LIMITED) past it."""
     usage = count(request, group=group, key=key, rate=rate)
     if usage and usage["should_limit"]:
         raise_rate_limited(usage["time_left"], group=group)
@@ -188,10 +188,10 @@ def raise_rate_limited(time_left: float, *, group: str) -> None:
     """Refuse with 429 and Retry-After; counted per limit group in caly_rate_limit_rejections_total."""
     metrics.record_rate_limited(group)
     retry_after = max(1, math.ceil(time_left))
-    raise ApiError(
+    raise DomainError(
         ErrorCode.RATE_LIMITED,
         f"Too many requests; try again in {retry_after} seconds.",
-        headers={"Retry-After": str(retry_after)},
+        retry_after=retry_after,
     )
 
 

@@ -8,7 +8,7 @@ from rest_framework.response import Response
 
 from accounts.api.base import TenantAPIView
 from accounts.roles import Capability
-from caly.foundation.api.errors import ApiError, ErrorCode
+from caly.foundation.errors import DomainError, ErrorCode
 from integrations import services
 from integrations.api import serializers as s
 from integrations.models import ExotelConnection, ShopifyConnection
@@ -48,7 +48,7 @@ class _ConnectionView(TenantAPIView):
     def connection(self, *, required: bool = True):
         connection = self.get_queryset().first()
         if connection is None and required:
-            raise ApiError(ErrorCode.NOT_FOUND, f"{self.provider_name} is not connected.")
+            raise DomainError(ErrorCode.NOT_FOUND, f"{self.provider_name} is not connected.")
         return connection
 
 

@@ -22,7 +22,7 @@ from django.utils import timezone
 from accounts.audit import audit_record
 from accounts.models import AuditAction, Client, User
 from caly.foundation import metrics
-from caly.foundation.api.errors import ApiError, ErrorCode
+from caly.foundation.errors import DomainError, ErrorCode
 from caly.foundation.tasks import backoff_seconds, enqueue_with_transaction, retry_later
 from integrations.credentials import CheckResult
 from integrations.exotel import payload
@@ -197,19 +197,21 @@ def exotel_call_place(
 ) -> Call:
     """Ask Exotel to ring `from_number` (the agent) and connect it to `to_number`; returns the queued call.
 
-    Raises ApiError: CONFLICT (Exotel not connected, no caller id), VALIDATION_ERROR (a caller id
+    Raises DomainError: CONFLICT (Exotel not connected, no caller id), VALIDATION_ERROR (a caller id
     that is not the connection's), PROVIDER_ERROR (Exotel refused) or SERVICE_UNAVAILABLE.
     """
     connection = ExotelConnection.objects.for_client(client).first()
     if connection is None:
-        raise ApiError(ErrorCode.CONFLICT, "Exotel is not connected: connect it on the integrations page first.")
+        raise DomainError(ErrorCode.CONFLICT, "Exotel is not connected: connect it on the integrations page first.")
     caller_ids = [str(number) for number in connection.caller_ids or []]
     if caller_id is None:
         if not caller_ids:
-            raise ApiError(ErrorCode.CONFLICT, "The Exotel connection has no caller ids: add an ExoPhone to it first.")
+            raise DomainError(
+                ErrorCode.CONFLICT, "The Exotel connection has no caller ids: add an ExoPhone to it first."
+            )
         caller_id = caller_ids[0]
     elif caller_id not in caller_ids:
-        raise ApiError(
+        raise DomainError(
             ErrorCode.VALIDATION_ERROR,
             "The request is invalid.",
             details={"caller_id": ["Use one of the Exotel connection's caller ids."]},
@@ -230,17 +232,18 @@ def exotel_call_place(
         with ExotelClient(connection) as exotel:
             answer = exotel.connect(form)
     except ExotelUnavailable as exc:
-        headers = {"Retry-After": str(max(1, round(exc.retry_after or 30)))}
-        raise ApiError(
-            ErrorCode.SERVICE_UNAVAILABLE, f"Exotel could not place the call: {exc}", headers=headers
+        raise DomainError(
+            ErrorCode.SERVICE_UNAVAILABLE,
+            f"Exotel could not place the call: {exc}",
+            retry_after=max(1, round(exc.retry_after or 30)),
         ) from None
     except ExotelError as exc:
-        raise ApiError(ErrorCode.PROVIDER_ERROR, f"Exotel did not place the call: {exc}") from None
+        raise DomainError(ErrorCode.PROVIDER_ERROR, f"Exotel did not place the call: {exc}") from None
     try:
         started_at = payload.exotel_time(payload.text(answer, "StartTime", "DateCreated"), name="StartTime")
         call_sid = payload.call_sid({"CallSid": answer.get("Sid")})
     except payload.PayloadError as exc:
-        raise ApiError(ErrorCode.PROVIDER_ERROR, f"Exotel's answer was not understood: {exc}") from None
+        raise DomainError(ErrorCode.PROVIDER_ERROR, f"Exotel's answer was not understood: {exc}") from None
     metadata = {"caller_id": caller_id, "placed_by": str(actor.public_id)}
     if custom_field:
         metadata["custom_field"] = custom_field
@@ -306,11 +309,11 @@ def exotel_recording_queue(*, call: Call, source_url: str) -> Recording | None:
 def recording_fetch_retry(*, recording: Recording, actor: User | None) -> Recording:
     """Set a failed (or stuck pending) recording back to pending and queue its fetch; audited.
 
-    Raises ApiError(CONFLICT) for a recording that is stored, being fetched or deleted.
+    Raises DomainError(CONFLICT) for a recording that is stored, being fetched or deleted.
     """
     recording = Recording.objects.select_for_update().select_related("client").get(pk=recording.pk)
     if recording.status not in (RecordingStatus.FAILED, RecordingStatus.PENDING):
-        raise ApiError(
+        raise DomainError(
             ErrorCode.CONFLICT, f"The recording is {recording.status}: only failed or pending ones are retried."
         )
     previous = recording.status
@@ -369,7 +372,7 @@ def recording_fetch(*, recording_id: int, attempt: int = 1) -> Recording | None:
         return _fetch_again(recording, attempt, str(exc), counted=storing, retry_after=exc.retry_after)
     except ExotelRefused as exc:
         return _fetch_failed(recording, str(exc), counted=storing)
-    except ApiError as exc:  # recording_store refuses what is not audio
+    except DomainError as exc:  # recording_store refuses what is not audio
         return _fetch_failed(recording, exc.message, counted=storing)
     except Exception as exc:  # storage (S3) down, a stream cut mid-way: try again later
         logger.warning("Fetching recording %s failed: %s", recording.public_id, exc)

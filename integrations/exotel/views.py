@@ -21,12 +21,13 @@ from django.conf import settings
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
 from rest_framework import serializers
+from rest_framework.exceptions import AuthenticationFailed, NotAuthenticated
 from rest_framework.parsers import FormParser, MultiPartParser
 from rest_framework.response import Response
 
 from accounts.api.base import PublicAPIView
-from caly.foundation.api.errors import ApiError, ErrorCode
 from caly.foundation.api.parsers import JSONParser
+from caly.foundation.errors import DomainError, ErrorCode
 from caly.foundation.ratelimit import client_ip, enforce_rate
 from integrations import crypto
 from integrations.exotel import payload
@@ -37,7 +38,8 @@ from integrations.models import ExotelConnection, WebhookProvider
 logger = logging.getLogger("caly.webhooks")
 
 TAGS = ["webhooks"]
-BASIC_CHALLENGE = {"WWW-Authenticate": 'Basic realm="Caly Exotel callbacks", charset="UTF-8"'}
+# DRF adds it as WWW-Authenticate to the 401s below (get_authenticate_header).
+BASIC_CHALLENGE = 'Basic realm="Caly Exotel callbacks", charset="UTF-8"'
 CONNECTION_FIELDS = (
     "id",
     "public_id",
@@ -119,6 +121,9 @@ class _ExotelWebhookView(PublicAPIView):
     topic = ""
     serializer_class = WebhookAckSerializer
 
+    def get_authenticate_header(self, request) -> str:
+        return BASIC_CHALLENGE
+
     def _connection(self, request, public_id, token: str) -> ExotelConnection:
         connection = (
             ExotelConnection.objects.select_related("client")
@@ -134,9 +139,9 @@ class _ExotelWebhookView(PublicAPIView):
             )
         except crypto.DecryptionError:
             logger.error("Exotel connection %s: the webhook token cannot be decrypted", public_id)
-            raise ApiError(ErrorCode.SERVICE_UNAVAILABLE, "Callbacks are briefly unavailable.") from None
+            raise DomainError(ErrorCode.SERVICE_UNAVAILABLE, "Callbacks are briefly unavailable.") from None
         if not valid:
-            raise ApiError(ErrorCode.NOT_FOUND, "No such callback URL.")
+            raise DomainError(ErrorCode.NOT_FOUND, "No such callback URL.")
         if connection.callback_username:
             _check_basic_credentials(request, connection)
         enforce_rate(
@@ -151,14 +156,14 @@ class _ExotelWebhookView(PublicAPIView):
         try:
             fields = payload.parse_body(body, content_type or payload.QUERY)
         except payload.UnsupportedContentType as exc:
-            raise ApiError(ErrorCode.UNSUPPORTED_MEDIA_TYPE, str(exc)) from None
+            raise DomainError(ErrorCode.UNSUPPORTED_MEDIA_TYPE, str(exc)) from None
         except payload.PayloadError as exc:
-            raise ApiError(ErrorCode.MALFORMED_REQUEST, str(exc)) from None
+            raise DomainError(ErrorCode.MALFORMED_REQUEST, str(exc)) from None
         try:
             call_sid = payload.call_sid(fields)
         except payload.PayloadError as exc:
             details = {"CallSid": [str(exc)]}
-            raise ApiError(ErrorCode.VALIDATION_ERROR, "The request is invalid.", details=details) from None
+            raise DomainError(ErrorCode.VALIDATION_ERROR, "The request is invalid.", details=details) from None
         state = payload.text(fields, "CallType" if self.topic == PASSTHRU else "Status") or "-"
         event_type = payload.text(fields, "EventType")
         kind = "passthru" if self.topic == PASSTHRU else "status"
@@ -181,9 +186,7 @@ class _ExotelWebhookView(PublicAPIView):
 def _check_basic_credentials(request, connection: ExotelConnection) -> None:
     scheme, _, encoded = request.headers.get("Authorization", "").partition(" ")
     if scheme.lower() != "basic" or not encoded.strip():
-        raise ApiError(
-            ErrorCode.AUTHENTICATION_REQUIRED, "These callbacks need HTTP Basic credentials.", headers=BASIC_CHALLENGE
-        )
+        raise NotAuthenticated("These callbacks need HTTP Basic credentials.")
     try:
         username, _, password = base64.b64decode(encoded.strip(), validate=True).decode("utf-8").partition(":")
     except (binascii.Error, UnicodeDecodeError):
@@ -191,7 +194,7 @@ def _check_basic_credentials(request, connection: ExotelConnection) -> None:
     matches = hmac.compare_digest(username.encode(), connection.callback_username.encode())
     matches &= password is not None and hmac.compare_digest(password.encode(), connection.callback_password.encode())
     if not matches:
-        raise ApiError(ErrorCode.TOKEN_INVALID, "The callback credentials are wrong.", headers=BASIC_CHALLENGE)
+        raise AuthenticationFailed("The callback credentials are wrong.")
 
 
 class ExotelStatusCallbackView(_ExotelWebhookView):
@@ -236,5 +239,5 @@ class ExotelPassthruView(_ExotelWebhookView):
             # WSGI passes the query string's raw bytes as latin-1: this gets them back unchanged.
             query = request.META.get("QUERY_STRING", "").encode("iso-8859-1")
         except UnicodeEncodeError:
-            raise ApiError(ErrorCode.MALFORMED_REQUEST, "The query string is not valid.") from None
+            raise DomainError(ErrorCode.MALFORMED_REQUEST, "The query string is not valid.") from None
         return self._receive(request, connection, query, "")

@@ -29,7 +29,7 @@ from rest_framework.parsers import BaseParser
 from rest_framework.response import Response
 
 from accounts.api.base import PublicAPIView
-from caly.foundation.api.errors import ApiError, ErrorCode
+from caly.foundation.errors import DomainError, ErrorCode
 from caly.foundation.ratelimit import enforce_rate
 from integrations.inbox import webhook_receive
 from integrations.models import ShopifyConnection, WebhookProvider
@@ -102,12 +102,12 @@ class ShopifyWebhookView(PublicAPIView):
             .first()
         )
         if connection is None:
-            raise ApiError(ErrorCode.NOT_FOUND, "No Shopify connection has this webhook address.")
+            raise DomainError(ErrorCode.NOT_FOUND, "No Shopify connection has this webhook address.")
         body = _body(request)
         _verify(request, connection, body)
         media_type = (request.content_type or "").split(";", 1)[0].strip().lower()
         if media_type and media_type != RawBodyParser.media_type:  # Shopify sends JSON only
-            raise ApiError(ErrorCode.UNSUPPORTED_MEDIA_TYPE, "Deliveries must be application/json.")
+            raise DomainError(ErrorCode.UNSUPPORTED_MEDIA_TYPE, "Deliveries must be application/json.")
 
         webhook_id = request.headers.get("X-Shopify-Webhook-Id", "").strip()
         topic = request.headers.get("X-Shopify-Topic", "").strip()
@@ -117,17 +117,17 @@ class ShopifyWebhookView(PublicAPIView):
         if not topic or len(topic) > 100:
             problems["X-Shopify-Topic"] = ["Required, at most 100 characters."]
         if problems:
-            raise ApiError(ErrorCode.VALIDATION_ERROR, "The delivery's headers are incomplete.", details=problems)
+            raise DomainError(ErrorCode.VALIDATION_ERROR, "The delivery's headers are incomplete.", details=problems)
         try:
             payload = json.loads(body)
         except (ValueError, RecursionError):
-            raise ApiError(ErrorCode.MALFORMED_REQUEST, "The body is not valid JSON.") from None
+            raise DomainError(ErrorCode.MALFORMED_REQUEST, "The body is not valid JSON.") from None
         if not isinstance(payload, dict):
-            raise ApiError(ErrorCode.MALFORMED_REQUEST, "The body is not a JSON object.")
+            raise DomainError(ErrorCode.MALFORMED_REQUEST, "The body is not a JSON object.")
         problem = topic_problem(topic, payload, shop_domain=connection.shop_domain)
         if problem:
             _count_failure(request)
-            raise ApiError(
+            raise DomainError(
                 ErrorCode.VALIDATION_ERROR,
                 "The delivery's topic does not fit its body.",
                 details={"X-Shopify-Topic": [problem]},
@@ -155,7 +155,7 @@ def _body(request) -> bytes:
     limit = settings.DATA_UPLOAD_MAX_MEMORY_SIZE
     length = request.META.get("CONTENT_LENGTH") or "0"
     if not length.isdigit() or int(length) > limit:
-        raise ApiError(ErrorCode.PAYLOAD_TOO_LARGE, f"Deliveries are limited to {limit} bytes.")
+        raise DomainError(ErrorCode.PAYLOAD_TOO_LARGE, f"Deliveries are limited to {limit} bytes.")
     return request.body
 
 
@@ -173,7 +173,7 @@ def _verify(request, connection: ShopifyConnection, body: bytes) -> None:
     """The HMAC of the exact bytes, compared in constant time, and the shop it claims to come from."""
     if not connection.webhook_secret:
         _count_failure(request)
-        raise ApiError(
+        raise DomainError(
             ErrorCode.TOKEN_INVALID, "This connection has no webhook secret yet; set it on the integrations page."
         )
     provided = request.headers.get("X-Shopify-Hmac-Sha256", "").strip().encode("latin-1", errors="replace")
@@ -182,4 +182,4 @@ def _verify(request, connection: ShopifyConnection, body: bytes) -> None:
     shop = request.headers.get("X-Shopify-Shop-Domain", "").strip().lower()
     if not signed or shop != connection.shop_domain:
         _count_failure(request)
-        raise ApiError(ErrorCode.TOKEN_INVALID, "The delivery's signature or shop does not match this connection.")
+        raise DomainError(ErrorCode.TOKEN_INVALID, "The delivery's signature or shop does not match this connection.")

@@ -5,10 +5,10 @@ from django.core.management.base import BaseCommand, CommandError
 
 from accounts import onboarding
 from accounts.models import Client
-from caly.foundation.api.errors import ApiError, ErrorCode
+from caly.foundation.errors import DomainError, ErrorCode
 
 
-def error_text(error: ApiError) -> str:
+def error_text(error: DomainError) -> str:
     """A refusal in the command's own words: each problem named by its option."""
     if error.code != ErrorCode.VALIDATION_ERROR or not isinstance(error.details, dict):
         return error.message
@@ -44,7 +44,7 @@ class Command(BaseCommand):
                 actor=None,
                 channel="command",
             )
-        except ApiError as error:
+        except DomainError as error:
             raise CommandError(error_text(error)) from None
         lines = onboarding.onboarding_summary(result)
         style = self.style.SUCCESS if result.created else self.style.WARNING

@@ -1,34 +1,11 @@
-"""The API's error codes, its one typed error, and the one function that shapes every body."""
+"""The HTTP side of errors: each code's status and headers, and the one function that shapes every body."""
 
 from __future__ import annotations
 
-from enum import StrEnum
 from typing import Any
 
-from rest_framework.exceptions import APIException
-
 from caly.foundation import context
-
-
-class ErrorCode(StrEnum):
-    VALIDATION_ERROR = "VALIDATION_ERROR"
-    MALFORMED_REQUEST = "MALFORMED_REQUEST"
-    AUTHENTICATION_REQUIRED = "AUTHENTICATION_REQUIRED"
-    TOKEN_INVALID = "TOKEN_INVALID"
-    TOKEN_EXPIRED = "TOKEN_EXPIRED"
-    PERMISSION_DENIED = "PERMISSION_DENIED"
-    EMAIL_NOT_VERIFIED = "EMAIL_NOT_VERIFIED"
-    NOT_FOUND = "NOT_FOUND"
-    METHOD_NOT_ALLOWED = "METHOD_NOT_ALLOWED"
-    NOT_ACCEPTABLE = "NOT_ACCEPTABLE"
-    CONFLICT = "CONFLICT"
-    PAYLOAD_TOO_LARGE = "PAYLOAD_TOO_LARGE"
-    UNSUPPORTED_MEDIA_TYPE = "UNSUPPORTED_MEDIA_TYPE"
-    RATE_LIMITED = "RATE_LIMITED"
-    INTERNAL_ERROR = "INTERNAL_ERROR"
-    PROVIDER_ERROR = "PROVIDER_ERROR"
-    SERVICE_UNAVAILABLE = "SERVICE_UNAVAILABLE"
-
+from caly.foundation.errors import DomainError, ErrorCode
 
 # code -> (HTTP status, when it happens). The README's error table is generated from this.
 ERRORS: dict[ErrorCode, tuple[int, str]] = {
@@ -70,24 +47,14 @@ def code_for_status(status: int) -> ErrorCode:
     return _CODE_FOR_STATUS.get(status, ErrorCode.INTERNAL_ERROR if status >= 500 else ErrorCode.VALIDATION_ERROR)
 
 
-class ApiError(APIException):
-    """Raise from services and views; the exception handler renders it in the envelope."""
+def status_for(error: DomainError) -> int:
+    """The HTTP status a domain error answers with: its code's, from the table above."""
+    return ERRORS[error.code][0]
 
-    def __init__(
-        self,
-        code: ErrorCode,
-        message: str,
-        *,
-        details: Any = None,
-        status: int | None = None,
-        headers: dict[str, str] | None = None,
-    ):
-        self.code = code
-        self.status_code = status or ERRORS[code][0]
-        self.message = message
-        self.details = details
-        self.headers = headers or {}
-        super().__init__(detail=message, code=str(code))
+
+def headers_for(error: DomainError) -> dict[str, str]:
+    """The HTTP headers a domain error carries: Retry-After when it says when to try again."""
+    return {"Retry-After": str(error.retry_after)} if error.retry_after is not None else {}
 
 
 def error_payload(code: ErrorCode | str, message: str, details: Any = None) -> dict[str, Any]:

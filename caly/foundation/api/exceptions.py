@@ -15,7 +15,8 @@ from rest_framework.response import Response
 from rest_framework.views import set_rollback
 from rest_framework_simplejwt.exceptions import InvalidToken
 
-from caly.foundation.api.errors import ApiError, ErrorCode, error_payload
+from caly.foundation.api.errors import error_payload, headers_for, status_for
+from caly.foundation.errors import DomainError, ErrorCode
 
 logger = logging.getLogger("caly.api")
 
@@ -37,9 +38,9 @@ def exception_handler(exc: Exception, context: dict) -> Response:
     """Map any exception raised in an API view to (status, envelope error); log the unexpected."""
     exc = _translate_django(exc)
     headers: dict[str, str] = {}
-    if isinstance(exc, ApiError):
-        status, payload = exc.status_code, error_payload(exc.code, exc.message, exc.details)
-        headers.update(exc.headers)
+    if isinstance(exc, DomainError):
+        status, payload = status_for(exc), error_payload(exc.code, exc.message, exc.details)
+        headers.update(headers_for(exc))
     elif isinstance(exc, drf.APIException):
         status, payload = exc.status_code, _drf_payload(exc)
         if getattr(exc, "auth_header", None):
@@ -65,25 +66,25 @@ def _translate_django(exc: Exception) -> Exception:
         # The database is unreachable (or a connection broke): a 503 tells callers, webhook senders
         # included, to retry; nothing was acknowledged. Connections recover on the next request.
         logger.warning("Database unavailable: %s", exc)
-        return ApiError(
+        return DomainError(
             ErrorCode.SERVICE_UNAVAILABLE,
             "The service is briefly unavailable; try again shortly.",
-            headers={"Retry-After": "5"},
+            retry_after=5,
         )
     if isinstance(exc, Ratelimited):
-        return ApiError(ErrorCode.RATE_LIMITED, "Too many requests.", headers={"Retry-After": "60"})
+        return DomainError(ErrorCode.RATE_LIMITED, "Too many requests.", retry_after=60)
     if isinstance(exc, Http404):
         return drf.NotFound()
     if isinstance(exc, DjangoPermissionDenied):
         return drf.PermissionDenied()
     if isinstance(exc, RequestDataTooBig):
-        return ApiError(ErrorCode.PAYLOAD_TOO_LARGE, "The request body is too large.")
+        return DomainError(ErrorCode.PAYLOAD_TOO_LARGE, "The request body is too large.")
     if isinstance(exc, TooManyFieldsSent):
-        return ApiError(ErrorCode.PAYLOAD_TOO_LARGE, "The request has too many fields.")
+        return DomainError(ErrorCode.PAYLOAD_TOO_LARGE, "The request has too many fields.")
     if isinstance(exc, SuspiciousOperation):
-        return ApiError(ErrorCode.MALFORMED_REQUEST, "The request was rejected as malformed.")
+        return DomainError(ErrorCode.MALFORMED_REQUEST, "The request was rejected as malformed.")
     if isinstance(exc, UnicodeDecodeError):
-        return ApiError(ErrorCode.MALFORMED_REQUEST, "The request is not valid UTF-8.")
+        return DomainError(ErrorCode.MALFORMED_REQUEST, "The request is not valid UTF-8.")
     return exc
 
 

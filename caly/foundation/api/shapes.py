@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import copy
 
-from caly.foundation.api.errors import ErrorCode
+from caly.foundation.errors import ErrorCode
 
 META = {
     "type": "object",
