@@ -11,27 +11,20 @@ from __future__ import annotations
 import json
 
 from django.contrib import admin, messages
-from django.contrib.admin import helpers
 from django.contrib.admin.utils import unquote
 from django.contrib.auth.admin import GroupAdmin as DjangoGroupAdmin
 from django.contrib.auth.admin import UserAdmin as DjangoUserAdmin
 from django.contrib.auth.forms import UserChangeForm, UserCreationForm
 from django.contrib.auth.models import Group
-from django.core.exceptions import PermissionDenied
 from django.db.models import Exists, OuterRef
-from django.shortcuts import redirect
 from django.template.defaultfilters import pluralize
-from django.template.response import TemplateResponse
-from django.urls import path, reverse
 from django.utils import timezone
 from django.utils.html import format_html
 from django_otp.plugins.otp_static.models import StaticDevice
 from django_otp.plugins.otp_totp.models import TOTPDevice
 
-from accounts import onboarding, services, staff_auth
-from accounts.forms import OnboardClientForm
+from accounts import services, staff_auth
 from accounts.models import AuditEvent, Client, Invitation, RefreshFamily, StaffAuditEvent, User
-from caly.foundation.errors import DomainError
 
 # django-otp's own device pages would show other staff members' recovery codes and let staff attach
 # an authenticator to someone else's account: enrolment is the staff member's own page, reset an action.
@@ -137,41 +130,6 @@ class ClientAdmin(RecheckMixin, admin.ModelAdmin):
     ]
     inlines = [ClientUserInline]
     actions = ["deactivate_clients", "activate_clients"]
-
-    def get_urls(self):
-        onboard = path("onboard/", self.admin_site.admin_view(self.onboard_view), name="accounts_client_onboard")
-        return [onboard, *super().get_urls()]
-
-    def onboard_view(self, request):
-        """A new client and its owner's invitation, as `manage.py onboard_client` makes them (linked from the list)."""
-        if not self.has_add_permission(request):
-            raise PermissionDenied
-        form = OnboardClientForm(request.POST or None)
-        if request.method == "POST" and form.is_valid():
-            try:
-                result = onboarding.client_onboard(
-                    name=form.cleaned_data["name"],
-                    owner_email=form.cleaned_data["owner_email"],
-                    timezone_name=form.cleaned_data["timezone"],
-                    demo_data=form.cleaned_data["demo_data"],
-                    actor=request.user,
-                    channel="admin",
-                )
-            except DomainError as error:
-                form.add_service_error(error, field="owner_email")
-            else:
-                level = messages.SUCCESS if result.created else messages.WARNING
-                self.message_user(request, " ".join(onboarding.onboarding_summary(result)), level)
-                return redirect(reverse("admin:accounts_client_change", args=[result.client.pk]))
-        context = {
-            **self.admin_site.each_context(request),
-            "title": "Onboard a client",
-            "opts": self.opts,
-            "form": form,
-            "adminform": helpers.AdminForm(form, [(None, {"fields": list(form.fields)})], {}),
-        }
-        status = 400 if request.method == "POST" else 200
-        return TemplateResponse(request, "admin/accounts/client/onboard.html", context, status=status)
 
     def save_model(self, request, obj, form, change) -> None:
         super().save_model(request, obj, form, change)

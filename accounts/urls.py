@@ -21,11 +21,4 @@ urlpatterns = [
     path("team/members/<uuid:public_id>/deactivate/", views.member_deactivate, name="member-deactivate"),
     path("team/members/<uuid:public_id>/activate/", views.member_activate, name="member-activate"),
     path("team/invitations/<uuid:public_id>/revoke/", views.invitation_revoke, name="invitation-revoke"),
-    path("onboarding/", views.onboarding_start, name="onboarding"),
-    path("onboarding/company/", views.onboarding_company, name="onboarding-company"),
-    path("onboarding/exotel/", views.onboarding_exotel, name="onboarding-exotel"),
-    path("onboarding/exotel/skip/", views.onboarding_skip, {"step": "exotel"}, name="onboarding-exotel-skip"),
-    path("onboarding/shopify/", views.onboarding_shopify, name="onboarding-shopify"),
-    path("onboarding/shopify/skip/", views.onboarding_skip, {"step": "shopify"}, name="onboarding-shopify-skip"),
-    path("onboarding/done/", views.onboarding_done, name="onboarding-done"),
 ]

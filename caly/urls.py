@@ -4,7 +4,7 @@ from django.urls import include, path, re_path
 from drf_spectacular.views import SpectacularAPIView, SpectacularRedocView, SpectacularSwaggerSplitView
 
 from accounts import staff_views
-from caly import admin_views, views
+from caly import admin_views, onboarding_views, views
 from caly.foundation import error_views, health, metrics
 
 # Swagger UI and Redoc set inline styles and Redoc starts a blob: worker; scripts stay 'self' only.
@@ -12,6 +12,7 @@ docs_csp = csp_update({"style-src": ["'unsafe-inline'"], "worker-src": ["blob:"]
 
 urlpatterns = [
     path("", views.home, name="home"),
+    path("dashboard/", onboarding_views.dashboard, name="dashboard"),
     path("", include("recordings.urls")),
     path("", include("integrations.urls")),
     path("favicon.ico", views.favicon, name="favicon"),
@@ -26,6 +27,7 @@ urlpatterns = [
     path("api/redoc/", docs_csp(SpectacularRedocView.as_view(url_name="schema")), name="redoc"),
     # Any other /api/ path answers the envelope's 404 itself, so DEBUG's HTML page never shows there.
     re_path(r"^api/", error_views.api_not_found, name="api-not-found"),
+    path("accounts/onboarding/", include("caly.onboarding_urls")),
     path("accounts/", include("accounts.urls")),
     path("admin/system/", admin.site.admin_view(admin_views.system), name="admin-system"),
     # Ahead of admin.site.urls: the admin's sign-in behind the shared limits, and its second factor.

@@ -7,7 +7,7 @@ def home(request):
     """Signed-in users of a client start on their dashboard; everyone else sees the landing page."""
     user = request.user
     if user.is_authenticated and user.client is not None and user.client.is_active:
-        return redirect("recordings:dashboard")
+        return redirect("dashboard")
     return render(request, "home.html")
 
 

@@ -17,15 +17,15 @@ from __future__ import annotations
 import gc
 import logging
 
+from django.urls import get_resolver
+
+from recordings import storage
+
 logger = logging.getLogger("caly.serve")
 
 
 def prepare_worker() -> int:
     """Load the lazily loaded parts of the application, collect once, freeze; returns the objects frozen."""
-    from django.urls import get_resolver
-
-    from recordings import storage
-
     get_resolver().reverse_dict  # noqa: B018 - imports every URLconf and view module
     storage.prepare()
     gc.collect()

@@ -23,10 +23,9 @@ from django.views.decorators.http import require_POST, require_safe
 from rest_framework.exceptions import ValidationError as ApiValidationError
 from rest_framework.request import Request
 
-from accounts import onboarding
 from accounts.forms import ServiceForm
 from accounts.roles import Capability, can
-from accounts.views import client_user_required, onboarding_redirect
+from accounts.views import client_user_required
 from caly.foundation.api.pagination import KeysetPagination
 from caly.foundation.errors import DomainError
 from recordings import selectors, services
@@ -62,19 +61,6 @@ def client_today(client) -> date:
 
 
 # --- dashboard ---------------------------------------------------------------------------------
-
-
-@client_user_required(Capability.READ)
-@require_safe
-def dashboard(request: HttpRequest) -> HttpResponse:
-    if (wizard := onboarding_redirect(request)) is not None:
-        return wizard
-    client = request.user.client
-    context = {
-        "onboarding_left": onboarding.onboarding_left(client=client, user=request.user),
-        "onboarding_unfinished": onboarding.wizard_due(user=request.user),
-    }
-    return render(request, "recordings/dashboard.html", context)
 
 
 def _figures(request, first: date, last: date, title: str) -> HttpResponse:

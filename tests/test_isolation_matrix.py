@@ -255,7 +255,7 @@ LIST_PROBES = [
     Probe("stats-summary", "GET", "api", query={"started_from": "2026-02-01", "started_to": "2026-03-31"}),
     Probe("integrations", "GET", "api"),
     Probe("home", "GET", "page", expect=(302,)),
-    Probe("recordings:dashboard", "GET", "page"),
+    Probe("dashboard", "GET", "page"),
     Probe("recordings:calls", "GET", "page"),
     Probe("recordings:calls", "GET", "page", query={"number_prefix": "+9198"}, note="number prefix both have"),
     Probe("integrations:products", "GET", "page"),
@@ -387,13 +387,13 @@ NO_TENANT_DATA = {
     "accounts:password-reset": "answers the same for every address",
     "accounts:password-reset-confirm": "the signed token in the link names its user",
     "accounts:invitation": "the token in the link is the credential; it joins only its own client",
-    "accounts:onboarding": "the caller's own client's set-up wizard",
-    "accounts:onboarding-company": "the caller's own client's set-up wizard",
-    "accounts:onboarding-exotel": "the caller's own client's set-up wizard",
-    "accounts:onboarding-exotel-skip": "the caller's own client's set-up wizard",
-    "accounts:onboarding-shopify": "the caller's own client's set-up wizard",
-    "accounts:onboarding-shopify-skip": "the caller's own client's set-up wizard",
-    "accounts:onboarding-done": "the caller's own client's set-up wizard",
+    "onboarding:start": "the caller's own client's set-up wizard",
+    "onboarding:company": "the caller's own client's set-up wizard",
+    "onboarding:exotel": "the caller's own client's set-up wizard",
+    "onboarding:exotel-skip": "the caller's own client's set-up wizard",
+    "onboarding:shopify": "the caller's own client's set-up wizard",
+    "onboarding:shopify-skip": "the caller's own client's set-up wizard",
+    "onboarding:done": "the caller's own client's set-up wizard",
 }
 # Django's admin is for Caly's staff and crosses tenants by design; a client's owner is sent to its
 # login page (test_admin_is_closed_to_client_users below).
@@ -526,7 +526,7 @@ def test_a_list_holds_only_the_callers_rows(worlds, probe):
         "home",
         "stats-summary",
         "recordings:dashboard-part",
-        "recordings:dashboard",
+        "dashboard",
     ):
         # It shows B's rows, so the absence of A's means something.
         assert any(trace in text for trace in traces_of(worlds.b)), "the answer shows nothing of B either"

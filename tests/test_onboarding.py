@@ -13,10 +13,10 @@ from django.core.management.base import CommandError
 from django.test import Client as BrowserClient
 from django.utils import timezone
 
-from accounts import onboarding
-from accounts.management.commands.onboard_client import Command as OnboardClientCommand
 from accounts.models import AuditAction, AuditEvent, Client, Invitation, OnboardingStep, User
 from accounts.roles import Capability, Role, can
+from caly import onboarding
+from caly.management.commands.onboard_client import Command as OnboardClientCommand
 from integrations.models import ExotelConnection, Product, ShopifyConnection
 from integrations.services import SHOP_NOT_AVAILABLE
 from recordings import demo

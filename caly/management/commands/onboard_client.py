@@ -3,8 +3,8 @@ e-mailed) and, if asked, demo data; running it again for the same owner e-mail c
 
 from django.core.management.base import BaseCommand, CommandError
 
-from accounts import onboarding
 from accounts.models import Client
+from caly import onboarding
 from caly.foundation.errors import DomainError, ErrorCode
 
 

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import UTC
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from django.core.exceptions import ValidationError
 from django.core.validators import validate_email
@@ -27,16 +27,17 @@ from accounts.audit import audit_record
 from accounts.models import AuditAction, Client, Invitation, OnboardingStep, User, validate_timezone
 from accounts.roles import Capability, Role, can
 from caly.foundation.errors import DomainError, ErrorCode
-
-if TYPE_CHECKING:  # integrations imports accounts: its modules are imported where they are used
-    from integrations.models import ExotelConnection, ShopifyConnection
+from integrations.models import ExotelConnection, ShopifyConnection
+from integrations.services import exotel_connection_save, shopify_connection_save
+from integrations.shopify.demo import seed_products
+from recordings import demo
 
 STEPS = (OnboardingStep.COMPANY, OnboardingStep.EXOTEL, OnboardingStep.SHOPIFY, OnboardingStep.DONE)
 STEP_URL_NAMES = {
-    OnboardingStep.COMPANY: "accounts:onboarding-company",
-    OnboardingStep.EXOTEL: "accounts:onboarding-exotel",
-    OnboardingStep.SHOPIFY: "accounts:onboarding-shopify",
-    OnboardingStep.DONE: "accounts:onboarding-done",
+    OnboardingStep.COMPANY: "onboarding:company",
+    OnboardingStep.EXOTEL: "onboarding:exotel",
+    OnboardingStep.SHOPIFY: "onboarding:shopify",
+    OnboardingStep.DONE: "onboarding:done",
 }
 # The steps a user finishes (or skips); DONE is where they lead.
 WIZARD_STEPS = STEPS[:-1]
@@ -116,7 +117,6 @@ def onboarding_company_save(*, client: Client, actor: User, **fields: Any) -> Cl
 @transaction.atomic
 def onboarding_exotel_save(*, client: Client, actor: User, **fields: Any) -> ExotelConnection:
     """Step 2: connect Exotel (integrations.services), then move on. Returns the connection."""
-    from integrations.services import exotel_connection_save
 
     connection = exotel_connection_save(client=client, actor=actor, **fields)
     onboarding_advance(client=client, actor=actor, step=OnboardingStep.EXOTEL)
@@ -126,7 +126,6 @@ def onboarding_exotel_save(*, client: Client, actor: User, **fields: Any) -> Exo
 @transaction.atomic
 def onboarding_shopify_save(*, client: Client, actor: User, **fields: Any) -> ShopifyConnection:
     """Step 3: connect Shopify (integrations.services), then finish. Returns the connection."""
-    from integrations.services import shopify_connection_save
 
     connection = shopify_connection_save(client=client, actor=actor, **fields)
     onboarding_advance(client=client, actor=actor, step=OnboardingStep.SHOPIFY)
@@ -155,7 +154,6 @@ class LeftToDo:
 
 def connected(*, client: Client) -> dict[str, bool]:
     """Whether each connection step's provider is connected, by step."""
-    from integrations.models import ExotelConnection, ShopifyConnection
 
     return {
         OnboardingStep.EXOTEL: ExotelConnection.objects.for_client(client).exists(),
@@ -231,8 +229,6 @@ def _onboarded_before(email: str) -> Invitation | None:
 
 
 def _seed_demo(client: Client) -> dict[str, int]:
-    from integrations.shopify.demo import seed_products
-    from recordings import demo
 
     calls, _ = demo.calls_seed(client=client, count=DEMO_CALLS)
     return {
