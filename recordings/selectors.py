@@ -13,9 +13,9 @@ from django.db.models.functions import Coalesce, TruncDate
 from accounts.models import Client
 from recordings.models import STATS_BUCKET_SECONDS, Call, CallStatsBucket, CallStatus, Recording, RecordingStatus
 
-CALL_LIST_FIELDS = (
-    "id",
-    "public_id",
+# What the calls list shows besides its `id` (the public id), in order; the list serializer's fields
+# are built from it, so a new field is one edit here.
+CALL_LIST_SHOWN_FIELDS = (
     "provider",
     "provider_call_id",
     "direction",
@@ -31,6 +31,8 @@ CALL_LIST_FIELDS = (
     "has_recording",
     "notes",
 )
+# The columns the list query reads: the keyset's `id`, the public id, and what it shows.
+CALL_LIST_FIELDS = ("id", "public_id", *CALL_LIST_SHOWN_FIELDS)
 
 
 def local_day_bounds(client: Client, first: date | None, last: date | None) -> tuple[datetime | None, datetime | None]:

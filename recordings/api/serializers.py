@@ -6,6 +6,8 @@ from rest_framework import serializers
 
 from caly.foundation.api.serializers import RequestModelSerializer, RequestSerializer
 from recordings.models import Call, CallStatus, Direction, Recording, RecordingStatus
+from recordings.selectors import CALL_LIST_SHOWN_FIELDS
+from recordings.services import CALL_EDITABLE_FIELDS
 
 NUMBER_PREFIX = re.compile(r"^\+?[0-9]{1,15}$")
 MAX_RANGE_DAYS = 366
@@ -50,23 +52,7 @@ class CallSerializer(serializers.ModelSerializer):
 
     class Meta:
         model = Call
-        fields = [
-            "id",
-            "provider",
-            "provider_call_id",
-            "direction",
-            "from_number",
-            "to_number",
-            "status",
-            "started_at",
-            "answered_at",
-            "ended_at",
-            "duration_seconds",
-            "is_resolved",
-            "customer_satisfaction",
-            "has_recording",
-            "notes",
-        ]
+        fields = ["id", *CALL_LIST_SHOWN_FIELDS]
         read_only_fields = fields
 
 
@@ -116,7 +102,7 @@ CallPlaceSerializer._declared_fields["from"] = serializers.RegexField(
 class CallUpdateSerializer(RequestModelSerializer):
     class Meta:
         model = Call
-        fields = ["is_resolved", "customer_satisfaction", "notes"]
+        fields = list(CALL_EDITABLE_FIELDS)
         extra_kwargs = {"customer_satisfaction": {"min_value": 1, "max_value": 5}}
 
 
