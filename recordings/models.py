@@ -86,6 +86,11 @@ class Call(models.Model):
         return f"{self.from_number} → {self.to_number} at {self.started_at:%Y-%m-%d %H:%M}"
 
 
+# A call is answered when it completed after someone picked up. The stats triggers of migration 0002
+# write this condition in SQL too; tests/test_one_definition_answered.py holds the two equal.
+CALL_ANSWERED = Q(status=CallStatus.COMPLETED, answered_at__isnull=False)
+
+
 class RecordingStatus(models.TextChoices):
     PENDING = "pending", "Pending"
     FETCHING = "fetching", "Fetching"

@@ -11,7 +11,7 @@ from django.db.models import Count, Q, QuerySet, Sum
 from django.db.models.functions import Coalesce, TruncDate
 
 from accounts.models import Client
-from recordings.models import STATS_BUCKET_SECONDS, Call, CallStatsBucket, CallStatus, Recording, RecordingStatus
+from recordings.models import CALL_ANSWERED, STATS_BUCKET_SECONDS, Call, CallStatsBucket, Recording, RecordingStatus
 
 # What the calls list shows besides its `id` (the public id), in order; the list serializer's fields
 # are built from it, so a new field is one edit here.
@@ -162,12 +162,11 @@ def _figures_from_buckets(client, start, end, zone) -> tuple[dict[str, int], dic
 def _figures_from_rows(client, start, end, zone) -> tuple[dict[str, int], dict[date, int]]:
     """The same figures read from every call and recording in the range (SQLite, or bounds off the buckets)."""
     calls = Call.objects.for_client(client).filter(started_at__gte=start, started_at__lt=end)
-    answered = Q(status=CallStatus.COMPLETED, answered_at__isnull=False)
     totals = calls.aggregate(
         calls=Count("id"),
-        answered=Count("id", filter=answered),
+        answered=Count("id", filter=CALL_ANSWERED),
         resolved=Count("id", filter=Q(is_resolved=True)),
-        answered_seconds=Coalesce(Sum("duration_seconds", filter=answered), 0),
+        answered_seconds=Coalesce(Sum("duration_seconds", filter=CALL_ANSWERED), 0),
         satisfaction_sum=Coalesce(Sum("customer_satisfaction"), 0),
         satisfaction_count=Count("customer_satisfaction"),
     )
