@@ -14,11 +14,8 @@ from __future__ import annotations
 import hashlib
 
 from django.conf import settings
-from django.core.cache import caches
-from django_ratelimit.core import _SIMPLE_KEYS, ALL, _get_window, _make_cache_key, _split_rate
 
-from caly.foundation import ratelimit
-from caly.foundation.ratelimit import CACHE_ERRORS, count, enforce_rate, give_back_in_process, raise_rate_limited
+from caly.foundation.ratelimit import count, enforce_rate, give_back, raise_rate_limited
 
 
 def _account_key(email: str):
@@ -50,21 +47,8 @@ def login_attempt(request, email: str) -> None:
 
 def login_refund(request, email: str) -> None:
     """Give an attempt back to both counters (the password was right, or it was never checked)."""
-    cache = caches[getattr(settings, "RATELIMIT_USE_CACHE", "default")]
     for group, key, rate_name in _login_limits(email):
-        rate = settings.RATE_LIMITS[rate_name]
-        if ratelimit.shared_counters.usable():
-            value = key(group, request) if callable(key) else _SIMPLE_KEYS[key](request)
-            # django-ratelimit (pinned) has no decrement; its own key function names the counter.
-            counter = _make_cache_key(group, _get_window(value, _split_rate(rate)[1]), rate, value, ALL)
-            try:
-                cache.decr(counter)
-                continue
-            except ValueError:  # the window rolled over meanwhile: nothing to give back
-                continue
-            except CACHE_ERRORS as exc:  # the attempt was counted here, or stays counted there
-                ratelimit.shared_counters.failed(exc)
-        give_back_in_process(request, group=group, key=key, rate=rate)
+        give_back(request, group=group, key=key, rate=settings.RATE_LIMITS[rate_name])
 
 
 def enforce(request, *, group: str, rate_name: str, key="ip") -> None:

@@ -32,8 +32,6 @@ django.setup()
 
 from django.conf import settings
 from django.db import connection
-from django.db.models import F
-from django.db.models.fields.tuple_lookups import Tuple, TupleLessThan
 from django.http import JsonResponse
 from django.test import Client as TestClient
 from django.test.utils import override_settings
@@ -45,6 +43,7 @@ from rest_framework.pagination import LimitOffsetPagination
 
 from accounts.models import Client, User
 from accounts.roles import Role
+from caly.foundation.adapters.tuple_lookups import rows_before
 from caly.foundation.api.pagination import KeysetPagination
 from recordings import demo, selectors
 from recordings.api.serializers import CallSerializer
@@ -78,7 +77,7 @@ def floor_call_list(request):
     calls = Call.objects.for_client(request.user.client).order_by("-started_at", "-id")
     if "before" in request.GET:
         position = (parse_datetime(request.GET["before"]), int(request.GET["before_id"]))
-        calls = calls.filter(TupleLessThan(Tuple(F("started_at"), F("id")), position))
+        calls = calls.filter(rows_before(("started_at", "id"), position))
     return JsonResponse({"data": list(calls.values(*selectors.CALL_LIST_FIELDS)[:PAGE])})
 
 

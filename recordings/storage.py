@@ -7,86 +7,27 @@ key, so storing it again replaces one object instead of adding another.
 from __future__ import annotations
 
 import functools
-import hashlib
 import mimetypes
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable
 from typing import IO
 
 from django.conf import settings
-from django.core.files import File
-from django.core.files.storage import FileSystemStorage, default_storage, storages
+from django.core.files.storage import default_storage, storages
 
-CHUNK_BYTES = 256 * 1024
+from caly.foundation import storage
+from caly.foundation.storage import HashingReader, StreamTooLarge, is_local
+
+CHUNK_BYTES = storage.CHUNK_BYTES  # downloads read recordings in the chunks they were stored in
 EXTENSIONS = {"audio/mpeg": "mp3", "audio/mp3": "mp3", "audio/wav": "wav", "audio/x-wav": "wav", "audio/wave": "wav"}
 
 
-class RecordingTooLarge(Exception):
+class RecordingTooLarge(StreamTooLarge):
     pass
 
 
 def recording_key(*, client_public_id, call_public_id, started_at, content_type: str) -> str:
     extension = EXTENSIONS.get(content_type) or (mimetypes.guess_extension(content_type) or ".bin").lstrip(".")
     return f"recordings/{client_public_id}/{started_at:%Y}/{started_at:%m}/{call_public_id}.{extension}"
-
-
-class HashingReader:
-    """A read()-able view of a byte stream that counts and hashes what passes and enforces a size cap."""
-
-    closed = False
-
-    def __init__(self, source: IO[bytes] | Iterable[bytes], *, max_bytes: int):
-        self._read = source.read if hasattr(source, "read") else _IterReader(source).read
-        self.max_bytes = max_bytes
-        self.size_bytes = 0
-        self._sha256 = hashlib.sha256()
-
-    def read(self, size: int = -1) -> bytes:
-        data = self._read(CHUNK_BYTES if size is None or size < 0 else size)
-        self.size_bytes += len(data)
-        if self.size_bytes > self.max_bytes:
-            raise RecordingTooLarge(f"the recording is larger than {self.max_bytes} bytes")
-        self._sha256.update(data)
-        return data
-
-    def seekable(self) -> bool:
-        return False
-
-    @property
-    def sha256(self) -> str:
-        return self._sha256.hexdigest()
-
-
-class _IterReader:
-    def __init__(self, chunks: Iterable[bytes]):
-        self._chunks: Iterator[bytes] = iter(chunks)
-        # A bytearray grows in place; `bytes += chunk` would copy the whole buffer for every chunk.
-        self._buffer = bytearray()
-
-    def read(self, size: int) -> bytes:
-        while len(self._buffer) < size:
-            try:
-                self._buffer += next(self._chunks)
-            except StopIteration:
-                break
-        with memoryview(self._buffer) as view:
-            data = bytes(view[:size])
-        del self._buffer[:size]
-        return data
-
-
-class _StreamFile(File):
-    """Hands storage backends our reader; chunks() reads it once, front to back."""
-
-    def __init__(self, reader: HashingReader, name: str):
-        super().__init__(reader, name=name)
-
-    def chunks(self, chunk_size=None):
-        while data := self.file.read(chunk_size or CHUNK_BYTES):
-            yield data
-
-    @property
-    def size(self):  # unknown until read; backends that ask get None
-        return None
 
 
 def store_stream(
@@ -96,31 +37,16 @@ def store_stream(
 
     At most `max_bytes` (default: RECORDING_MAX_BYTES) are stored; beyond that RecordingTooLarge is raised.
     """
-    reader = HashingReader(stream, max_bytes=settings.RECORDING_MAX_BYTES if max_bytes is None else max_bytes)
-    upload = _StreamFile(reader, name=key)
-    upload.content_type = content_type
+    limit = settings.RECORDING_MAX_BYTES if max_bytes is None else max_bytes
     try:
-        saved = default_storage.save(key, upload)
-    except Exception:
-        # FileSystemStorage writes into the final path as bytes arrive: a stream that fails (too
-        # large, the provider hung up) would leave a partial file under the key. S3 stores nothing
-        # until the upload completes, and boto aborts a failed multipart upload.
-        if is_local():
-            default_storage.delete(key)
-        raise
-    if saved != key:  # a storage that renamed instead of overwriting would break idempotency
-        default_storage.delete(saved)
-        raise RuntimeError(f"storage saved {key!r} as {saved!r}; enable overwriting")
-    return reader
+        return storage.store_stream(key=key, stream=stream, content_type=content_type, max_bytes=limit)
+    except StreamTooLarge:
+        raise RecordingTooLarge(f"the recording is larger than {limit} bytes") from None
 
 
 def delete_object(key: str) -> None:
     if key:
         default_storage.delete(key)
-
-
-def is_local() -> bool:
-    return isinstance(default_storage, FileSystemStorage)
 
 
 def presigned_url(key: str, *, filename: str, attachment: bool) -> str:

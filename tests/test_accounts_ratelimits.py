@@ -20,10 +20,10 @@ from urllib.parse import urlsplit, urlunsplit
 import pytest
 import time_machine
 from django.core import mail
-from django_ratelimit.core import _get_window
 
 from accounts import jwt
 from accounts.models import AuditAction, AuditEvent, Client, RefreshFamily
+from caly.foundation.adapters.ratelimit import window_end
 from tests.factories import PASSWORD
 from tests.serving import PYTHON, ROOT, clean_env, free_port
 
@@ -371,12 +371,12 @@ def test_the_login_ip_limit_is_shared_by_every_gunicorn_worker(tmp_path, redis_d
         workers = _booted_workers(log)
         assert len(set(workers)) == WORKERS, log.read_text()
 
-        # django-ratelimit ends the window of 127.0.0.1 at a fixed offset (its private _get_window,
-        # django-ratelimit 4.1): start well inside one, so no reset can happen during the attempts.
-        window = _get_window("127.0.0.1", IP_PERIOD)
+        # django-ratelimit ends the window of 127.0.0.1 at a fixed offset of its own: start well inside one,
+        # so no reset can happen during the attempts.
+        window = window_end("127.0.0.1", IP_PERIOD)
         if window - time.time() < 15:
             time.sleep(max(0, window - time.time()) + 1)
-            window = _get_window("127.0.0.1", IP_PERIOD)
+            window = window_end("127.0.0.1", IP_PERIOD)
 
         def attempt(n: int):
             request_id = f"ratelimit-{n:02d}-{uuid.uuid4().hex}"
@@ -392,7 +392,7 @@ def test_the_login_ip_limit_is_shared_by_every_gunicorn_worker(tmp_path, redis_d
         extra = []
         while PROC_NET_TCP.exists() and _sharing_proof(results + extra) is None and len(extra) < 30:
             extra.append(attempt(ATTEMPTS + len(extra)))
-        assert _get_window("127.0.0.1", IP_PERIOD) == window, "the rate-limit window ended during the test; rerun"
+        assert window_end("127.0.0.1", IP_PERIOD) == window, "the rate-limit window ended during the test; rerun"
         output = log.read_text(errors="replace")
 
     served = [worker for *_, worker in results]

@@ -5,6 +5,8 @@ import logging
 
 import pytest
 
+from caly.foundation.http import client_ip
+
 URL = "/api/v1/client-errors/"
 REPORT = {
     "kind": "error",
@@ -77,8 +79,6 @@ def test_it_stores_nothing(client, django_assert_num_queries, db):
 
 
 def test_it_takes_the_client_address_from_our_own_proxy_only(rf, settings):
-    from caly.foundation.ratelimit import client_ip
-
     forged = rf.get("/", REMOTE_ADDR="10.0.0.2", HTTP_X_FORWARDED_FOR="6.6.6.6, 203.0.113.9")
     settings.TRUSTED_PROXY_COUNT = 0
     assert client_ip(forged) == "10.0.0.2"

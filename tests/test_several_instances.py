@@ -23,9 +23,9 @@ from urllib.parse import urlencode
 import pytest
 from django.conf import settings
 from django.db.models import Count
-from django_ratelimit.core import _get_window
 from django_tasks_db.models import DBTaskResult
 
+from caly.foundation.adapters.ratelimit import window_end
 from integrations.models import WebhookEvent, WebhookStatus
 from recordings.models import Call
 from tests import instances
@@ -162,8 +162,8 @@ def test_webhooks_sent_to_two_instances_and_processed_by_two_workers_have_their_
 
 def test_failed_sign_ins_over_both_instances_are_limited_in_total(fleet, alice):
     web, _ = fleet
-    # django-ratelimit ends 127.0.0.1's window at a fixed offset (its private _get_window): start well inside one.
-    window = _get_window("127.0.0.1", 900)
+    # django-ratelimit ends 127.0.0.1's window at a fixed offset of its own: start well inside one.
+    window = window_end("127.0.0.1", 900)
     if window - time.time() < 15:
         time.sleep(max(0.0, window - time.time()) + 1)
 

@@ -10,6 +10,9 @@ when either disagrees with this module.
 
 from __future__ import annotations
 
+import base64
+import binascii
+import ipaddress
 import os
 import re
 import sys
@@ -70,9 +73,6 @@ def _parse_rate(raw: str) -> str:
 
 def _parse_fernet_keys(raw: str) -> list[str]:
     """Comma-separated Fernet keys (32 url-safe base64 bytes each); the first encrypts, all decrypt."""
-    import base64
-    import binascii
-
     keys = _parse_list(raw)
     for position, key in enumerate(keys, start=1):
         try:
@@ -119,8 +119,6 @@ def _parse_http_url(raw: str) -> str:
 
 def _parse_networks(raw: str) -> list:
     """Comma-separated IP addresses or networks (10.0.0.0/8, 2001:db8::/32)."""
-    import ipaddress
-
     networks = []
     for item in _parse_list(raw):
         try:

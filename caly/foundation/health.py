@@ -27,6 +27,9 @@ from django.db.migrations.executor import MigrationExecutor
 from django.http import JsonResponse
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_safe
+from django_tasks_db.models import DBTaskResult
+
+from caly.foundation.adapters.storages import s3_session
 
 STARTED_AT = time.monotonic()
 _migrations_applied = False
@@ -93,7 +96,7 @@ def _storage_probe_client(storage):
     with _storage_probe_lock:
         client = _storage_probe_clients.get(storage)
         if client is None:
-            client = storage._create_session().client(  # django-storages' session: the same credentials
+            client = s3_session(storage).client(  # the same credentials as the storage
                 "s3",
                 region_name=storage.region_name,
                 use_ssl=storage.use_ssl,
@@ -208,8 +211,6 @@ def detailed(request):
 
 
 def _queue_depth() -> dict:
-    from django_tasks_db.models import DBTaskResult
-
     try:
         return {
             "ready": DBTaskResult.objects.filter(status="READY").count(),

@@ -26,6 +26,7 @@ from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_safe
 from django_tasks import TaskResultStatus
 from django_tasks.signals import task_enqueued, task_finished
+from django_tasks_db.models import DBTaskResult, get_date_max
 from prometheus_client import (
     CONTENT_TYPE_LATEST,
     REGISTRY,
@@ -37,7 +38,9 @@ from prometheus_client import (
 )
 from prometheus_client.core import GaugeMetricFamily
 
+from caly.foundation.http import client_ip
 from caly.foundation.prometheus_multiprocess import LockedMultiProcessCollector
+from caly.foundation.tasks import queue_is_database
 
 logger = logging.getLogger("caly.metrics")
 if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
@@ -115,12 +118,8 @@ def _task_finished(sender, task_result, **kwargs) -> None:
 
 def task_queue_stats() -> dict[str, float]:
     """Tasks due to run now and how long the longest-waiting one has waited (0 when not queued in the database)."""
-    from caly.foundation.tasks import queue_is_database
-
     if not queue_is_database():
         return {"depth": 0, "oldest_seconds": 0.0}
-    from django_tasks_db.models import DBTaskResult, get_date_max
-
     # A deferred task (a retry with backoff) has waited only since its run_after came.
     due_since = Case(
         When(run_after=get_date_max(), then=F("enqueued_at")),
@@ -173,8 +172,6 @@ def _registry() -> CollectorRegistry:
 
 
 def _address_allowed(request) -> bool:
-    from caly.foundation.ratelimit import client_ip
-
     networks = settings.METRICS_ALLOWED_IPS
     if not networks:
         return False

@@ -11,7 +11,7 @@ from django.utils import timezone
 from django.utils.functional import empty
 
 from caly.foundation import context, metrics
-from caly.foundation.ratelimit import client_ip
+from caly.foundation.http import client_ip
 
 access_log = logging.getLogger("caly.access")
 
@@ -41,7 +41,7 @@ class RequestIdMiddleware:
         return response
 
 
-def _authenticated_user(request):
+def authenticated_user(request):
     """The user if authentication already ran for this request; never triggers a lookup."""
     user = request.__dict__.get("user")
     wrapped = getattr(user, "_wrapped", user)
@@ -64,7 +64,7 @@ class AccessLogMiddleware:
         duration = time.perf_counter() - started
         metrics.observe_request(request, response.status_code, duration)
         duration_ms = round(duration * 1000, 2)
-        user = _authenticated_user(request)
+        user = authenticated_user(request)
         current = context.current()
         if current is not None and user is not None:
             current.user_id = user.pk

@@ -21,9 +21,12 @@ from urllib.parse import urlsplit, urlunsplit
 
 from django.conf import settings
 from django.core.exceptions import MiddlewareNotUsed
+from django_tasks import TaskResultStatus
+from django_tasks.signals import task_finished, task_started
 
 from caly.foundation import context
 from caly.foundation.logging import REDACTED, redact_text, redact_value
+from caly.foundation.middleware import authenticated_user
 
 logger = logging.getLogger("caly.observability")
 
@@ -90,13 +93,12 @@ def _client_public_id(user) -> str | None:
     client_id = getattr(user, "client_id", None)
     if client_id is None:
         return None
-    client = user._state.fields_cache.get("client")
-    if client is not None:
-        return str(client.public_id)
-    from accounts.models import Client
-
+    relation = user._meta.get_field("client")
+    if relation.is_cached(user):
+        return str(user.client.public_id)
+    clients = relation.related_model._default_manager
     try:
-        public_id = Client.objects.filter(pk=client_id).values_list("public_id", flat=True).first()
+        public_id = clients.filter(pk=client_id).values_list("public_id", flat=True).first()
     except Exception:  # the report is about a failure; the database may be part of it
         return None
     return str(public_id) if public_id else None
@@ -115,7 +117,7 @@ class ErrorReportTagsMiddleware:
         self.get_response = get_response
 
     def __call__(self, request):
-        import sentry_sdk
+        import sentry_sdk  # only once Sentry is on: unused, it is never imported (module docstring)
 
         scope = sentry_sdk.get_isolation_scope()
         scope.set_tag("request_id", getattr(request, "request_id", None) or context.current_request_id())
@@ -125,10 +127,8 @@ class ErrorReportTagsMiddleware:
 
 def _client_tagger(request_ref):
     def tag_client(event, hint):
-        from caly.foundation.middleware import _authenticated_user
-
         request = request_ref()
-        user = _authenticated_user(request) if request is not None else None
+        user = authenticated_user(request) if request is not None else None
         public_id = _client_public_id(user) if user is not None else None
         if public_id:
             event.setdefault("tags", {})["client_id"] = public_id
@@ -139,7 +139,7 @@ def _client_tagger(request_ref):
 
 def _init_sentry() -> None:
     global sentry_enabled
-    import sentry_sdk
+    import sentry_sdk  # here, not at the top: without SENTRY_DSN it is never imported
     from sentry_sdk.integrations.django import DjangoIntegration
 
     sentry_sdk.init(
@@ -202,7 +202,7 @@ def _traces_start_at_requests_and_tasks(delegate):
     The task worker polls the queue every second; each poll would otherwise be a trace of its own.
     Everything else is left to `delegate` (OTEL_TRACES_SAMPLER, by default: always, following the parent).
     """
-    from opentelemetry import trace
+    from opentelemetry import trace  # only with tracing on, as everything of OpenTelemetry here
     from opentelemetry.sdk.trace.sampling import Decision, Sampler, SamplingResult
 
     class RequestsAndTasks(Sampler):
@@ -220,9 +220,7 @@ def _traces_start_at_requests_and_tasks(delegate):
 
 def _trace_tasks(tracer) -> None:
     """One span per task run (django-tasks signals), so a task's SQL and HTTP calls form one trace."""
-    from django_tasks import TaskResultStatus
-    from django_tasks.signals import task_finished, task_started
-    from opentelemetry import context as otel_context
+    from opentelemetry import context as otel_context  # only with tracing on
     from opentelemetry import trace
     from opentelemetry.trace import Status, StatusCode
 
@@ -251,7 +249,7 @@ def _trace_tasks(tracer) -> None:
 
 def _init_tracing() -> None:
     global tracing_enabled
-    from opentelemetry import trace
+    from opentelemetry import trace  # here, not at the top: without OTEL_EXPORTER_OTLP_ENDPOINT never imported
     from opentelemetry.exporter.otlp.proto.http.trace_exporter import OTLPSpanExporter
     from opentelemetry.instrumentation.django import DjangoInstrumentor
     from opentelemetry.instrumentation.httpx import HTTPXClientInstrumentor

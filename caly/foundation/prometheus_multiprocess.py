@@ -8,7 +8,8 @@ exits, the master folds its values into `*_archive.db` and deletes its files. A 
 keeps a scrape from reading halfway through a fold (a counter seen twice, or not at all, would look
 to Prometheus like a reset).
 
-No Django here: gunicorn.conf.py imports this in the master, which never loads the application.
+No Django here (nor in the adapter it uses): gunicorn.conf.py imports this in the master, which never
+loads the application.
 """
 
 from __future__ import annotations
@@ -20,7 +21,8 @@ import os
 import re
 
 from prometheus_client import multiprocess
-from prometheus_client.mmap_dict import MmapedDict
+
+from caly.foundation.adapters import prometheus
 
 # Summed across processes, so they can be folded exactly. (Gauges would depend on their mode; Caly
 # exposes none from the processes: its gauges are read from the database at scrape time.)
@@ -66,20 +68,18 @@ def fold_dead_process(pid: int, path: str) -> None:
             dead = os.path.join(path, f"{typ}_{pid}.db")
             if not os.path.exists(dead):
                 continue
-            archive = MmapedDict(os.path.join(path, f"{typ}_archive.db"))
-            try:
-                for key, value, timestamp, _ in MmapedDict.read_all_values_from_file(dead):
-                    current, _ = archive.read_value(key)
-                    archive.write_value(key, current + value, timestamp)
-            finally:
-                archive.close()
+            prometheus.add_to_file(os.path.join(path, f"{typ}_archive.db"), prometheus.file_values(dead))
             os.remove(dead)
 
 
 class LockedMultiProcessCollector(multiprocess.MultiProcessCollector):
     """MultiProcessCollector that never reads while the master folds a worker's files."""
 
+    def __init__(self, registry, path: str):
+        self.folder = path
+        super().__init__(registry, path=path)
+
     def collect(self):
-        with _locked(self._path, exclusive=False):
-            files = glob.glob(os.path.join(self._path, "*.db"))
+        with _locked(self.folder, exclusive=False):
+            files = glob.glob(os.path.join(self.folder, "*.db"))
             return self.merge(files, accumulate=True)

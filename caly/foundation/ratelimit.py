@@ -37,12 +37,15 @@ import threading
 import time
 
 from django.conf import settings
+from django.core.cache import caches
 from django_ratelimit.core import get_usage
 from prometheus_client import Counter
 from redis.exceptions import RedisError
 
 from caly.foundation import metrics
+from caly.foundation.adapters.ratelimit import counter_key, split_rate
 from caly.foundation.errors import DomainError, ErrorCode
+from caly.foundation.http import client_ip
 
 logger = logging.getLogger("caly.ratelimit")
 
@@ -144,12 +147,22 @@ def count(request, *, group: str, key, rate: str) -> dict | None:
             shared_counters.answered()
             return usage
     FALLBACKS.labels(group).inc()
-    limit, period = _split(rate)
+    limit, period = split_rate(rate)
     return process_counters.hit(_process_key(request, group=group, key=key, rate=rate), limit=limit, period=period)
 
 
-def give_back_in_process(request, *, group: str, key, rate: str) -> None:
-    """Give back a request this process's counters counted (while the shared ones were unreachable)."""
+def give_back(request, *, group: str, key, rate: str) -> None:
+    """Give back a request `count` counted (django-ratelimit has no decrement): in the shared counters,
+    or in this process's while those are out of reach."""
+    if shared_counters.usable():
+        cache = caches[getattr(settings, "RATELIMIT_USE_CACHE", "default")]
+        try:
+            cache.decr(counter_key(request, group=group, key=key, rate=rate))
+            return
+        except ValueError:  # the window rolled over meanwhile: nothing to give back
+            return
+        except CACHE_ERRORS as exc:  # the request was counted here, or stays counted there
+            shared_counters.failed(exc)
     process_counters.give_back(_process_key(request, group=group, key=key, rate=rate))
 
 
@@ -158,16 +171,6 @@ def enforce_rate(request, *, group: str, key, rate: str) -> None:
     usage = count(request, group=group, key=key, rate=rate)
     if usage and usage["should_limit"]:
         raise_rate_limited(usage["time_left"], group=group)
-
-
-_PERIODS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
-
-
-def _split(rate: str) -> tuple[int, int]:
-    """ "5/15m" -> (5, 900), the rate syntax of django-ratelimit (and of caly.foundation.env's rate variables)."""
-    limit, _, period = rate.partition("/")
-    multiplier = period[:-1] or "1"
-    return int(limit), int(multiplier) * _PERIODS[period[-1].lower()]
 
 
 def _process_key(request, *, group: str, key, rate: str) -> tuple[str, str, str]:
@@ -193,24 +196,3 @@ def raise_rate_limited(time_left: float, *, group: str) -> None:
         f"Too many requests; try again in {retry_after} seconds.",
         retry_after=retry_after,
     )
-
-
-def client_ip(request) -> str:
-    """The caller's address: REMOTE_ADDR, or the X-Forwarded-For entry our own proxies appended.
-
-    With TRUSTED_PROXY_COUNT = N, the N-th address from the right of X-Forwarded-For is the one
-    the outermost trusted proxy saw; anything left of it is client-supplied and ignored, so a
-    forged header cannot pick another client's rate-limit bucket.
-    """
-    hops = settings.TRUSTED_PROXY_COUNT
-    remote = request.META.get("REMOTE_ADDR") or "0.0.0.0"  # noqa: S104 - a placeholder, never bound
-    if hops <= 0:
-        return remote
-    forwarded = [part.strip() for part in request.META.get("HTTP_X_FORWARDED_FOR", "").split(",") if part.strip()]
-    if len(forwarded) < hops:
-        return remote
-    candidate = forwarded[-hops]
-    try:
-        return str(ipaddress.ip_address(candidate))
-    except ValueError:
-        return remote

@@ -17,12 +17,11 @@ from uuid import UUID
 
 from django.conf import settings
 from django.core.exceptions import ValidationError as DjangoValidationError
-from django.db.models import F
-from django.db.models.fields.tuple_lookups import Tuple, TupleGreaterThan, TupleLessThan
 from rest_framework.exceptions import ValidationError
 from rest_framework.pagination import BasePagination
 from rest_framework.response import Response
 
+from caly.foundation.adapters.tuple_lookups import rows_after, rows_before
 from caly.foundation.api import shapes as api_schema
 
 
@@ -106,8 +105,8 @@ class KeysetPagination(BasePagination):
         order = self.ordering if not self.backwards else tuple(_flip(name) for name in self.ordering)
         queryset = queryset.order_by(*order)
         if cursor is not None:
-            after = TupleLessThan if self.descending != self.backwards else TupleGreaterThan
-            queryset = queryset.filter(after(Tuple(*(F(name) for name in self.fields)), cursor["position"]))
+            beyond = rows_before if self.descending != self.backwards else rows_after
+            queryset = queryset.filter(beyond(self.fields, cursor["position"]))
         rows = list(queryset[: self.limit + 1])
         self.more_beyond = len(rows) > self.limit
         rows = rows[: self.limit]

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import copy
 
-from drf_spectacular.openapi import AutoSchema
 from drf_spectacular.plumbing import ResolvedComponent
 
+from caly.foundation.adapters.spectacular import ResponseHooksAutoSchema
 from caly.foundation.api.errors import ERRORS
 from caly.foundation.api.shapes import ERROR_ENVELOPE, STANDARD_ERROR_STATUSES, success_envelope
 
@@ -14,7 +14,7 @@ from caly.foundation.api.shapes import ERROR_ENVELOPE, STANDARD_ERROR_STATUSES, 
 ENVELOPE_STATUSES = {str(status) for status, _ in ERRORS.values()}
 
 
-class EnvelopeAutoSchema(AutoSchema):
+class EnvelopeAutoSchema(ResponseHooksAutoSchema):
     """Wraps each JSON response schema in the envelope and documents the standard errors."""
 
     def _error_ref(self) -> dict:
@@ -28,8 +28,7 @@ class EnvelopeAutoSchema(AutoSchema):
         self.registry.register_on_missing(component)
         return component.ref
 
-    def _get_response_for_code(self, serializer, status_code, media_types=None, direction="response"):
-        response = super()._get_response_for_code(serializer, status_code, media_types, direction)
+    def response_for_code(self, response: dict, status_code: str) -> dict:
         for media_type, content in response.get("content", {}).items():
             if media_type != "application/json" or "schema" not in content:
                 continue
@@ -39,8 +38,7 @@ class EnvelopeAutoSchema(AutoSchema):
             content["schema"] = success_envelope(schema) if status_code < "400" else self._error_ref()
         return response
 
-    def _get_response_bodies(self, direction="response"):
-        responses = super()._get_response_bodies(direction)
+    def response_bodies(self, responses: dict) -> dict:
         error_ref = self._error_ref()
         for status, response in responses.items():
             # An error declared by its description alone (409 CONFLICT…) still answers with the envelope.
@@ -66,8 +64,11 @@ def _is_enveloped(schema: dict, registry) -> bool:
         name = ref.rsplit("/", 1)[-1]
         if name == "ErrorEnvelope":
             return True
-        component = registry._components.get((name, ResolvedComponent.SCHEMA))
-        return bool(component and (component.schema or {}).get("x-envelope"))
+        try:
+            component = registry[(name, ResolvedComponent.SCHEMA)]
+        except KeyError:
+            return False
+        return bool((component.schema or {}).get("x-envelope"))
     return False
 
 

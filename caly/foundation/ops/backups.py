@@ -42,7 +42,7 @@ from django.utils import timezone
 from psycopg import sql
 from psycopg.conninfo import make_conninfo
 
-from recordings.storage import is_local, store_stream
+from caly.foundation.storage import is_local, store_stream
 
 logger = logging.getLogger("caly.ops.backups")
 
