@@ -16,6 +16,7 @@ from django.core.exceptions import ValidationError
 
 from accounts.models import Client, User
 from accounts.roles import Role
+from accounts.services import CLIENT_SETTINGS_FIELDS
 from caly.foundation.errors import DomainError, ErrorCode
 
 
@@ -185,8 +186,6 @@ class CompanyForm(ServiceForm):
     checkboxes = ("notify_by_email", "notify_by_sms", "notify_by_whatsapp")
 
     def __init__(self, *args, **kwargs):
-        from accounts.services import CLIENT_SETTINGS_FIELDS
-
         super().__init__(*args, **kwargs)
         self.fields.update(forms.fields_for_model(Client, fields=CLIENT_SETTINGS_FIELDS, labels=self.labels))
         self.fields["timezone"] = forms.ChoiceField(label=self.labels["timezone"], choices=timezone_choices)

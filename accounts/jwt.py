@@ -19,6 +19,7 @@ from rest_framework_simplejwt.exceptions import TokenError
 from rest_framework_simplejwt.tokens import RefreshToken
 from rest_framework_simplejwt.utils import datetime_from_epoch, datetime_to_epoch
 
+from accounts.audit import audit_record
 from accounts.models import AuditAction, RefreshFamily, User
 from caly.foundation.errors import DomainError, ErrorCode
 
@@ -129,8 +130,6 @@ def family_rotate(*, raw: str) -> tuple[TokenPair, RefreshFamily]:
             family.save(update_fields=["previous_jti", "current_jti", "rotated_at", "rotation_count"])
             pair = _pair(family.user, family, family.current_jti)
     if reused:
-        from accounts.audit import audit_record
-
         audit_record(
             action=AuditAction.TOKEN_REUSE_DETECTED,
             client=family.user.client,

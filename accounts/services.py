@@ -7,9 +7,7 @@ log. They raise DomainError (rendered by the API's handler; pages show its messa
 from __future__ import annotations
 
 import hashlib
-import logging
 import secrets
-from datetime import datetime, timedelta
 from typing import Any
 
 from django.conf import settings
@@ -18,17 +16,18 @@ from django.contrib.auth.password_validation import validate_password
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
 from django.utils import timezone
-from django.utils.http import urlencode
 from django.utils.text import slugify
 
-from accounts import jwt, selectors, signed_tokens, tasks
+from accounts import emails, jwt, signed_tokens, tasks
 from accounts.audit import audit_record
-from accounts.models import AuditAction, AuditEvent, Client, Invitation, User
+from accounts.models import AuditAction, Client, Invitation, User
 from accounts.roles import Role
+from accounts.signups import (
+    signup_discard,
+    signups_purge_unverified,  # noqa: F401 - manage.py purge_unverified_signups calls it here
+)
 from caly.foundation import context
 from caly.foundation.errors import DomainError, ErrorCode
-
-logger = logging.getLogger(__name__)
 
 CLIENT_SETTINGS_FIELDS = (
     "name",
@@ -59,10 +58,6 @@ def _check_password(password: str, user: User, field: str = "password") -> None:
         raise DomainError(
             ErrorCode.VALIDATION_ERROR, "The request is invalid.", details={field: exc.messages}
         ) from None
-
-
-def _link(path: str) -> str:
-    return f"{settings.SITE_URL}{path}"
 
 
 def client_unique_slug(name: str) -> str:
@@ -122,47 +117,18 @@ def client_register(
 
 def _signup_attempt_notify(*, user: User) -> None:
     """Tell the owner of an address that someone tried to sign up with it, and how to get in."""
-    if not user.is_active:
-        return
-    tasks.send_templated_email.enqueue(
-        to=user.email,
-        template="signup_attempt",
-        context={
-            "name": user.get_short_name(),
-            "login_link": _link("/accounts/login/"),
-            "reset_link": _link(f"/accounts/password/reset/?{urlencode({'email': user.email})}"),
-        },
-    )
+    tasks.email_enqueue(emails.signup_attempt_email(user=user))
 
 
 def email_verification_send(*, user: User) -> None:
     """E-mail `user` a single-use verification link (nothing if already verified)."""
-    if user.email_verified:
-        return
-    token = signed_tokens.make_token(signed_tokens.VERIFY_EMAIL, user)
-    tasks.send_templated_email.enqueue(
-        to=user.email,
-        template="verify_email",
-        context={
-            "name": user.get_short_name(),
-            "client_name": user.client.name if user.client else "Caly",
-            "link": _link(f"/accounts/verify/{token}/"),
-            "valid_hours": int(settings.EMAIL_VERIFICATION_MAX_AGE.total_seconds() // 3600),
-        },
-    )
+    tasks.email_enqueue(emails.verification_email(user=user))
 
 
 def email_verification_resend_request(*, email: str) -> None:
     """Queue a new verification link for `email`: the task sends one only if an unverified account has
     the address, so the request does the same work for every address."""
     tasks.resend_verification_email.enqueue(email=email.strip().lower())
-
-
-def email_verification_resend(*, email: str) -> None:
-    """Send a new link if an unverified active account has this address; silent otherwise."""
-    user = User.objects.select_related("client").filter(email=email.strip().lower(), is_active=True).first()
-    if user is not None:
-        email_verification_send(user=user)
 
 
 @transaction.atomic
@@ -256,25 +222,6 @@ def password_reset_request(*, email: str) -> None:
         "user_agent": current.extra.get("user_agent", "") if current else "",
     }
     tasks.send_password_reset_email.enqueue(email=email.strip().lower(), origin=origin)
-
-
-def password_reset_send(*, email: str) -> bool:
-    """E-mail a reset link if an active account with a password has this address; whether one was sent."""
-    user = User.objects.select_related("client").filter(email=email.strip().lower(), is_active=True).first()
-    if user is None or not user.has_usable_password():
-        return False
-    token = signed_tokens.make_token(signed_tokens.RESET_PASSWORD, user)
-    tasks.send_templated_email.enqueue(
-        to=user.email,
-        template="password_reset",
-        context={
-            "name": user.get_short_name(),
-            "link": _link(f"/accounts/password/reset/{token}/"),
-            "valid_minutes": int(settings.PASSWORD_RESET_MAX_AGE.total_seconds() // 60),
-        },
-    )
-    audit_record(action=AuditAction.PASSWORD_RESET_REQUESTED, client=user.client, actor=user, target=user)
-    return True
 
 
 def password_reset_user(*, token: str) -> User | None:
@@ -465,33 +412,12 @@ def invitation_issue(*, client: Client, email: str, role: str, invited_by: User 
     invitation.save()
     # Whether the address has an account elsewhere is the task's business: the inviter's request does
     # the same work for every address, and answers the same.
-    tasks.send_invitation_email.enqueue(invitation_id=invitation.pk, link=_link(f"/accounts/invitations/{token}/"))
+    link = emails.site_link(f"/accounts/invitations/{token}/")
+    tasks.send_invitation_email.enqueue(invitation_id=invitation.pk, link=link)
     audit_record(
         action=AuditAction.USER_INVITED, client=client, actor=invited_by, target=invitation, metadata={"role": role}
     )
     return invitation, token
-
-
-def invitation_email_send(*, invitation_id: int, link: str) -> None:
-    """E-mail a pending invitation: its link, or, when the address has an account in another company that
-    cannot give way (not a disposable sign-up), why it cannot be accepted and what to do instead."""
-    invitation = Invitation.objects.select_related("client", "invited_by").filter(pk=invitation_id).first()
-    if invitation is None or invitation.status != "pending":
-        return
-    inviter = invitation.invited_by
-    from_member = inviter is not None and inviter.client_id == invitation.client_id
-    context = {
-        "inviter": inviter.get_full_name() if from_member else "The Caly team",
-        "client_name": invitation.client.name,
-        "role": Role(invitation.role).label.lower(),
-    }
-    existing = User.objects.filter(email=invitation.email).exclude(client_id=invitation.client_id).first()
-    # An account never moves between companies: its owner gets no link to accept.
-    if existing is not None and not selectors.signup_is_disposable(user=existing):
-        tasks.send_templated_email.enqueue(to=invitation.email, template="invitation_account_exists", context=context)
-        return
-    context.update(link=link, valid_days=settings.INVITATION_MAX_AGE.days)
-    tasks.send_templated_email.enqueue(to=invitation.email, template="invitation", context=context)
 
 
 @transaction.atomic
@@ -564,45 +490,6 @@ def invitation_accept(*, token: str, password: str, first_name: str = "", last_n
         },
     )
     return user
-
-
-# --- unverified sign-ups -----------------------------------------------------------------------
-
-# How long an unverified sign-up outlives its verification link: time to ask for a new link
-# (accounts/verify/resend/) before the account and its empty company are deleted.
-UNVERIFIED_SIGNUP_GRACE = timedelta(days=7)
-
-
-@transaction.atomic
-def signup_discard(*, user: User) -> bool:
-    """Delete a sign-up never verified, with the company it created, if they hold nothing else
-    (selectors.signup_is_disposable); returns whether it was deleted. Idempotent."""
-    user = User.objects.select_for_update(of=("self",)).filter(pk=user.pk).first()
-    if user is None or user.client_id is None:
-        return False
-    client = _lock_client(user.client)
-    if not selectors.signup_is_disposable(user=user):
-        return False
-    # This company's log is only the sign-up's own story, and goes with it.
-    AuditEvent.objects.filter(client=client).dangerously_delete_for_discarded_client()
-    user.delete()
-    client.delete()
-    return True
-
-
-def signups_purge_unverified(*, now: datetime | None = None) -> dict[str, int]:
-    """Delete the sign-ups still unverified after the verification link's lifetime plus UNVERIFIED_SIGNUP_GRACE,
-    with the empty companies they created; a sign-up whose company holds anything else is kept.
-    Idempotent; returns the counts (purged, kept)."""
-    cutoff = (now or timezone.now()) - settings.EMAIL_VERIFICATION_MAX_AGE - UNVERIFIED_SIGNUP_GRACE
-    purged = kept = 0
-    for user in selectors.unverified_signup_list(joined_before=cutoff):
-        if signup_discard(user=user):
-            purged += 1
-        else:
-            kept += 1
-    logger.info("Purged %d unverified sign-up(s) and their companies; kept %d holding other data", purged, kept)
-    return {"purged": purged, "kept": kept}
 
 
 # --- staff (admin) -----------------------------------------------------------------------------

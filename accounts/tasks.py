@@ -1,20 +1,21 @@
-from django.conf import settings
-from django.core.mail import send_mail
-from django.template.loader import render_to_string
 from django_tasks import task
 
-from accounts import jwt, services
+from accounts import emails, jwt, signups
 from caly.foundation.context import RequestContext, activate, deactivate
 
 
 @task()
 def send_templated_email(*, to: str, template: str, context: dict) -> None:
     """Render templates/emails/<template>.txt (first line: subject) and send it."""
-    # Names and other user text come flattened to one line, so they can neither add a header-like
-    # subject line nor lay out paragraphs of their own in mail sent to third parties.
-    flat = {name: " ".join(str(value).split()) for name, value in context.items()}
-    subject, _, body = render_to_string(f"emails/{template}.txt", flat).strip().partition("\n")
-    send_mail(subject.strip(), body.strip() + "\n", settings.DEFAULT_FROM_EMAIL, [to])
+    emails.templated_email_send(to=to, template=template, context=context)
+
+
+def email_enqueue(mail: emails.Email | None) -> bool:
+    """Queue `mail` for sending (nothing for None); whether there was one."""
+    if mail is None:
+        return False
+    send_templated_email.enqueue(to=mail.to, template=mail.template, context=mail.context)
+    return True
 
 
 @task()
@@ -28,7 +29,7 @@ def send_password_reset_email(*, email: str, origin: dict) -> bool:
     )
     token = activate(request)
     try:
-        return services.password_reset_send(email=email)
+        return email_enqueue(emails.password_reset_email(email=email))
     finally:
         deactivate(token)
 
@@ -36,13 +37,13 @@ def send_password_reset_email(*, email: str, origin: dict) -> bool:
 @task()
 def send_invitation_email(*, invitation_id: int, link: str) -> None:
     """E-mail an invitation: its link, or why an address with an account elsewhere cannot accept it."""
-    services.invitation_email_send(invitation_id=invitation_id, link=link)
+    email_enqueue(emails.invitation_email(invitation_id=invitation_id, link=link))
 
 
 @task()
 def resend_verification_email(*, email: str) -> None:
     """Send a new verification link if an unverified account has `email` (queued for every address asked about)."""
-    services.email_verification_resend(email=email)
+    email_enqueue(emails.verification_resend_email(email=email))
 
 
 @task()
@@ -55,5 +56,5 @@ def purge_refresh_families() -> int:
 @task()
 def purge_unverified_signups() -> dict[str, int]:
     """Delete sign-ups never verified in time, with the empty companies they created
-    (services.signups_purge_unverified); queued daily by `manage.py run_scheduler`. Returns the counts."""
-    return services.signups_purge_unverified()
+    (signups.signups_purge_unverified); queued daily by `manage.py run_scheduler`. Returns the counts."""
+    return signups.signups_purge_unverified()

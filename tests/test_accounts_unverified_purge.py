@@ -13,7 +13,7 @@ from django.core import mail
 from django.core.management import call_command
 from django.utils import timezone
 
-from accounts import jwt, services
+from accounts import jwt, services, signups
 from accounts.models import AuditAction, AuditEvent, Client, User
 from accounts.roles import Role
 from accounts.tasks import purge_unverified_signups
@@ -66,7 +66,7 @@ def test_it_is_idempotent(settings):
 
 
 def test_it_waits_for_the_link_lifetime_plus_the_grace_period(settings):
-    window = settings.EMAIL_VERIFICATION_MAX_AGE + services.UNVERIFIED_SIGNUP_GRACE
+    window = settings.EMAIL_VERIFICATION_MAX_AGE + signups.UNVERIFIED_SIGNUP_GRACE
     recent = squat("victim@example.com", days_ago=(window - timedelta(minutes=5)) / timedelta(days=1))
 
     assert purge() == {"purged": 0, "kept": 0}
@@ -206,4 +206,4 @@ def test_it_never_purges_a_company_staff_set_up_by_hand(client, staff):
 
     assert purge() == {"purged": 0, "kept": 0}
     assert User.objects.filter(pk=person.pk).exists() and Client.objects.filter(pk=company.pk).exists()
-    assert not services.signup_discard(user=person)
+    assert not signups.signup_discard(user=person)
