@@ -257,10 +257,6 @@ class RefreshFamily(models.Model):
     def __str__(self) -> str:
         return f"{self.user} · {self.id}"
 
-    @property
-    def is_usable(self) -> bool:
-        return self.revoked_at is None and self.expires_at > timezone.now()
-
 
 class AuditAction(models.TextChoices):
     LOGIN_SUCCEEDED = "login.succeeded", "Login succeeded"

@@ -25,8 +25,6 @@ class Capability(StrEnum):
     MANAGE_TEAM = "manage_team"  # invite, change roles, deactivate
     MANAGE_CLIENT = "manage_client"  # company details and business settings
     VIEW_AUDIT = "view_audit"  # the audit log
-    MANAGE_BILLING = "manage_billing"  # billing-level settings
-    DELETE_CLIENT = "delete_client"
 
 
 _VIEWER = {Capability.READ}
@@ -39,7 +37,8 @@ _ADMIN = _AGENT | {
     Capability.EXPORT_CALLS,
     Capability.DELETE_RECORDINGS,
 }
-_OWNER = _ADMIN | {Capability.MANAGE_BILLING, Capability.DELETE_CLIENT}
+# What only an owner may do (grant the owner role, stay the last owner) the team services check.
+_OWNER = _ADMIN
 
 ROLE_CAPABILITIES: dict[Role, frozenset[Capability]] = {
     Role.VIEWER: frozenset(_VIEWER),
@@ -51,10 +50,6 @@ ROLE_CAPABILITIES: dict[Role, frozenset[Capability]] = {
 
 def can(role: str | None, capability: Capability) -> bool:
     return role in ROLE_CAPABILITIES and capability in ROLE_CAPABILITIES[Role(role)]
-
-
-def roles_with(capability: Capability) -> list[Role]:
-    return [role for role, capabilities in ROLE_CAPABILITIES.items() if capability in capabilities]
 
 
 def render_markdown() -> str:

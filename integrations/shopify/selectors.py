@@ -66,8 +66,3 @@ def variant_rows(*, client: Client, product_ids: list[int]) -> dict[int, list[di
         for row in rows:
             by_product[row["product_id"]].append(row)
     return by_product
-
-
-def product_get(*, client: Client, public_id) -> Product | None:
-    """One live product of the client with its variants, or None (a foreign id included)."""
-    return product_list(client=client).filter(public_id=public_id).first()
