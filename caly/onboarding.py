@@ -27,21 +27,17 @@ from accounts.audit import audit_record
 from accounts.models import AuditAction, Client, Invitation, OnboardingStep, User, validate_timezone
 from accounts.roles import Capability, Role, can
 from caly.foundation.errors import DomainError, ErrorCode
-from integrations.models import ExotelConnection, ShopifyConnection
-from integrations.services import exotel_connection_save, shopify_connection_save
-from integrations.shopify.demo import seed_products
+from integrations.models import Connection
+from integrations.providers import PROVIDERS, Provider
+from integrations.shopify import demo as shopify_demo
 from recordings import demo
 
-STEPS = (OnboardingStep.COMPANY, OnboardingStep.EXOTEL, OnboardingStep.SHOPIFY, OnboardingStep.DONE)
-STEP_URL_NAMES = {
-    OnboardingStep.COMPANY: "onboarding:company",
-    OnboardingStep.EXOTEL: "onboarding:exotel",
-    OnboardingStep.SHOPIFY: "onboarding:shopify",
-    OnboardingStep.DONE: "onboarding:done",
-}
+# One connection step per provider (integrations.providers), named by its key.
+CONNECTION_STEPS = {OnboardingStep(key): provider for key, provider in PROVIDERS.items()}
+STEPS = (OnboardingStep.COMPANY, *CONNECTION_STEPS, OnboardingStep.DONE)
+STEP_URL_NAMES = {step: f"onboarding:{step.value}" for step in STEPS}
 # The steps a user finishes (or skips); DONE is where they lead.
 WIZARD_STEPS = STEPS[:-1]
-PROVIDER_NAMES = {OnboardingStep.EXOTEL: "Exotel", OnboardingStep.SHOPIFY: "Shopify"}
 DEMO_CALLS = 300
 DEMO_PRODUCTS = 40
 
@@ -115,27 +111,18 @@ def onboarding_company_save(*, client: Client, actor: User, **fields: Any) -> Cl
 
 
 @transaction.atomic
-def onboarding_exotel_save(*, client: Client, actor: User, **fields: Any) -> ExotelConnection:
-    """Step 2: connect Exotel (integrations.services), then move on. Returns the connection."""
-
-    connection = exotel_connection_save(client=client, actor=actor, **fields)
-    onboarding_advance(client=client, actor=actor, step=OnboardingStep.EXOTEL)
-    return connection
-
-
-@transaction.atomic
-def onboarding_shopify_save(*, client: Client, actor: User, **fields: Any) -> ShopifyConnection:
-    """Step 3: connect Shopify (integrations.services), then finish. Returns the connection."""
-
-    connection = shopify_connection_save(client=client, actor=actor, **fields)
-    onboarding_advance(client=client, actor=actor, step=OnboardingStep.SHOPIFY)
+def onboarding_connection_save(*, client: Client, actor: User, provider: Provider, **fields: Any) -> Connection:
+    """A connection step: connect the provider (its save service), then move on. Returns the connection."""
+    connection = provider.save(client=client, actor=actor, **fields)
+    onboarding_advance(client=client, actor=actor, step=OnboardingStep(provider.key))
     return connection
 
 
 def onboarding_skip(*, client: Client, actor: User, step: str) -> Client:
     """Move past a connection step; it counts as skipped only if nothing is connected yet."""
-    if step not in PROVIDER_NAMES:
-        raise _invalid({"step": ["Only the Exotel and Shopify steps can be skipped."]})
+    if step not in CONNECTION_STEPS:
+        names = " and ".join(provider.label for provider in CONNECTION_STEPS.values())
+        raise _invalid({"step": [f"Only the {names} steps can be skipped."]})
     return onboarding_advance(client=client, actor=actor, step=step, skipped=not connected(client=client)[step])
 
 
@@ -154,13 +141,7 @@ class LeftToDo:
 
 def connected(*, client: Client) -> dict[str, bool]:
     """Whether each connection step's provider is connected, by step."""
-
-    return {
-        OnboardingStep.EXOTEL: ExotelConnection.objects.for_client(client).exists(),
-        OnboardingStep.SHOPIFY: ShopifyConnection.objects.for_client(client)
-        .filter(uninstalled_at__isnull=True)
-        .exists(),
-    }
+    return {step: provider.is_connected(client) for step, provider in CONNECTION_STEPS.items()}
 
 
 def onboarding_left(*, client: Client, user: User) -> list[LeftToDo]:
@@ -178,7 +159,7 @@ def onboarding_left(*, client: Client, user: User) -> list[LeftToDo]:
                 continue
             # Before the wizard gets there, the integrations page connects it just as well.
             url = step_url(step) if step_reached(client=client, step=step) else reverse("integrations:index")
-            left.append(LeftToDo(step, f"{PROVIDER_NAMES[step]} not connected", "connect", url))
+            left.append(LeftToDo(step, f"{CONNECTION_STEPS[step].label} not connected", "connect", url))
     return left
 
 
@@ -234,7 +215,7 @@ def _seed_demo(client: Client) -> dict[str, int]:
     return {
         "calls": calls,
         "recordings": demo.recordings_seed(client=client),
-        "products": seed_products(client=client, count=DEMO_PRODUCTS),
+        "products": shopify_demo.seed_products(client=client, count=DEMO_PRODUCTS),
     }
 
 

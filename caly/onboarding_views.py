@@ -1,11 +1,12 @@
-"""The onboarding wizard's pages: company details, Exotel, Shopify, done. They know several apps (the
-connections are integrations'), so they sit in the composition, beside caly/urls.py."""
+"""The onboarding wizard's pages: company details, one step per provider (Exotel, Shopify), done. They know
+several apps (the connections are integrations'), so they sit in the composition, beside caly/urls.py."""
 
 from __future__ import annotations
 
 from django.contrib import messages
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
+from django.urls import reverse
 from django.views.decorators.http import require_POST, require_safe
 
 from accounts import forms, services
@@ -14,6 +15,7 @@ from accounts.roles import Capability
 from accounts.views import client_user_required, get_and_post
 from caly import onboarding
 from caly.foundation.errors import DomainError
+from integrations.providers import PROVIDERS, Provider
 
 ONBOARDING_SEEN_SESSION_KEY = "accounts.onboarding_seen"
 
@@ -56,11 +58,6 @@ def _not_reached(request, step: str) -> HttpResponse | None:
     return redirect(onboarding.step_url(client.onboarding_step))
 
 
-def _connection_fields(form) -> dict:
-    # An empty secret keeps the stored one (the services' rule); an empty callback user name clears it.
-    return {name: value for name, value in form.cleaned_data.items() if value != "" or name == "callback_username"}
-
-
 @client_user_required(Capability.MANAGE_CLIENT)
 @require_safe
 def onboarding_start(request: HttpRequest) -> HttpResponse:
@@ -86,83 +83,63 @@ def onboarding_company(request: HttpRequest) -> HttpResponse:
     return _wizard_page(request, OnboardingStep.COMPANY, {"form": form})
 
 
-@client_user_required(Capability.MANAGE_INTEGRATIONS)
-@get_and_post
-def onboarding_exotel(request: HttpRequest) -> HttpResponse:
-    from integrations.exotel.services import exotel_callback_urls
-    from integrations.forms import ExotelForm
-    from integrations.models import ExotelConnection
-
-    if (response := _not_reached(request, OnboardingStep.EXOTEL)) is not None:
+def _connection_step(request: HttpRequest, provider: Provider) -> HttpResponse:
+    step = OnboardingStep(provider.key)
+    if (response := _not_reached(request, step)) is not None:
         return response
     client = request.user.client
-    connection = ExotelConnection.objects.for_client(client).first()
-    initial = {}
-    if connection is not None:
-        initial = {
-            "account_sid": connection.account_sid,
-            "api_host": connection.api_host,
-            "caller_ids": ", ".join(connection.caller_ids),
-            "callback_username": connection.callback_username,
-        }
-    form = ExotelForm(request.POST or None, initial=initial, connection=connection, prefix="exotel")
+    connection = provider.connection(client)
+    form = provider.form(request.POST or None, connection=connection)
     status = 200
     if request.method == "POST":
         if form.is_valid():
             try:
-                saved = onboarding.onboarding_exotel_save(client=client, actor=request.user, **_connection_fields(form))
-            except DomainError as error:
-                form.add_service_error(error)
-            else:
-                if saved.verified_at:
-                    messages.success(request, "Exotel is connected. Paste the callback URLs below into Exotel.")
-                else:
-                    messages.warning(request, "Exotel is saved but not verified yet: see below.")
-                return redirect("onboarding:exotel")
-        status = 400
-    context = {
-        "form": form,
-        "connection": connection,
-        "callback_urls": exotel_callback_urls(connection=connection) if connection else None,
-    }
-    return _wizard_page(request, OnboardingStep.EXOTEL, context, status=status)
-
-
-@client_user_required(Capability.MANAGE_INTEGRATIONS)
-@get_and_post
-def onboarding_shopify(request: HttpRequest) -> HttpResponse:
-    from integrations.forms import ShopifyForm
-    from integrations.models import ShopifyConnection
-    from integrations.shopify.services import shopify_webhook_url
-
-    if (response := _not_reached(request, OnboardingStep.SHOPIFY)) is not None:
-        return response
-    client = request.user.client
-    connection = ShopifyConnection.objects.for_client(client).first()
-    initial = {"shop_domain": connection.shop_domain, "api_version": connection.api_version} if connection else {}
-    form = ShopifyForm(request.POST or None, initial=initial, connection=connection, prefix="shopify")
-    status = 200
-    if request.method == "POST":
-        if form.is_valid():
-            try:
-                saved = onboarding.onboarding_shopify_save(
-                    client=client, actor=request.user, **_connection_fields(form)
+                saved = onboarding.onboarding_connection_save(
+                    client=client, actor=request.user, provider=provider, **form.connection_fields()
                 )
             except DomainError as error:
                 form.add_service_error(error)
             else:
                 if saved.verified_at:
-                    messages.success(request, "Shopify is connected. Add the webhook URL below in Shopify.")
+                    messages.success(request, f"{provider.label} is connected. {provider.links_hint}")
                 else:
-                    messages.warning(request, "Shopify is saved but not verified yet: see below.")
-                return redirect("onboarding:shopify")
+                    messages.warning(request, f"{provider.label} is saved but not verified yet: see below.")
+                return redirect(onboarding.step_url(step))
         status = 400
+    index = onboarding.STEPS.index(step)
+    previous, following = onboarding.STEPS[index - 1], onboarding.STEPS[index + 1]
     context = {
         "form": form,
         "connection": connection,
-        "webhook_url": shopify_webhook_url(connection=connection) if connection else None,
+        "provider": provider,
+        "links": provider.links(connection) if connection else {},
+        "step_url": onboarding.step_url(step),
+        "skip_url": reverse(f"onboarding:{step.value}-skip"),
+        "back_url": onboarding.step_url(previous),
+        "next_url": onboarding.step_url(following),
+        "next_label": "Finish"
+        if following == OnboardingStep.DONE
+        else f"Continue to {onboarding.CONNECTION_STEPS[following].label}",
+        "finished": onboarding.step_reached(client=client, step=following),
     }
-    return _wizard_page(request, OnboardingStep.SHOPIFY, context, status=status)
+    return _wizard_page(request, step, context, status=status)
+
+
+def connection_step_view(key: str):
+    """The wizard's page for the provider `key`: connect it, see what to paste into it, go on."""
+    provider = PROVIDERS[key]
+
+    @client_user_required(Capability.MANAGE_INTEGRATIONS)
+    @get_and_post
+    def view(request: HttpRequest) -> HttpResponse:
+        return _connection_step(request, provider)
+
+    view.__name__ = view.__qualname__ = f"onboarding_{key}"
+    return view
+
+
+onboarding_exotel = connection_step_view("exotel")
+onboarding_shopify = connection_step_view("shopify")
 
 
 @client_user_required(Capability.MANAGE_INTEGRATIONS)

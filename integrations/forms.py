@@ -9,6 +9,7 @@ from django import forms
 from django.conf import settings
 
 from accounts.forms import ServiceForm
+from integrations.models import ExotelRegion, ProductStatus
 
 
 def _secret(label: str, *, help_text: str = "") -> forms.CharField:
@@ -30,7 +31,27 @@ def _kept_help(connection, name: str) -> str:
     return f"Set{ending}. Leave empty to keep it."
 
 
-class ExotelForm(ServiceForm):
+class ConnectionForm(ServiceForm):
+    """A provider's connection settings, filled in from the saved connection (secrets never)."""
+
+    # Fields an empty value clears; any other empty field keeps what is stored.
+    clearable: tuple[str, ...] = ()
+
+    def __init__(self, *args, connection=None, **kwargs):
+        if connection is not None and "initial" not in kwargs:
+            kwargs["initial"] = self.initial_for(connection)
+        super().__init__(*args, **kwargs)
+
+    @staticmethod
+    def initial_for(connection) -> dict:
+        return {}
+
+    def connection_fields(self) -> dict:
+        """The cleaned fields for the provider's save service: an empty secret keeps the stored one."""
+        return {name: value for name, value in self.cleaned_data.items() if value != "" or name in self.clearable}
+
+
+class ExotelForm(ConnectionForm):
     account_sid = forms.CharField(label="Account SID", max_length=64)
     api_key = _secret("API key")
     api_token = _secret("API token")
@@ -49,21 +70,29 @@ class ExotelForm(ServiceForm):
         help_text="Optional HTTP Basic credentials Exotel must send with callbacks.",
     )
     callback_password = _secret("Callback password")
+    clearable = ("callback_username",)
 
     def __init__(self, *args, connection=None, **kwargs):
-        super().__init__(*args, **kwargs)
-        from integrations.models import ExotelRegion
-
+        super().__init__(*args, connection=connection, **kwargs)
         labels = dict(ExotelRegion.choices)
         self.fields["api_host"].choices = [(host, labels.get(host, host)) for host in settings.EXOTEL_API_HOSTS]
         for name in ("api_key", "api_token", "callback_password"):
             self.fields[name].help_text = _kept_help(connection, name) or self.fields[name].help_text
 
+    @staticmethod
+    def initial_for(connection) -> dict:
+        return {
+            "account_sid": connection.account_sid,
+            "api_host": connection.api_host,
+            "caller_ids": ", ".join(connection.caller_ids),
+            "callback_username": connection.callback_username,
+        }
+
     def clean_caller_ids(self) -> list[str]:
         return [number for number in re.split(r"[\s,;]+", self.cleaned_data["caller_ids"]) if number]
 
 
-class ShopifyForm(ServiceForm):
+class ShopifyForm(ConnectionForm):
     shop_domain = forms.CharField(
         label="Shop domain", max_length=100, help_text="Your-shop.myshopify.com, as in the Shopify admin's address."
     )
@@ -74,10 +103,14 @@ class ShopifyForm(ServiceForm):
     api_version = forms.CharField(label="API version", max_length=7, required=False)
 
     def __init__(self, *args, connection=None, **kwargs):
-        super().__init__(*args, **kwargs)
+        super().__init__(*args, connection=connection, **kwargs)
         self.fields["api_version"].help_text = f"Empty: {settings.SHOPIFY_API_VERSION}."
         for name in ("access_token", "webhook_secret"):
             self.fields[name].help_text = _kept_help(connection, name) or self.fields[name].help_text
+
+    @staticmethod
+    def initial_for(connection) -> dict:
+        return {"shop_domain": connection.shop_domain, "api_version": connection.api_version}
 
 
 class ProductSearchForm(forms.Form):
@@ -87,6 +120,4 @@ class ProductSearchForm(forms.Form):
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
-        from integrations.models import ProductStatus
-
         self.fields["status"].choices = [("", "Any"), *ProductStatus.choices]

@@ -1,21 +1,23 @@
-"""Writes of provider connections (secrets write-only, every change audited) and key rotation.
+"""Connection writes that every provider shares (secrets write-only, every change audited), and key rotation.
 
-Saving checks the credentials with the provider first (integrations/*/credentials.py), outside any
-row lock: credentials the provider refuses are a VALIDATION_ERROR and change nothing; when the
-provider cannot be reached they are saved unverified, and say so. A Shopify connection claims its
-shop domain only once Shopify accepted the token for that very shop, so a junk token claims
-nothing, and the refusal of a claimed shop tells nothing about who holds it.
+Saving checks the credentials with the provider first (with the `verify` that the provider's own save
+service in integrations/*/credentials.py gives), outside any row lock: credentials the provider refuses
+are a VALIDATION_ERROR and change nothing; when the provider cannot be reached they are saved
+unverified, and say so. A Shopify connection claims its shop domain only once Shopify accepted the
+token for that very shop, so a junk token claims nothing, and the refusal of a claimed shop tells
+nothing about who holds it.
 
 Provider behaviour (checking credentials, syncing, webhooks) lives in integrations/exotel and
-integrations/shopify; this module is what both share.
+integrations/shopify; this module is what both share, so it imports neither (they must not import
+each other through it). integrations/providers.py describes each provider for the API, the pages
+and the onboarding wizard.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Any
+from typing import Any, TypeVar
 
-from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, models, transaction
 from django.db.models.functions import Cast
@@ -26,39 +28,21 @@ from accounts.models import AuditAction, Client, User
 from caly.foundation.errors import DomainError, ErrorCode
 from integrations import crypto
 from integrations.credentials import CheckResult, Verdict
-from integrations.exotel.credentials import exotel_credentials_check
-from integrations.models import CheckStatus, Connection, ExotelConnection, ShopifyConnection, new_webhook_token
-from integrations.shopify.credentials import shopify_credentials_check
-from recordings.models import e164
+from integrations.models import CheckStatus, Connection, ExotelConnection, ShopifyConnection
 
-EXOTEL_FIELDS = (
-    "account_sid",
-    "api_key",
-    "api_token",
-    "api_host",
-    "caller_ids",
-    "callback_username",
-    "callback_password",
-)
-SHOPIFY_FIELDS = ("shop_domain", "access_token", "webhook_secret", "api_version")
 CONNECTION_MODELS: tuple[type[Connection], ...] = (ExotelConnection, ShopifyConnection)
+ConnectionModel = TypeVar("ConnectionModel", bound=Connection)
 # What the provider is asked about: a change to any of them is checked again before it is saved.
 CREDENTIAL_FIELDS: dict[type[Connection], tuple[str, ...]] = {
     ExotelConnection: ("account_sid", "api_key", "api_token", "api_host"),
     ShopifyConnection: ("shop_domain", "access_token", "api_version"),
 }
-NOT_VERIFIED = {
-    ExotelConnection: "Saved, not verified: {problem} Test the connection once Exotel answers.",
-    ShopifyConnection: (
-        "Saved, not verified: {problem} Until Shopify accepts the token, the shop is not linked to this "
-        "account; test the connection once Shopify answers."
-    ),
-}
 # Reached only by someone whose token Shopify accepted for this shop, and names no one.
 SHOP_NOT_AVAILABLE = "This shop cannot be connected to this Caly account. If it is your shop, contact Caly support."
 
 
-def _invalid(details: dict[str, list[str]]) -> DomainError:
+def invalid_request(details: dict[str, list[str]]) -> DomainError:
+    """VALIDATION_ERROR with what is wrong, by field."""
     return DomainError(ErrorCode.VALIDATION_ERROR, "The request is invalid.", details=details)
 
 
@@ -84,14 +68,17 @@ def _apply(connection: Connection, fields: dict[str, Any]) -> list[str]:
     return changed
 
 
-def _record_verification(connection: Connection, result: CheckResult, *, saving: bool) -> list[str]:
-    """Put a check's outcome on the (unsaved) connection; returns the fields it set."""
+def _record_verification(
+    connection: Connection, result: CheckResult, *, saving: bool, not_verified: str = "{problem}"
+) -> list[str]:
+    """Put a check's outcome on the (unsaved) connection; returns the fields it set. `not_verified` says
+    what saving credentials the provider did not answer about means ({problem}: why it did not)."""
     now = timezone.now()
     connection.checked_at = now
     connection.check_status = CheckStatus.OK if result.ok else CheckStatus.FAILED
     message = result.message
     if saving and result.verdict == Verdict.UNREACHABLE:
-        message = NOT_VERIFIED[type(connection)].format(problem=result.message)
+        message = not_verified.format(problem=result.message)
     connection.check_message = message[:500]
     names = ["check_status", "check_message", "checked_at"]
     if result.verdict != Verdict.UNREACHABLE or saving:
@@ -103,25 +90,29 @@ def _record_verification(connection: Connection, result: CheckResult, *, saving:
     return names
 
 
-def _save_connection(
-    model: type[Connection],
+def connection_save(
+    model: type[ConnectionModel],
     *,
     client: Client,
     actor: User | None,
     fields: dict[str, Any],
     allowed: tuple[str, ...],
     verify: Callable[[Any], CheckResult],
+    not_verified: str,
+    defaults: dict[str, Any] | None = None,
     rules: Callable[[Any], list[str]] | None = None,
-) -> Connection:
+) -> ConnectionModel:
+    """Create or change the client's connection of `model` with `fields` (of `allowed`; empty secrets keep
+    the stored ones), asking `verify` first when credentials change; `defaults` go on a new connection,
+    `rules` may change fields or refuse. VALIDATION_ERROR for bad fields or refused credentials, CONFLICT
+    when the connection changed meanwhile or a verified shop is another account's."""
     unknown = sorted(set(fields) - set(allowed))
     if unknown:
-        raise _invalid({name: ["Unknown field."] for name in unknown})
+        raise invalid_request({name: ["Unknown field."] for name in unknown})
     connection = model.objects.filter(client=client).first()
     created = connection is None
     if created:
-        connection = model(client=client)
-        if model is ShopifyConnection:
-            connection.api_version = settings.SHOPIFY_API_VERSION
+        connection = model(client=client, **(defaults or {}))
     credentials = CREDENTIAL_FIELDS[model]
     before = {name: getattr(connection, name) for name in credentials}
     changed = _apply(connection, fields)
@@ -129,7 +120,7 @@ def _save_connection(
         # The shop-domain claim is decided below, once Shopify has answered.
         connection.full_clean(exclude=["client"], validate_constraints=False)
     except ValidationError as exc:
-        raise _invalid(exc.message_dict) from None
+        raise invalid_request(exc.message_dict) from None
     if rules is not None:
         changed += rules(connection)
     # Unchanged credentials are not asked about again: "Test connection" does that.
@@ -142,8 +133,8 @@ def _save_connection(
     if recheck:
         result = verify(connection)
         if result.verdict == Verdict.REFUSED:
-            raise _invalid({result.field or "non_field_errors": [result.message]})
-        checked = _record_verification(connection, result, saving=True)
+            raise invalid_request({result.field or "non_field_errors": [result.message]})
+        checked = _record_verification(connection, result, saving=True, not_verified=not_verified)
 
     with transaction.atomic():
         locked = model.objects.select_for_update().filter(client=client).first()
@@ -177,65 +168,6 @@ def _save_connection(
     return connection
 
 
-def _exotel_callback_rules(connection: ExotelConnection) -> list[str]:
-    """A callback password goes with a callback user name: cleared without one, required with one."""
-    if not connection.callback_username and connection.callback_password:
-        connection.callback_password = ""
-        return ["callback_password"]
-    if connection.callback_username and not connection.callback_password:
-        raise _invalid({"callback_password": ["Set a password with the callback user name."]})
-    return []
-
-
-def exotel_connection_save(*, client: Client, actor: User | None, **fields: Any) -> ExotelConnection:
-    """Connect Exotel or change the connection, once Exotel accepts the credentials (secrets left empty
-    keep their stored value). VALIDATION_ERROR for bad settings or credentials Exotel refuses; saved
-    unverified when Exotel cannot be reached."""
-    problems: dict[str, list[str]] = {}
-    host = fields.get("api_host")
-    if host is not None and host not in settings.EXOTEL_API_HOSTS:
-        problems["api_host"] = [f"Choose one of {', '.join(settings.EXOTEL_API_HOSTS)}."]
-    caller_ids = fields.get("caller_ids")
-    if caller_ids is not None:
-        if not isinstance(caller_ids, list) or len(caller_ids) > 50:
-            problems["caller_ids"] = ["Give a list of at most 50 phone numbers."]
-        else:
-            for number in caller_ids:
-                try:
-                    e164(number)
-                except ValidationError:
-                    problems["caller_ids"] = [f"{str(number)[:20]!r} is not an E.164 number such as +919876543210."]
-                    break
-    if problems:
-        raise _invalid(problems)
-    return _save_connection(
-        ExotelConnection,
-        client=client,
-        actor=actor,
-        fields=fields,
-        allowed=EXOTEL_FIELDS,
-        verify=exotel_credentials_check,
-        rules=_exotel_callback_rules,
-    )
-
-
-def shopify_connection_save(*, client: Client, actor: User | None, **fields: Any) -> ShopifyConnection:
-    """Connect Shopify or change the connection, once Shopify accepts the token for that shop (secrets
-    left empty keep their stored value). VALIDATION_ERROR for bad settings or a token Shopify refuses;
-    CONFLICT when the shop is claimed by another account; saved unverified, claiming nothing, when
-    Shopify cannot be reached. Reconnecting after an uninstall keeps the connection (and its webhook URL)."""
-    if isinstance(fields.get("shop_domain"), str):
-        fields["shop_domain"] = fields["shop_domain"].strip().lower().removeprefix("https://").rstrip("/")
-    return _save_connection(
-        ShopifyConnection,
-        client=client,
-        actor=actor,
-        fields=fields,
-        allowed=SHOPIFY_FIELDS,
-        verify=shopify_credentials_check,
-    )
-
-
 @transaction.atomic
 def connection_disconnect(*, connection: Connection, actor: User | None, reason: str = "disconnected") -> None:
     """Forget the credentials (the calls, recordings and products already in Caly stay)."""
@@ -248,21 +180,6 @@ def connection_disconnect(*, connection: Connection, actor: User | None, reason:
         metadata={"provider": provider, "reason": reason},
     )
     connection.delete()
-
-
-@transaction.atomic
-def exotel_webhook_token_rotate(*, connection: ExotelConnection, actor: User | None) -> ExotelConnection:
-    """A new callback token: the old callback URLs stop working at once."""
-    connection.webhook_token = new_webhook_token()
-    connection.save(update_fields=["webhook_token", "updated_at"])
-    audit_record(
-        action=AuditAction.INTEGRATION_UPDATED,
-        client=connection.client,
-        actor=actor,
-        target=connection,
-        metadata={"provider": "exotel", "changed": ["webhook_token"]},
-    )
-    return connection
 
 
 @transaction.atomic

@@ -1,18 +1,24 @@
 from django.urls import path
 
 from integrations import views
+from integrations.providers import PROVIDERS
 
 app_name = "integrations"
 
+
+def _connection_urls(key: str) -> list:
+    provider = {"provider": key}
+    return [
+        path(f"integrations/{key}/", views.connection_save, provider, name=f"{key}-save"),
+        path(f"integrations/{key}/test/", views.connection_test, provider, name=f"{key}-test"),
+        path(f"integrations/{key}/disconnect/", views.connection_disconnect, provider, name=f"{key}-disconnect"),
+    ]
+
+
 urlpatterns = [
     path("integrations/", views.index, name="index"),
-    path("integrations/exotel/", views.exotel_save, name="exotel-save"),
-    path("integrations/exotel/test/", views.exotel_test, name="exotel-test"),
-    path("integrations/exotel/rotate-token/", views.exotel_rotate, name="exotel-rotate"),
-    path("integrations/exotel/disconnect/", views.exotel_disconnect, name="exotel-disconnect"),
-    path("integrations/shopify/", views.shopify_save, name="shopify-save"),
-    path("integrations/shopify/test/", views.shopify_test, name="shopify-test"),
-    path("integrations/shopify/sync/", views.shopify_sync, name="shopify-sync"),
-    path("integrations/shopify/disconnect/", views.shopify_disconnect, name="shopify-disconnect"),
+    *[url for key in PROVIDERS for url in _connection_urls(key)],
+    path("integrations/exotel/rotate-token/", views.exotel_rotate, {"provider": "exotel"}, name="exotel-rotate"),
+    path("integrations/shopify/sync/", views.shopify_sync, {"provider": "shopify"}, name="shopify-sync"),
     path("products/", views.products, name="products"),
 ]

@@ -10,8 +10,8 @@ import pytest
 from django.db import OperationalError, connection
 
 from caly.foundation.logging import RedactingFilter
+from integrations.exotel.credentials import exotel_connection_save, exotel_webhook_token_rotate
 from integrations.models import ExotelConnection, WebhookEvent, WebhookStatus
-from integrations.services import exotel_connection_save, exotel_webhook_token_rotate
 from recordings.models import Call
 from tests.exotel_fake import (
     callback_path,

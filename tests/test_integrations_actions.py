@@ -9,7 +9,7 @@ from django.test import Client as BrowserClient
 from accounts import jwt
 from accounts.models import AuditAction, AuditEvent
 from integrations.models import CheckStatus, Product
-from integrations.services import shopify_connection_save
+from integrations.shopify.credentials import shopify_connection_save
 from tests import shopify_fake
 from tests.exotel_fake import exotel_connection_fixture, exotel_fixture  # noqa: F401
 from tests.shopify_fake import ACCESS_TOKEN, API_VERSION, SHOP_DOMAIN, WEBHOOK_SECRET, FakeClock

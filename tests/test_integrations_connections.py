@@ -16,8 +16,10 @@ from accounts import jwt
 from accounts.models import AuditAction, AuditEvent
 from accounts.roles import Role
 from integrations import crypto
+from integrations.exotel.credentials import exotel_connection_save
 from integrations.models import ExotelConnection, ShopifyConnection
-from integrations.services import SHOP_NOT_AVAILABLE, exotel_connection_save, shopify_connection_save
+from integrations.services import SHOP_NOT_AVAILABLE
+from integrations.shopify.credentials import shopify_connection_save
 from tests import shopify_fake
 from tests.exotel_fake import exotel_fixture  # noqa: F401
 from tests.factories import UserFactory

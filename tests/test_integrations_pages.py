@@ -16,7 +16,7 @@ from integrations.models import (
     WebhookProvider,
     WebhookStatus,
 )
-from integrations.services import shopify_connection_save
+from integrations.shopify.credentials import shopify_connection_save
 from tests.exotel_fake import exotel_connection_fixture, exotel_fixture  # noqa: F401
 from tests.factories import UserFactory
 from tests.test_integrations_connections import ACCESS_TOKEN, API_KEY, API_TOKEN, providers  # noqa: F401

@@ -6,8 +6,8 @@ import socket
 import pytest
 
 from integrations.models import CheckStatus, ShopifyConnection
-from integrations.services import shopify_connection_save
 from integrations.shopify import client as shopify_client
+from integrations.shopify.credentials import shopify_connection_save
 from integrations.shopify.services import shopify_connection_check
 from tests import shopify_fake
 from tests.shopify_fake import ACCESS_TOKEN, API_VERSION, SHOP_DOMAIN, WEBHOOK_SECRET, FakeClock

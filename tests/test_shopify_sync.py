@@ -13,9 +13,9 @@ from django.utils import timezone
 
 from accounts.models import AuditAction, AuditEvent
 from integrations.models import Product, ProductVariant, ShopifyConnection
-from integrations.services import shopify_connection_save
 from integrations.shopify import client as shopify_client
 from integrations.shopify import services, sync
+from integrations.shopify.credentials import shopify_connection_save
 from tests import shopify_fake
 from tests.shopify_fake import ACCESS_TOKEN, API_VERSION, SHOP_DOMAIN, WEBHOOK_SECRET, FakeClock, variant_node
 

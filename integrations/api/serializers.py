@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+
 from django.conf import settings
 from rest_framework import serializers
 
 from caly.foundation.api.serializers import RequestSerializer
+from integrations.exotel.services import exotel_callback_urls
 from integrations.models import CheckStatus, ConnectionState, ExotelConnection, ShopifyConnection
+from integrations.shopify.services import shopify_webhook_url
 
 
 class SecretStateSerializer(serializers.Serializer):
@@ -81,8 +85,6 @@ class ExotelConnectionSerializer(serializers.ModelSerializer):
         return {name: summary[name] for name in ("api_key", "api_token", "callback_password")}
 
     def get_callback_urls(self, connection) -> CallbackUrlsSerializer:
-        from integrations.exotel.services import exotel_callback_urls
-
         return exotel_callback_urls(connection=connection)
 
     def get_check(self, connection) -> CheckSerializer:
@@ -149,8 +151,6 @@ class ShopifyConnectionSerializer(serializers.ModelSerializer):
         return connection.secret_summary()
 
     def get_webhook_url(self, connection) -> str:
-        from integrations.shopify.services import shopify_webhook_url
-
         return shopify_webhook_url(connection=connection)
 
     def get_check(self, connection) -> CheckSerializer:
@@ -173,9 +173,10 @@ class ShopifyConnectionWriteSerializer(RequestSerializer):
     api_version = serializers.CharField(max_length=7, required=False)
 
 
-class IntegrationsSerializer(serializers.Serializer):
-    exotel = ExotelConnectionSerializer(allow_null=True)
-    shopify = ShopifyConnectionSerializer(allow_null=True)
+def integrations_serializer(connection_serializers: Mapping[str, type[serializers.Serializer]]) -> type:
+    """The client's connections, one field per provider key (null when not connected)."""
+    fields = {key: serializer(allow_null=True) for key, serializer in connection_serializers.items()}
+    return type("IntegrationsSerializer", (serializers.Serializer,), {"__module__": __name__, **fields})
 
 
 class CheckResultSerializer(serializers.Serializer):

@@ -1,4 +1,4 @@
-"""Checking a Shopify access token: Shopify must accept it for that very shop.
+"""Shopify credentials: an access token Shopify must accept for that very shop, then saved.
 
 The shop query is asked at the connection's own shop URL, and the `myshopifyDomain` it answers must
 be the connection's shop domain: only then may the connection claim the shop (webhooks and the
@@ -8,14 +8,24 @@ catalogue of that shop belong to its client).
 from __future__ import annotations
 
 import re
+from typing import Any
 
+from django.conf import settings
+
+from accounts.models import Client, User
 from integrations.credentials import CheckResult, accepted, refused, unreachable
 from integrations.models import ShopifyConnection
+from integrations.services import connection_save
 from integrations.shopify import client as shopify
 
 SHOP_QUERY = "{ shop { name myshopifyDomain } }"
 # Shopify's tokens are ASCII without spaces; anything else cannot even be sent as a header.
 TOKEN_PATTERN = re.compile(r"[\x21-\x7e]{1,500}")
+SHOPIFY_FIELDS = ("shop_domain", "access_token", "webhook_secret", "api_version")
+NOT_VERIFIED = (
+    "Saved, not verified: {problem} Until Shopify accepts the token, the shop is not linked to this "
+    "account; test the connection once Shopify answers."
+)
 
 
 def shopify_credentials_check(connection: ShopifyConnection) -> CheckResult:
@@ -43,3 +53,22 @@ def shopify_credentials_check(connection: ShopifyConnection) -> CheckResult:
     if answered.strip().lower() != domain:
         return refused("shop_domain", f"Shopify says this access token is not for {domain}.")
     return accepted(f"Connected to {name.strip()[:200]}")
+
+
+def shopify_connection_save(*, client: Client, actor: User | None, **fields: Any) -> ShopifyConnection:
+    """Connect Shopify or change the connection, once Shopify accepts the token for that shop (secrets
+    left empty keep their stored value). VALIDATION_ERROR for bad settings or a token Shopify refuses;
+    CONFLICT when the shop is claimed by another account; saved unverified, claiming nothing, when
+    Shopify cannot be reached. Reconnecting after an uninstall keeps the connection (and its webhook URL)."""
+    if isinstance(fields.get("shop_domain"), str):
+        fields["shop_domain"] = fields["shop_domain"].strip().lower().removeprefix("https://").rstrip("/")
+    return connection_save(
+        ShopifyConnection,
+        client=client,
+        actor=actor,
+        fields=fields,
+        allowed=SHOPIFY_FIELDS,
+        verify=shopify_credentials_check,
+        not_verified=NOT_VERIFIED,
+        defaults={"api_version": settings.SHOPIFY_API_VERSION},
+    )
