@@ -22,10 +22,7 @@ from accounts import emails, jwt, signed_tokens, tasks
 from accounts.audit import audit_record
 from accounts.models import AuditAction, Client, Invitation, User
 from accounts.roles import Role
-from accounts.signups import (
-    signup_discard,
-    signups_purge_unverified,  # noqa: F401 - manage.py purge_unverified_signups calls it here
-)
+from accounts.signups import signup_discard
 from caly.foundation import context
 from caly.foundation.errors import DomainError, ErrorCode
 

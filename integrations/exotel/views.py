@@ -28,7 +28,8 @@ from rest_framework.response import Response
 from accounts.api.base import PublicAPIView
 from caly.foundation.api.parsers import JSONParser
 from caly.foundation.errors import DomainError, ErrorCode
-from caly.foundation.ratelimit import client_ip, enforce_rate
+from caly.foundation.http import client_ip
+from caly.foundation.ratelimit import enforce_rate
 from integrations import crypto
 from integrations.exotel import payload
 from integrations.exotel.processing import PASSTHRU, STATUS_CALLBACK

@@ -2,7 +2,7 @@
 
 from django.core.management.base import BaseCommand
 
-from accounts import services
+from accounts import signups
 
 
 class Command(BaseCommand):
@@ -12,7 +12,7 @@ class Command(BaseCommand):
     )
 
     def handle(self, *args, **options):
-        counts = services.signups_purge_unverified()
+        counts = signups.signups_purge_unverified()
         self.stdout.write(
             self.style.SUCCESS(
                 f"Purged {counts['purged']} unverified sign-up(s) and their companies; "
