@@ -24,7 +24,15 @@ from django_otp.plugins.otp_static.models import StaticDevice
 from django_otp.plugins.otp_totp.models import TOTPDevice
 
 from accounts import services, staff_auth
-from accounts.models import AuditEvent, Client, Invitation, RefreshFamily, StaffAuditEvent, User
+from accounts.models import (
+    CLIENT_BUSINESS_SETTINGS,
+    AuditEvent,
+    Client,
+    Invitation,
+    RefreshFamily,
+    StaffAuditEvent,
+    User,
+)
 
 # django-otp's own device pages would show other staff members' recovery codes and let staff attach
 # an authenticator to someone else's account: enrolment is the staff member's own page, reset an action.
@@ -113,18 +121,7 @@ class ClientAdmin(RecheckMixin, admin.ModelAdmin):
         ("Company", {"fields": ["name", "slug", "public_id", "timezone", "is_active", "created_at", "updated_at"]}),
         (
             "Business settings",
-            {
-                "fields": [
-                    "return_window_days",
-                    "refund_auto_threshold_inr",
-                    "cancel_window_hours",
-                    "escalation_threshold",
-                    "notify_by_email",
-                    "notify_by_sms",
-                    "notify_by_whatsapp",
-                    "recording_retention_days",
-                ]
-            },
+            {"fields": [*CLIENT_BUSINESS_SETTINGS, "recording_retention_days"]},
         ),
         ("Onboarding", {"fields": ["onboarding_step", "onboarding_completed_at"]}),
     ]

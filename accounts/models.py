@@ -28,6 +28,18 @@ class OnboardingStep(models.TextChoices):
     DONE = "done", "Done"
 
 
+# The business settings a client's owners and admins change (API, company page, wizard); one list for all.
+CLIENT_BUSINESS_SETTINGS = (
+    "return_window_days",
+    "refund_auto_threshold_inr",
+    "cancel_window_hours",
+    "escalation_threshold",
+    "notify_by_email",
+    "notify_by_sms",
+    "notify_by_whatsapp",
+)
+
+
 class Client(models.Model):
     """A company using Caly: the tenant every other row belongs to."""
 

@@ -20,23 +20,13 @@ from django.utils.text import slugify
 
 from accounts import emails, jwt, signed_tokens, tasks
 from accounts.audit import audit_record
-from accounts.models import AuditAction, Client, Invitation, User
+from accounts.models import CLIENT_BUSINESS_SETTINGS, AuditAction, Client, Invitation, User
 from accounts.roles import Role
 from accounts.signups import signup_discard
 from caly.foundation import context
 from caly.foundation.errors import DomainError, ErrorCode
 
-CLIENT_SETTINGS_FIELDS = (
-    "name",
-    "timezone",
-    "return_window_days",
-    "refund_auto_threshold_inr",
-    "cancel_window_hours",
-    "escalation_threshold",
-    "notify_by_email",
-    "notify_by_sms",
-    "notify_by_whatsapp",
-)
+CLIENT_SETTINGS_FIELDS = ("name", "timezone", *CLIENT_BUSINESS_SETTINGS)
 
 
 def _invalid(field: str, message: str) -> DomainError:

@@ -1,8 +1,9 @@
 from django.contrib.auth.password_validation import password_validators_help_texts
 from rest_framework import serializers
 
-from accounts.models import AuditAction, AuditEvent, Client, Invitation, User
+from accounts.models import CLIENT_BUSINESS_SETTINGS, AuditAction, AuditEvent, Client, Invitation, User
 from accounts.roles import Role
+from accounts.services import CLIENT_SETTINGS_FIELDS
 from caly.foundation.api.serializers import RequestModelSerializer, RequestSerializer
 
 TOKEN_MAX_LENGTH = 1024
@@ -24,13 +25,7 @@ class ClientSerializer(serializers.ModelSerializer):
             "slug",
             "timezone",
             "is_active",
-            "return_window_days",
-            "refund_auto_threshold_inr",
-            "cancel_window_hours",
-            "escalation_threshold",
-            "notify_by_email",
-            "notify_by_sms",
-            "notify_by_whatsapp",
+            *CLIENT_BUSINESS_SETTINGS,
             "onboarding_step",
             "onboarding_completed_at",
             "created_at",
@@ -49,17 +44,7 @@ class ClientSerializer(serializers.ModelSerializer):
 class ClientUpdateSerializer(RequestModelSerializer):
     class Meta:
         model = Client
-        fields = [
-            "name",
-            "timezone",
-            "return_window_days",
-            "refund_auto_threshold_inr",
-            "cancel_window_hours",
-            "escalation_threshold",
-            "notify_by_email",
-            "notify_by_sms",
-            "notify_by_whatsapp",
-        ]
+        fields = list(CLIENT_SETTINGS_FIELDS)
         extra_kwargs = {"name": {"min_length": 1, "max_length": 200}}
 
 
