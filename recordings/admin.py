@@ -18,7 +18,7 @@ from django.db.models import Q
 from django.template.defaultfilters import pluralize
 
 from caly.foundation.errors import DomainError
-from recordings import services
+from recordings import fetch_queue, services
 from recordings.models import Call, Recording, RecordingStatus
 
 RETRYABLE = (RecordingStatus.FAILED, RecordingStatus.PENDING)
@@ -145,13 +145,11 @@ class RecordingAdmin(admin.ModelAdmin):
     @admin.action(description="Retry fetching", permissions=["change"])
     def retry_fetching(self, request, queryset) -> None:
         """Queue failed and pending recordings for fetching again (audited, staff as actor); others are left alone."""
-        from integrations.exotel.services import recording_fetch_retry
-
         selected = queryset.count()
         retried = 0
         for recording in queryset.filter(status__in=RETRYABLE).order_by("pk"):
             try:
-                recording_fetch_retry(recording=recording, actor=request.user)
+                fetch_queue.recording_fetch_retry(recording=recording, actor=request.user)
             except DomainError:
                 continue  # its fetch finished (or it was deleted) in the meantime
             retried += 1

@@ -1,12 +1,19 @@
-"""Writes of calls and recordings: create, store bytes, update, delete, retention."""
+"""Writes of calls and recordings: create, fetch from the provider and store bytes, update, delete, retention.
+
+A recording's life: queued from its provider's URL (pending; recordings/fetch_queue.py), fetched by
+the task recordings.tasks.fetch_recording (fetching, then stored, or pending again with backoff, or
+failed), retried by hand, deleted. The provider's part of a fetch comes from recordings/providers.py.
+"""
 
 from __future__ import annotations
 
 import logging
 from collections.abc import Iterable
+from dataclasses import dataclass
 from datetime import timedelta
 from typing import IO, Any
 
+from django.conf import settings
 from django.core.cache import cache
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
@@ -15,9 +22,12 @@ from django.utils import timezone
 
 from accounts.audit import audit_record
 from accounts.models import AuditAction, Client, User
+from caly.foundation import metrics
 from caly.foundation.errors import DomainError, ErrorCode
-from recordings import storage
+from caly.foundation.tasks import backoff_seconds
+from recordings import providers, storage
 from recordings.models import Call, Recording, RecordingStatus
+from recordings.storage import RecordingTooLarge
 
 logger = logging.getLogger("caly.recordings")
 CALL_EDITABLE_FIELDS = ("is_resolved", "customer_satisfaction", "notes")
@@ -117,6 +127,89 @@ def recording_store(
         recording.save()
         Call.objects.filter(pk=call.pk).update(has_recording=True)
     return recording
+
+
+def recording_source_url_set(*, recording: Recording, source_url: str) -> None:
+    """Note where the provider keeps a recording that was queued without its URL."""
+    Recording.objects.filter(pk=recording.pk).update(source_url=source_url)
+
+
+@dataclass(frozen=True)
+class FetchAttempt:
+    recording: Recording | None
+    retry_in_seconds: float | None = None  # set when the fetch is to be tried again
+
+
+def recording_fetch(*, recording_id: int, attempt: int = 1) -> FetchAttempt:
+    """Fetch the recording from its provider into storage (streamed): one attempt of the fetch task.
+
+    Idempotent: a stored or deleted recording is left alone. A provider's outage or a storage error
+    leaves it pending and says when to try again (the task queues that); refusals, and the last
+    attempt, fail it.
+    """
+    recording = Recording.objects.select_related("call", "client").filter(pk=recording_id).first()
+    if recording is None or recording.status in (RecordingStatus.STORED, RecordingStatus.DELETED):
+        return FetchAttempt(recording)
+    try:
+        fetcher = providers.recording_fetcher(recording.call.provider)
+    except providers.UnknownProvider as exc:
+        return _fetch_failed(recording, str(exc))
+    storing = False
+    try:
+        with fetcher(recording) as source:
+            if Recording.objects.filter(pk=recording.pk, status=RecordingStatus.DELETED).exists():
+                return FetchAttempt(recording)  # deleted while we connected: it stays deleted
+            storing = True  # recording_store counts the attempt and keeps the error from here on
+            stored = recording_store(
+                call=recording.call,
+                stream=source.chunks,
+                content_type=source.content_type,
+                source_url=source.source_url,
+                duration_seconds=recording.call.duration_seconds or None,
+            )
+            return FetchAttempt(stored)
+    except (providers.RecordingFetchRefused, RecordingTooLarge) as exc:
+        return _fetch_failed(recording, str(exc), counted=storing)
+    except providers.RecordingFetchUnavailable as exc:
+        return _fetch_again(recording, attempt, str(exc), counted=storing, retry_after=exc.retry_after)
+    except DomainError as exc:  # recording_store refuses what is not audio
+        return _fetch_failed(recording, exc.message, counted=storing)
+    except Exception as exc:  # storage (S3) down, a stream cut mid-way: try again later
+        logger.warning("Fetching recording %s failed: %s", recording.public_id, exc)
+        return _fetch_again(recording, attempt, f"Storing the recording failed: {type(exc).__name__}", counted=storing)
+
+
+def _fetch_failed(recording: Recording, message: str, *, counted: bool = False) -> FetchAttempt:
+    metrics.record_fetch_failure(recording.call.provider)
+    updates = {"status": RecordingStatus.FAILED, "last_error": message[:2000], "updated_at": timezone.now()}
+    if not counted:
+        updates["attempts"] = F("attempts") + 1
+    Recording.objects.filter(pk=recording.pk).exclude(status=RecordingStatus.DELETED).update(**updates)
+    logger.error("Recording %s of call %s failed: %s", recording.public_id, recording.call.public_id, message)
+    recording.refresh_from_db()
+    return FetchAttempt(recording)
+
+
+def _fetch_again(
+    recording: Recording, attempt: int, message: str, *, counted: bool, retry_after: float | None = None
+) -> FetchAttempt:
+    if attempt >= settings.TASK_MAX_ATTEMPTS:
+        return _fetch_failed(recording, f"Gave up after {attempt} attempts: {message}", counted=counted)
+    metrics.record_fetch_failure(recording.call.provider)
+    delay = backoff_seconds(attempt, retry_after=retry_after)
+    updates = {
+        "status": RecordingStatus.PENDING,
+        "last_error": f"Attempt {attempt} failed: {message} Retrying in {delay:.0f} s."[:2000],
+        "updated_at": timezone.now(),
+    }
+    if not counted:
+        updates["attempts"] = F("attempts") + 1
+    Recording.objects.filter(pk=recording.pk).exclude(status=RecordingStatus.DELETED).update(**updates)
+    logger.warning(
+        "Recording %s: attempt %s failed (%s); retrying in %.0f s", recording.public_id, attempt, message, delay
+    )
+    recording.refresh_from_db()
+    return FetchAttempt(recording, retry_in_seconds=delay)
 
 
 @transaction.atomic

@@ -2,7 +2,21 @@
 
 from django_tasks import task
 
+from caly.foundation.tasks import retry_later
 from recordings import services
+
+
+@task()
+def fetch_recording(recording_id: int, attempt: int = 1) -> str | None:
+    """One attempt at fetching a recording from its provider; queues the next one when the attempt says so.
+
+    The attempt number runs along the retries, so a recording's lifetime `attempts` counter and a run
+    of tries stay separate (a retry by hand starts a fresh run).
+    """
+    fetched = services.recording_fetch(recording_id=recording_id, attempt=attempt)
+    if fetched.retry_in_seconds is not None:
+        retry_later(fetch_recording, recording_id, attempt=attempt + 1, delay_seconds=fetched.retry_in_seconds)
+    return fetched.recording.status if fetched.recording is not None else None
 
 
 @task()

@@ -28,7 +28,7 @@ from accounts.roles import Capability, can
 from accounts.views import client_user_required
 from caly.foundation.api.pagination import KeysetPagination
 from caly.foundation.errors import DomainError
-from recordings import selectors, services
+from recordings import fetch_queue, selectors, services
 from recordings.api.serializers import CallFilterSerializer
 from recordings.api.views import CallListView
 from recordings.models import Call, CallStatus, Direction, Recording, RecordingStatus
@@ -331,8 +331,6 @@ def call_edit(request: HttpRequest, public_id) -> HttpResponse:
 @require_POST
 def call_retry_recording(request: HttpRequest, public_id) -> HttpResponse:
     """Fetch a failed recording again (admins): the provider integration queues a new attempt."""
-    from integrations.exotel.services import recording_fetch_retry
-
     call = _call(request, public_id)
     recording = (
         Recording.objects.for_client(request.user.client).filter(call=call, status=RecordingStatus.FAILED).first()
@@ -340,6 +338,6 @@ def call_retry_recording(request: HttpRequest, public_id) -> HttpResponse:
     if recording is None:
         messages.info(request, "There is no failed recording to fetch again.")
     else:
-        recording_fetch_retry(recording=recording, actor=request.user)
+        fetch_queue.recording_fetch_retry(recording=recording, actor=request.user)
         messages.success(request, "Caly is fetching the recording again; reload the page in a minute.")
     return redirect("recordings:call", public_id=call.public_id)

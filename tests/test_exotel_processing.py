@@ -10,7 +10,7 @@ from django.utils import timezone
 from django_tasks_db.models import DBTaskResult
 
 from integrations.exotel import payload
-from integrations.exotel.services import RECONCILE_DELAY_SECONDS, RECONCILE_MAX_ATTEMPTS
+from integrations.exotel.reconcile import RECONCILE_DELAY_SECONDS, RECONCILE_MAX_ATTEMPTS
 from integrations.inbox import webhook_receive
 from integrations.models import WebhookEvent, WebhookProvider, WebhookStatus
 from recordings import services as recording_services

@@ -19,11 +19,13 @@ from prometheus_client import REGISTRY
 from accounts import jwt
 from accounts.models import AuditAction, AuditEvent
 from caly.foundation.errors import DomainError, ErrorCode
-from integrations.exotel.services import recording_fetch, recording_fetch_retry
-from integrations.exotel.tasks import fetch_recording
+from integrations.exotel import tasks as exotel_tasks
 from integrations.models import WebhookEvent
 from recordings import services as recording_services
+from recordings.fetch_queue import recording_fetch_retry
 from recordings.models import Call, Recording, RecordingStatus
+from recordings.services import recording_fetch
+from recordings.tasks import fetch_recording
 from tests.exotel_fake import (
     API_KEY,
     API_TOKEN,
@@ -319,7 +321,7 @@ def test_exotels_credentials_go_to_exotels_hosts_only(exotel, pending, media, se
     settings.EXOTEL_RECORDING_HOSTS = [exotel.host, storage_host]
     exotel.add_recording("x.mp3")
 
-    recording = recording_fetch(recording_id=pending(f"http://{storage_host}/recordings/x.mp3").pk)
+    recording = recording_fetch(recording_id=pending(f"http://{storage_host}/recordings/x.mp3").pk).recording
 
     [request] = exotel.seen("/recordings/")
     assert request.authorization == ""  # the fake wants credentials, so it refuses: the point is none were sent
@@ -332,15 +334,17 @@ def test_a_redirect_within_the_allowed_hosts_is_followed(exotel, pending, media)
     url = exotel.add_recording("x.mp3")
     exotel.script("/recordings/x.mp3", (302, {"Location": exotel.recording_url("moved.mp3")}))
 
-    recording = recording_fetch(recording_id=pending(url).pk)
+    recording = recording_fetch(recording_id=pending(url).pk).recording
 
     assert recording.status == RecordingStatus.STORED and media.read(recording.storage_key) == MP3
 
 
 @pytest.mark.django_db
 def test_the_content_type_comes_from_the_answer_or_the_extension(exotel, pending, media):
-    wav = recording_fetch(recording_id=pending(exotel.add_recording("a.wav", WAV, "application/octet-stream")).pk)
-    mp3 = recording_fetch(recording_id=pending(exotel.add_recording("b", MP3, "binary/octet-stream")).pk)
+    wav = pending(exotel.add_recording("a.wav", WAV, "application/octet-stream"))
+    mp3 = pending(exotel.add_recording("b", MP3, "binary/octet-stream"))
+
+    wav, mp3 = (recording_fetch(recording_id=recording.pk).recording for recording in (wav, mp3))
 
     assert (wav.status, wav.content_type, wav.storage_key[-4:]) == ("stored", "audio/wav", ".wav")
     assert (mp3.status, mp3.content_type, mp3.storage_key[-4:]) == ("stored", "audio/mpeg", ".mp3")
@@ -350,7 +354,7 @@ def test_the_content_type_comes_from_the_answer_or_the_extension(exotel, pending
 def test_what_is_not_audio_is_refused(exotel, pending, media):
     recording = recording_fetch(
         recording_id=pending(exotel.add_recording("x.mp3", b"<html>login</html>", "text/html")).pk
-    )
+    ).recording
 
     assert recording.status == RecordingStatus.FAILED and "not audio" in recording.last_error
     assert media.keys() == []
@@ -359,7 +363,7 @@ def test_what_is_not_audio_is_refused(exotel, pending, media):
 @pytest.mark.django_db
 def test_a_recording_over_the_size_cap_is_refused(exotel, pending, media, settings):
     settings.RECORDING_MAX_BYTES = 1024
-    recording = recording_fetch(recording_id=pending(exotel.add_recording("x.mp3")).pk)
+    recording = recording_fetch(recording_id=pending(exotel.add_recording("x.mp3")).pk).recording
 
     assert recording.status == RecordingStatus.FAILED and "larger than 1024 bytes" in recording.last_error
     assert media.keys() == []
@@ -375,7 +379,7 @@ def test_a_large_recording_streams_through_without_being_held_in_memory(exotel, 
 
     tracemalloc.start()
     try:
-        recording = recording_fetch(recording_id=recording.pk)
+        recording = recording_fetch(recording_id=recording.pk).recording
         _, peak = tracemalloc.get_traced_memory()
     finally:
         tracemalloc.stop()
@@ -391,12 +395,25 @@ def test_a_large_recording_streams_through_without_being_held_in_memory(exotel, 
 
 @pytest.mark.django_db
 def test_a_stored_recording_is_not_fetched_again(exotel, pending, media):
-    recording = recording_fetch(recording_id=pending(exotel.add_recording("x.mp3")).pk)
+    recording = recording_fetch(recording_id=pending(exotel.add_recording("x.mp3")).pk).recording
     recording_fetch(recording_id=recording.pk)
     fetch_recording.call(recording.pk)
 
     assert len(exotel.seen("/recordings/")) == 1
     assert Recording.objects.get().attempts == 1
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_fetch_queued_under_the_tasks_former_path_still_runs(exotel, pending, media, database_queue):
+    recording = pending(exotel.add_recording("x.mp3"))
+    exotel_tasks.fetch_recording.enqueue(recording.pk)
+    assert DBTaskResult.objects.get().task_path == "integrations.exotel.tasks.fetch_recording"
+
+    run_worker()
+
+    recording.refresh_from_db()
+    assert (recording.status, recording.attempts) == (RecordingStatus.STORED, 1)
+    assert media.read(recording.storage_key) == MP3
 
 
 @pytest.mark.django_db
@@ -413,7 +430,7 @@ def test_a_recording_deleted_before_its_fetch_stays_deleted(exotel, pending, med
 @pytest.mark.django_db
 def test_without_an_exotel_connection_the_fetch_fails_visibly(client_a, media):
     recording = RecordingFactory(call=CallFactory(client=client_a), source_url="https://x.exotel.com/r.mp3")
-    recording = recording_fetch(recording_id=recording.pk)
+    recording = recording_fetch(recording_id=recording.pk).recording
     assert recording.status == RecordingStatus.FAILED and "not connected" in recording.last_error
 
 
@@ -426,7 +443,7 @@ def test_a_failed_recording_can_be_retried_and_it_is_audited(
 ):
     url = exotel.add_recording("x.mp3")
     exotel.script("/recordings/x.mp3", 403)
-    recording = recording_fetch(recording_id=pending(url).pk)
+    recording = recording_fetch(recording_id=pending(url).pk).recording
     assert recording.status == RecordingStatus.FAILED
 
     with django_capture_on_commit_callbacks(execute=True):

@@ -22,7 +22,7 @@ from django_tasks_db.models import DBTaskResult
 
 from accounts import jwt
 from caly.foundation import health
-from integrations.exotel.services import exotel_recording_queue
+from recordings.fetch_queue import recording_queue
 from recordings.models import Recording, RecordingStatus
 from recordings.services import recording_store
 from tests.exotel_fake import (
@@ -91,7 +91,7 @@ def test_a_fetch_cut_off_mid_upload_is_retried_and_stored_once(exotel, exotel_co
     proxy, bucket = s3
     url, sha256 = exotel.add_large_recording("long-call.mp3", LARGE_BYTES)
     call = CallFactory(client=exotel_connection.client)
-    exotel_recording_queue(call=call, source_url=url)
+    recording_queue(call=call, source_url=url)
 
     proxy.cut_after(LARGE_BYTES // 2)  # S3 goes away with the upload half done
     run_one_task()
@@ -129,7 +129,7 @@ def test_a_fetch_while_s3_hangs_gives_up_within_the_client_timeouts_and_is_retri
         }
     url = exotel.add_recording("short-call.mp3", MP3)
     call = CallFactory(client=exotel_connection.client)
-    exotel_recording_queue(call=call, source_url=url)
+    recording_queue(call=call, source_url=url)
 
     proxy.cut(hang=True)
     started = time.monotonic()

@@ -21,7 +21,7 @@ from django_tasks_db.models import DBTaskResult
 
 from caly.foundation.models import WorkerHeartbeat
 from caly.foundation.ops import workers
-from integrations.exotel.services import exotel_recording_queue
+from recordings.fetch_queue import recording_queue
 from recordings.models import Recording, RecordingStatus
 from tests import instances
 from tests.exotel_fake import (
@@ -175,7 +175,7 @@ def test_a_worker_killed_mid_download_has_its_fetch_finished_once_by_another(
     exotel.recordings["long-call.mp3"] = (audio, "audio/mpeg")
     sha256 = hashlib.sha256(b"".join(_Generated(RECORDING_BYTES))).hexdigest()
     call = CallFactory(client=exotel_connection.client)
-    exotel_recording_queue(call=call, source_url=exotel.recording_url("long-call.mp3"))
+    recording_queue(call=call, source_url=exotel.recording_url("long-call.mp3"))
     env = worker_env(tmp_path, exotel)
     options = ("--interval", "0.2", "--heartbeat", str(HEARTBEAT), "--stale-after", str(STALE_AFTER))
 

@@ -5,10 +5,9 @@ import html
 import pytest
 
 from accounts.models import AuditAction, AuditEvent
-from integrations import inbox
-from integrations.exotel.credentials import exotel_connection_save
+from integrations import processing
 from integrations.models import ExotelConnection, Product, ProductVariant, WebhookEvent, WebhookProvider, WebhookStatus
-from integrations.shopify.credentials import shopify_connection_save
+from integrations.services import exotel_connection_save, shopify_connection_save
 from tests import shopify_fake
 from tests.exotel_fake import exotel_fixture  # noqa: F401
 
@@ -126,7 +125,7 @@ def test_an_event_cannot_be_edited_by_hand(as_staff, client_a):
 def test_the_reprocess_action_requeues_failed_events(
     as_staff, client_a, staff, monkeypatch, django_capture_on_commit_callbacks
 ):
-    monkeypatch.setitem(inbox.HANDLERS, WebhookProvider.EXOTEL, "tests.test_integrations_admin.record_handled")
+    monkeypatch.setitem(processing.HANDLERS, WebhookProvider.EXOTEL, "tests.test_integrations_admin.record_handled")
     HANDLED.clear()
     failed = WebhookEvent.objects.create(
         client=client_a, provider=WebhookProvider.EXOTEL, dedupe_key="a", topic="t", body=b"", status="failed"

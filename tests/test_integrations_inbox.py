@@ -11,7 +11,7 @@ from django.utils import timezone
 from django_tasks_db.models import DBTaskResult
 
 from accounts.models import AuditAction, AuditEvent
-from integrations import inbox
+from integrations import inbox, processing
 from integrations.models import WebhookEvent, WebhookProvider, WebhookStatus
 from recordings.models import Call
 
@@ -29,13 +29,13 @@ def handler_writes_then_fails(event):
 
 
 def handler_permanent(event):
-    raise inbox.PermanentError("no CallSid in the payload")
+    raise processing.PermanentError("no CallSid in the payload")
 
 
 @pytest.fixture(autouse=True)
 def _handlers(monkeypatch):
     HANDLED.clear()
-    monkeypatch.setitem(inbox.HANDLERS, WebhookProvider.EXOTEL, "tests.test_integrations_inbox.handler_ok")
+    monkeypatch.setitem(processing.HANDLERS, WebhookProvider.EXOTEL, "tests.test_integrations_inbox.handler_ok")
 
 
 @pytest.fixture
@@ -100,7 +100,7 @@ def test_a_failing_handler_rolls_back_its_writes_and_is_retried_with_backoff(
 
     call = CallFactory(client=client_a, notes="original")
     monkeypatch.setitem(
-        inbox.HANDLERS, WebhookProvider.EXOTEL, "tests.test_integrations_inbox.handler_writes_then_fails"
+        processing.HANDLERS, WebhookProvider.EXOTEL, "tests.test_integrations_inbox.handler_writes_then_fails"
     )
     settings.TASK_RETRY_BASE_SECONDS = 30
     event, _ = receive(client_a)
@@ -122,7 +122,7 @@ def test_a_failing_handler_rolls_back_its_writes_and_is_retried_with_backoff(
     assert DBTaskResult.objects.filter(status="READY").count() == 1
 
     # Once due, and with the provider back, it is processed.
-    monkeypatch.setitem(inbox.HANDLERS, WebhookProvider.EXOTEL, "tests.test_integrations_inbox.handler_ok")
+    monkeypatch.setitem(processing.HANDLERS, WebhookProvider.EXOTEL, "tests.test_integrations_inbox.handler_ok")
     DBTaskResult.objects.filter(status="READY").update(run_after=timezone.now() - timedelta(seconds=1))
     run_worker()
     event.refresh_from_db()
@@ -137,7 +137,7 @@ def test_a_failing_handler_rolls_back_its_writes_and_is_retried_with_backoff(
 @pytest.mark.django_db
 def test_it_gives_up_after_the_last_attempt(client_a, monkeypatch, settings, django_capture_on_commit_callbacks):
     monkeypatch.setitem(
-        inbox.HANDLERS, WebhookProvider.EXOTEL, "tests.test_integrations_inbox.handler_writes_then_fails"
+        processing.HANDLERS, WebhookProvider.EXOTEL, "tests.test_integrations_inbox.handler_writes_then_fails"
     )
     settings.TASK_MAX_ATTEMPTS = 3
     with django_capture_on_commit_callbacks(execute=True):
@@ -149,7 +149,7 @@ def test_it_gives_up_after_the_last_attempt(client_a, monkeypatch, settings, dja
 
 @pytest.mark.django_db
 def test_a_permanent_error_fails_at_once(client_a, monkeypatch, django_capture_on_commit_callbacks):
-    monkeypatch.setitem(inbox.HANDLERS, WebhookProvider.EXOTEL, "tests.test_integrations_inbox.handler_permanent")
+    monkeypatch.setitem(processing.HANDLERS, WebhookProvider.EXOTEL, "tests.test_integrations_inbox.handler_permanent")
     with django_capture_on_commit_callbacks(execute=True):
         event, _ = receive(client_a)
 
@@ -162,20 +162,20 @@ def test_a_permanent_error_fails_at_once(client_a, monkeypatch, django_capture_o
 def test_a_processed_event_is_never_processed_again(client_a, django_capture_on_commit_callbacks):
     with django_capture_on_commit_callbacks(execute=True):
         event, _ = receive(client_a)
-    assert inbox.webhook_process(event.pk) == WebhookStatus.PROCESSED
-    assert inbox.webhook_process(event.pk) == WebhookStatus.PROCESSED
+    assert processing.webhook_process(event.pk).status == WebhookStatus.PROCESSED
+    assert processing.webhook_process(event.pk).status == WebhookStatus.PROCESSED
     assert [event.pk] == HANDLED
-    assert inbox.webhook_process(10**9) is None
+    assert processing.webhook_process(10**9).status is None
 
 
 @pytest.mark.django_db
 def test_reprocess_queues_failed_and_ignored_events_and_audits_it(
     client_a, staff, monkeypatch, django_capture_on_commit_callbacks
 ):
-    monkeypatch.setitem(inbox.HANDLERS, WebhookProvider.EXOTEL, "tests.test_integrations_inbox.handler_permanent")
+    monkeypatch.setitem(processing.HANDLERS, WebhookProvider.EXOTEL, "tests.test_integrations_inbox.handler_permanent")
     with django_capture_on_commit_callbacks(execute=True):
         failed, _ = receive(client_a, key="CA1:completed")
-    monkeypatch.setitem(inbox.HANDLERS, WebhookProvider.EXOTEL, "tests.test_integrations_inbox.handler_ok")
+    monkeypatch.setitem(processing.HANDLERS, WebhookProvider.EXOTEL, "tests.test_integrations_inbox.handler_ok")
     with django_capture_on_commit_callbacks(execute=True):
         done, _ = receive(client_a, key="CA2:completed")
 

@@ -20,7 +20,7 @@ from accounts import jwt, ratelimits
 from caly.foundation import metrics, prometheus_multiprocess
 from caly.foundation.errors import DomainError
 from caly.foundation.ratelimit import enforce_rate
-from integrations import inbox
+from integrations import inbox, processing
 from integrations.models import WebhookProvider, WebhookStatus
 from tests.serving import PYTHON, ROOT, clean_env, free_port
 from tests.test_serving import Server, get, stop, wait_for, wait_until_live
@@ -190,7 +190,7 @@ def handler_fails(event):
 
 
 def handler_permanent(event):
-    raise inbox.PermanentError("no CallSid")
+    raise processing.PermanentError("no CallSid")
 
 
 def receive(client, key):
@@ -218,12 +218,12 @@ def test_it_counts_webhook_deliveries_and_processing_outcomes(
         broken, _ = receive(client_a, "CA4:completed")
 
         for event, handler in ((first, "handler_ok"), (ignored, "handler_ignores"), (failing, "handler_fails")):
-            monkeypatch.setitem(inbox.HANDLERS, WebhookProvider.EXOTEL, f"tests.test_metrics.{handler}")
-            inbox.webhook_process(event.pk)
-        inbox.webhook_process(failing.pk)  # the second and last attempt: given up
-        monkeypatch.setitem(inbox.HANDLERS, WebhookProvider.EXOTEL, "tests.test_metrics.handler_permanent")
-        inbox.webhook_process(broken.pk)
-        inbox.webhook_process(first.pk)  # already processed: nothing happens, nothing counted
+            monkeypatch.setitem(processing.HANDLERS, WebhookProvider.EXOTEL, f"tests.test_metrics.{handler}")
+            processing.webhook_process(event.pk)
+        processing.webhook_process(failing.pk)  # the second and last attempt: given up
+        monkeypatch.setitem(processing.HANDLERS, WebhookProvider.EXOTEL, "tests.test_metrics.handler_permanent")
+        processing.webhook_process(broken.pk)
+        processing.webhook_process(first.pk)  # already processed: nothing happens, nothing counted
 
     after = webhook_counts()
     assert {outcome: after[outcome] - before[outcome] for outcome in after} == {

@@ -21,8 +21,8 @@ from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
 from pytest_httpserver import HTTPServer
 
-from integrations.exotel.services import recording_fetch
 from recordings.models import RecordingStatus
+from recordings.services import recording_fetch
 from tests.exotel_fake import MP3, exotel_connection_fixture, exotel_fixture  # noqa: F401
 from tests.factories import CallFactory, RecordingFactory
 from tests.s3 import local_storage  # noqa: F401

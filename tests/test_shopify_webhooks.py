@@ -17,10 +17,11 @@ from django.utils import timezone
 from django_tasks_db.models import DBTaskResult
 
 from accounts.models import AuditAction, AuditEvent
-from integrations import inbox
+from integrations import processing
 from integrations.models import Product, ProductVariant, ShopifyConnection, WebhookEvent, WebhookStatus
-from integrations.shopify.credentials import shopify_connection_save
+from integrations.services import shopify_connection_save
 from integrations.shopify.services import shopify_webhook_url
+from integrations.tasks import process_webhook_event
 from tests import shopify_fake
 from tests.shopify_fake import ACCESS_TOKEN, API_VERSION, SHOP_DOMAIN, WEBHOOK_SECRET
 
@@ -331,7 +332,7 @@ def test_a_delivery_for_a_shop_no_longer_connected_is_ignored(deliver, connectio
         client=client_a, actor=None, shop_domain="another-shop.myshopify.com", access_token="shpat_another_shop"
     )
 
-    assert inbox.webhook_process(WebhookEvent.objects.get().pk) == WebhookStatus.IGNORED
+    assert processing.webhook_process(WebhookEvent.objects.get().pk).status == WebhookStatus.IGNORED
     assert not Product.objects.exists()
 
 
@@ -561,7 +562,7 @@ def test_a_destructive_delivery_waits_while_shopify_cannot_be_reached(
     event = WebhookEvent.objects.get(topic=topic)
 
     with django_capture_on_commit_callbacks(execute=True):
-        outcome = inbox.webhook_process(event.pk)
+        outcome = process_webhook_event.call(event.pk)
 
     assert response.status_code == 200 and outcome == WebhookStatus.FAILED
     event.refresh_from_db()
@@ -576,7 +577,7 @@ def test_a_destructive_delivery_waits_while_shopify_cannot_be_reached(
     assert live_product(client_a).variants.count() == 2
     assert ShopifyConnection.objects.get().access_token == ACCESS_TOKEN
 
-    assert inbox.webhook_process(event.pk) == WebhookStatus.PROCESSED  # the retry, with Shopify back
+    assert processing.webhook_process(event.pk).status == WebhookStatus.PROCESSED  # the retry, with Shopify back
     if topic == "products/delete":
         assert live_product(client_a) is None
     else:

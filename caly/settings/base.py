@@ -255,6 +255,10 @@ EXOTEL_RECORDING_SCHEMES = ["https"]
 # Recordings are fetched from public addresses only (integrations/exotel/client.py). The test settings
 # allow loopback for the fake Exotel on 127.0.0.1; not an environment variable, so no deployment can.
 EXOTEL_RECORDING_ALLOW_LOOPBACK = False
+# Providers plug into recordings (which knows none of them) by dotted path, per `Call.provider`;
+# `manage.py check` imports each (recordings/providers.py).
+RECORDING_FETCHERS = {"exotel": "integrations.exotel.recordings.exotel_recording_open"}
+CALL_PLACERS = {"exotel": "integrations.exotel.services.exotel_call_place"}
 WEBHOOK_RETENTION_DAYS = ENV["WEBHOOK_RETENTION_DAYS"]
 RATE_LIMIT_WEBHOOK = ENV["RATE_LIMIT_WEBHOOK"]
 RATE_LIMIT_WEBHOOK_UNVERIFIED = ENV["RATE_LIMIT_WEBHOOK_UNVERIFIED"]

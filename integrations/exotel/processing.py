@@ -1,4 +1,4 @@
-"""The worker's side of an Exotel delivery: the stored body becomes a call update (see integrations/inbox.py).
+"""The worker's side of an Exotel delivery: the stored body becomes a call update (see integrations/processing.py).
 
 `handle_event` runs inside the inbox's transaction holding the event's row lock, so the call, its
 pending recording and the queued fetch commit together with the event's new status.
@@ -6,10 +6,13 @@ pending recording and the queued fetch commit together with the event's new stat
 
 from __future__ import annotations
 
-from integrations.exotel import payload, services
+from caly.foundation.tasks import retry_later
+from integrations.exotel import payload, services, tasks
 from integrations.exotel.client import ExotelClient, ExotelError, ExotelNotFound
-from integrations.inbox import PermanentError
+from integrations.exotel.reconcile import RECONCILE_DELAY_SECONDS
 from integrations.models import ExotelConnection, WebhookEvent, WebhookStatus
+from integrations.processing import PermanentError
+from recordings.fetch_queue import recording_queue
 from recordings.models import CallStatus, Recording
 
 PASSTHRU = "passthru"
@@ -31,12 +34,13 @@ def handle_event(event: WebhookEvent) -> WebhookStatus:
         result = services.exotel_call_upsert(client=event.client, facts=_with_details(event, facts))
     call = result.call
     if facts.recording_url:
-        services.exotel_recording_queue(call=call, source_url=facts.recording_url)
+        recording_queue(call=call, source_url=facts.recording_url)
     # Exotel may send the terminal callback before the recording is ready, and Passthru's EndTime
     # is fake: the Call Details API has both some minutes later.
     lacks_recording = not facts.recording_url and not Recording.objects.filter(call=call).exists()
     if result.became_terminal and call.status == CallStatus.COMPLETED and (lacks_recording or facts.end_time_is_fake):
-        services.exotel_call_reconcile_schedule(call=call)
+        # Look the call up in the Call Details API later (recording, duration, end time).
+        retry_later(tasks.reconcile_call, call.pk, attempt=1, delay_seconds=RECONCILE_DELAY_SECONDS)
     return WebhookStatus.PROCESSED
 
 

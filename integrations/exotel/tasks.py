@@ -1,22 +1,27 @@
 """Background tasks of the Exotel integration (django-tasks; `manage.py db_worker`).
 
-Each takes ids and calls a service; the services schedule their own retries with backoff, with the
-attempt number passed along, so a recording's lifetime `attempts` counter and a run of tries stay
-separate (a retry from the admin starts a fresh run).
+Each takes ids and calls a service; a look-up that is to be tried again is queued again from here,
+with the attempt number passed along.
 """
 
 from django_tasks import task
 
-from integrations.exotel import services
-
-
-@task()
-def fetch_recording(recording_id: int, attempt: int = 1) -> str | None:
-    recording = services.recording_fetch(recording_id=recording_id, attempt=attempt)
-    return recording.status if recording is not None else None
+from caly.foundation.tasks import retry_later
+from integrations.exotel import reconcile
+from recordings import tasks as recordings_tasks
 
 
 @task()
 def reconcile_call(call_id: int, attempt: int = 1) -> str | None:
-    call = services.exotel_call_reconcile(call_id=call_id, attempt=attempt)
-    return call.status if call is not None else None
+    reconciled = reconcile.exotel_call_reconcile(call_id=call_id, attempt=attempt)
+    if reconciled.look_again:
+        retry_later(reconcile_call, call_id, attempt=attempt + 1, delay_seconds=reconcile.RECONCILE_DELAY_SECONDS)
+    return reconciled.call.status if reconciled.call is not None else None
+
+
+# Fetches queued before recordings took them over name this path in their queue rows. Remove it once
+# no READY or RUNNING row has task_path "integrations.exotel.tasks.fetch_recording": a run of retries
+# lasts at most TASK_MAX_ATTEMPTS × TASK_RETRY_MAX_SECONDS (6 hours) after the deploy.
+@task()
+def fetch_recording(recording_id: int, attempt: int = 1) -> str | None:
+    return recordings_tasks.fetch_recording.call(recording_id, attempt)

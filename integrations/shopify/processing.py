@@ -21,8 +21,8 @@ from datetime import datetime
 
 from django.utils import timezone
 
-from integrations.inbox import PermanentError, RefusedEvent
 from integrations.models import ShopifyConnection, WebhookEvent, WebhookStatus
+from integrations.processing import PermanentError, RefusedEvent
 from integrations.shopify import client as shopify
 from integrations.shopify import services
 from integrations.shopify.payloads import (

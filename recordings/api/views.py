@@ -21,10 +21,9 @@ from accounts.api.base import TenantAPIView
 from accounts.roles import Capability
 from caly.foundation.api.pagination import KeysetPagination
 from caly.foundation.ratelimit import enforce_rate
-from integrations.exotel import services as exotel_services
-from recordings import downloads, selectors, services
+from recordings import downloads, providers, selectors, services
 from recordings.api import serializers as s
-from recordings.models import E164_PATTERN, Call, Recording, RecordingStatus
+from recordings.models import E164_PATTERN, Call, Provider, Recording, RecordingStatus
 
 CALLS_TAG = ["calls"]
 RECORDINGS_TAG = ["recordings"]
@@ -77,7 +76,8 @@ class CallListView(ListModelMixin, TenantAPIView):
         serializer = s.CallPlaceSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
         data = serializer.validated_data
-        call = exotel_services.exotel_call_place(
+        place_call = providers.call_placer(Provider.EXOTEL)
+        call = place_call(
             client=self.client,
             actor=request.user,
             to_number=data["to"],

@@ -3,7 +3,7 @@
 from django.conf import settings
 from django.core.management.base import BaseCommand
 
-from integrations import inbox
+from integrations import processing
 
 
 class Command(BaseCommand):
@@ -18,7 +18,7 @@ class Command(BaseCommand):
         parser.add_argument("--apply", action="store_true", help="Really delete.")
 
     def handle(self, *args, apply: bool, **options):
-        count = inbox.webhook_events_prune(dry_run=not apply)
+        count = processing.webhook_events_prune(dry_run=not apply)
         days = settings.WEBHOOK_RETENTION_DAYS
         if apply:
             self.stdout.write(self.style.SUCCESS(f"Deleted {count} webhook event(s) older than {days} day(s)."))
