@@ -6,8 +6,9 @@ import pytest
 
 from accounts.models import AuditAction, AuditEvent
 from integrations import processing
+from integrations.exotel.credentials import exotel_connection_save
 from integrations.models import ExotelConnection, Product, ProductVariant, WebhookEvent, WebhookProvider, WebhookStatus
-from integrations.services import exotel_connection_save, shopify_connection_save
+from integrations.shopify.credentials import shopify_connection_save
 from tests import shopify_fake
 from tests.exotel_fake import exotel_fixture  # noqa: F401
 

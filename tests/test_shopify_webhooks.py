@@ -19,7 +19,7 @@ from django_tasks_db.models import DBTaskResult
 from accounts.models import AuditAction, AuditEvent
 from integrations import processing
 from integrations.models import Product, ProductVariant, ShopifyConnection, WebhookEvent, WebhookStatus
-from integrations.services import shopify_connection_save
+from integrations.shopify.credentials import shopify_connection_save
 from integrations.shopify.services import shopify_webhook_url
 from integrations.tasks import process_webhook_event
 from tests import shopify_fake
