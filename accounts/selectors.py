@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 
 from django.db import models
-from django.db.models import Case, Exists, IntegerField, OuterRef, QuerySet, Value, When
+from django.db.models import Case, Exists, ForeignObjectRel, IntegerField, OuterRef, QuerySet, Value, When
 
 from accounts.models import AuditAction, AuditEvent, Client, Invitation, RefreshFamily, User
 
@@ -75,11 +75,12 @@ def _referenced(instance: models.Model, *, ignoring: set[type[models.Model]]) ->
     """Whether a row of any model but `ignoring` points at `instance`, through every reverse relation
     (hidden ones too), so a table added later counts without this module knowing it."""
     for relation in type(instance)._meta.get_fields(include_hidden=True):
-        if not (relation.is_relation and relation.auto_created and not relation.concrete):
+        if not isinstance(relation, ForeignObjectRel) or relation.concrete:
             continue
-        if relation.related_model in ignoring:
+        model = relation.related_model
+        if model is None or model in ignoring:
             continue
-        if relation.related_model._base_manager.filter(**{relation.field.name: instance}).exists():
+        if model._base_manager.filter(**{relation.field.name: instance}).exists():
             return True
     return False
 
@@ -94,9 +95,10 @@ def signup_is_disposable(*, user: User) -> bool:
         return False
     if AuditEvent.objects.filter(actor=user).exclude(client_id=user.client_id).exists():
         return False
-    user_rows = {AuditEvent, RefreshFamily, User.groups.through, User.user_permissions.through}
+    user_rows: set[type[models.Model]] = {AuditEvent, RefreshFamily, User.groups.through, User.user_permissions.through}
     if _referenced(user, ignoring=user_rows):
         return False
     if User.objects.filter(client_id=user.client_id).exclude(pk=user.pk).exists():
         return False
-    return not _referenced(user.client, ignoring={User, AuditEvent})
+    client = user.client
+    return client is not None and not _referenced(client, ignoring={User, AuditEvent})

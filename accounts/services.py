@@ -276,6 +276,13 @@ def _apply(instance, fields: dict[str, Any], *, allowed: tuple[str, ...]) -> dic
 # --- team --------------------------------------------------------------------------------------
 
 
+def _client_of(user: User) -> Client:
+    """The user's client; staff accounts have none, so nothing of a client is theirs to change here."""
+    if user.client is None:
+        raise DomainError(ErrorCode.PERMISSION_DENIED, "This account belongs to no client.")
+    return user.client
+
+
 def _lock_client(client: Client) -> Client:
     """Serialize team changes of one client, so 'never the last owner' holds under concurrency."""
     return Client.objects.select_for_update().get(pk=client.pk)
@@ -296,7 +303,7 @@ def _check_may_manage(actor: User, member: User, new_role: str | None = None) ->
 @transaction.atomic
 def member_change_role(*, actor: User, member: User, role: str) -> User:
     """Give a member another role; owners only for owner changes; never leaves the client without an owner."""
-    _lock_client(member.client)
+    _lock_client(_client_of(member))
     if role not in Role.values:
         raise _invalid("role", f"Must be one of {', '.join(Role.values)}.")
     _check_may_manage(actor, member, role)
@@ -323,7 +330,7 @@ def member_change_role(*, actor: User, member: User, role: str) -> User:
 @transaction.atomic
 def member_deactivate(*, actor: User, member: User) -> User:
     """Deactivate a member: they can no longer sign in and their tokens stop working at once."""
-    _lock_client(member.client)
+    _lock_client(_client_of(member))
     _check_may_manage(actor, member)
     if not member.is_active:
         return member
@@ -358,7 +365,7 @@ def invitation_create(*, actor: User, email: str, role: str) -> tuple[Invitation
     """Invite `email` to the actor's client; returns the invitation and its one-time token (e-mailed)."""
     if role == Role.OWNER and actor.role != Role.OWNER:
         raise DomainError(ErrorCode.PERMISSION_DENIED, "Only an owner can invite another owner.")
-    return invitation_issue(client=actor.client, email=email, role=role, invited_by=actor)
+    return invitation_issue(client=_client_of(actor), email=email, role=role, invited_by=actor)
 
 
 @transaction.atomic

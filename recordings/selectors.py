@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import zoneinfo
+from collections.abc import Iterable, Mapping
 from datetime import date, datetime, time, timedelta
 from typing import Any
 
@@ -37,10 +38,13 @@ CALL_LIST_FIELDS = ("id", "public_id", *CALL_LIST_SHOWN_FIELDS)
 
 def local_day_bounds(client: Client, first: date | None, last: date | None) -> tuple[datetime | None, datetime | None]:
     """[start of `first`, start of the day after `last`) in the client's time zone, as aware datetimes."""
-    zone = zoneinfo.ZoneInfo(client.timezone)
-    start = datetime.combine(first, time.min, tzinfo=zone) if first else None
-    end = datetime.combine(last + timedelta(days=1), time.min, tzinfo=zone) if last else None
+    start = _local_midnight(client, first) if first else None
+    end = _local_midnight(client, last + timedelta(days=1)) if last else None
     return start, end
+
+
+def _local_midnight(client: Client, day: date) -> datetime:
+    return datetime.combine(day, time.min, tzinfo=zoneinfo.ZoneInfo(client.timezone))
 
 
 def call_list(*, client: Client, filters: dict[str, Any] | None = None) -> QuerySet[Call]:
@@ -96,7 +100,7 @@ def recording_list(*, client: Client, filters: dict[str, Any] | None = None) -> 
 
 def stats_summary(*, client: Client, first: date, last: date) -> dict[str, Any]:
     """Figures for the client's local days first..last, from the 15-minute buckets (PostgreSQL) or the calls."""
-    start, end = local_day_bounds(client, first, last)
+    start, end = _local_midnight(client, first), _local_midnight(client, last + timedelta(days=1))
     zone = zoneinfo.ZoneInfo(client.timezone)
     if connection.vendor == "postgresql" and _on_bucket(start) and _on_bucket(end):
         totals, per_day = _figures_from_buckets(client, start, end, zone)
@@ -143,7 +147,7 @@ def _on_bucket(moment: datetime) -> bool:
 
 def _figures_from_buckets(client, start, end, zone) -> tuple[dict[str, int], dict[date, int]]:
     """One indexed query over at most 96 rows a day, whatever the number of calls."""
-    rows = (
+    rows: Iterable[Mapping[str, Any]] = (  # one key per figure, named at run time
         CallStatsBucket.objects.for_client(client)
         .filter(bucket_start__gte=start, bucket_start__lt=end)
         .annotate(day=TruncDate("bucket_start", tzinfo=zone))
