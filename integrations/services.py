@@ -16,7 +16,7 @@ and the onboarding wizard.
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Any, TypeVar
+from typing import Any, TypeVar, cast
 
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, models, transaction
@@ -109,10 +109,10 @@ def connection_save(
     unknown = sorted(set(fields) - set(allowed))
     if unknown:
         raise invalid_request({name: ["Unknown field."] for name in unknown})
-    connection = model.objects.filter(client=client).first()
-    created = connection is None
-    if created:
-        connection = model(client=client, **(defaults or {}))
+    # cast: the stubs type the manager of a `type[ConnectionModel]` by the bound (Connection), not the model.
+    existing = cast("ConnectionModel | None", model.objects.filter(client=client).first())
+    created = existing is None
+    connection = model(client=client, **(defaults or {})) if existing is None else existing
     credentials = CREDENTIAL_FIELDS[model]
     before = {name: getattr(connection, name) for name in credentials}
     changed = _apply(connection, fields)
