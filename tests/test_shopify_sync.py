@@ -13,8 +13,8 @@ from django.utils import timezone
 
 from accounts.models import AuditAction, AuditEvent
 from integrations.models import Product, ProductVariant, ShopifyConnection
+from integrations.shopify import catalogue, services, sync
 from integrations.shopify import client as shopify_client
-from integrations.shopify import services, sync
 from integrations.shopify.credentials import shopify_connection_save
 from tests import shopify_fake
 from tests.shopify_fake import ACCESS_TOKEN, API_VERSION, SHOP_DOMAIN, WEBHOOK_SECRET, FakeClock, variant_node
@@ -239,13 +239,13 @@ def test_it_waits_for_the_cost_bucket_before_each_page(shopify, connection, cloc
 def test_it_counts_the_bucket_refilling_while_it_worked(shopify, connection, clock, monkeypatch):
     shopify.add_products(sync.PRODUCTS_PER_PAGE + 1)
     shopify.bucket.update(currentlyAvailable=100.0, restoreRate=50.0)
-    real_upsert = services.products_upsert
+    real_upsert = catalogue.products_upsert
 
     def slow_upsert(**kwargs):
         clock.now += 10  # writing the page took 10 s: 500 points came back meanwhile
         return real_upsert(**kwargs)
 
-    monkeypatch.setattr(services, "products_upsert", slow_upsert)
+    monkeypatch.setattr(catalogue, "products_upsert", slow_upsert)
     assert run_sync(connection).ok
     assert clock.sleeps == [pytest.approx((sync.PAGE_COST - 100 - 500) / 50)]
 

@@ -23,8 +23,8 @@ from django.utils import timezone
 
 from integrations.models import ShopifyConnection, WebhookEvent, WebhookStatus
 from integrations.processing import PermanentError, RefusedEvent
+from integrations.shopify import catalogue, services
 from integrations.shopify import client as shopify
-from integrations.shopify import services
 from integrations.shopify.payloads import (
     APP_UNINSTALLED,
     PRODUCT_DELETE,
@@ -68,7 +68,7 @@ def handle_event(event: WebhookEvent) -> str:
             product = replace(product, updated_at=happened_at)
         if not _lock_unchanged(connection):
             return WebhookStatus.IGNORED
-        written = services.products_upsert(client=event.client, products=[product], synced_at=timezone.now())
+        written = catalogue.products_upsert(client=event.client, products=[product], synced_at=timezone.now())
         return WebhookStatus.IGNORED if written.skipped else WebhookStatus.PROCESSED
 
     if event.topic == PRODUCT_DELETE:
@@ -79,7 +79,7 @@ def handle_event(event: WebhookEvent) -> str:
         _confirm_product_gone(connection, product_id)
         if not _lock_unchanged(connection):
             return WebhookStatus.IGNORED
-        done = services.product_tombstone(client=event.client, shopify_id=product_id, deleted_at=happened_at)
+        done = catalogue.product_tombstone(client=event.client, shopify_id=product_id, deleted_at=happened_at)
         return WebhookStatus.PROCESSED if done else WebhookStatus.IGNORED
 
     if event.topic == APP_UNINSTALLED:

@@ -1,57 +1,28 @@
-"""Writes of the Shopify integration: connection checks, sync requests, and the catalogue itself.
+"""Writes of the Shopify integration: connection checks, uninstalls, sync requests.
 
-The catalogue is written in batches (a sync page, or the one product of a webhook): one query
-reads what exists, one upsert writes the products, one the variants, one deletes the variants a
-product no longer has. Newer data always wins: a product whose stored `shopify_updated_at` is
-later than the incoming data keeps its row, and a product Shopify deleted stays a tombstone that
-no webhook can bring back; only a full sync that started after the deletion and still saw the
-product (so Shopify has it) revives it. Tombstones are purged by full syncs after TOMBSTONE_KEEP.
+The catalogue's writes are integrations/shopify/catalogue.py; a sync's run is integrations/shopify/sync.py.
 """
 
 from __future__ import annotations
 
-import logging
-from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from django.conf import settings
 from django.db import transaction
-from django.db.models import Q
 from django.urls import reverse
 from django.utils import timezone
 
 from accounts.audit import audit_record
-from accounts.models import AuditAction, Client, User
+from accounts.models import AuditAction, User
 from caly.foundation.tasks import enqueue_with_transaction
 from integrations.credentials import CheckResult
-from integrations.models import CheckStatus, Product, ProductVariant, ShopifyConnection
+from integrations.models import CheckStatus, ShopifyConnection
 from integrations.services import connection_check_record
+from integrations.shopify import sync, tasks
 from integrations.shopify.credentials import shopify_credentials_check
-from integrations.shopify.payloads import ProductData
 
-logger = logging.getLogger("caly.shopify")
-
-SYNC_RUNNING, SYNC_OK, SYNC_FAILED = "running", "ok", "failed"
 # A sync still "running" after this long died with its worker; a new request may start another.
 SYNC_STALE_AFTER = timedelta(hours=1)
-# Shopify retries a delivery for 4 hours (48 before September 2024): tombstones outlive both.
-TOMBSTONE_KEEP = timedelta(days=7)
-DELETE_BATCH = 1000
-PRODUCT_UPDATE_FIELDS = [
-    "title",
-    "handle",
-    "status",
-    "vendor",
-    "product_type",
-    "tags",
-    "description",
-    "images_count",
-    "shopify_updated_at",
-    "synced_at",
-    "deleted_at",
-    "updated_at",
-]
-VARIANT_UPDATE_FIELDS = ["product", "sku", "title", "price", "compare_at_price", "inventory_quantity", "barcode"]
 
 
 # --- the connection ------------------------------------------------------------------------------
@@ -113,10 +84,10 @@ def shopify_sync_begin(*, connection: ShopifyConnection, actor: User | None, sou
         return None
     now = timezone.now()
     started = locked.last_sync_started_at
-    running = locked.last_sync_status == SYNC_RUNNING and started is not None and started > now - SYNC_STALE_AFTER
+    running = locked.last_sync_status == sync.SYNC_RUNNING and started is not None and started > now - SYNC_STALE_AFTER
     if not running:
         ShopifyConnection.objects.filter(pk=locked.pk).update(
-            last_sync_status=SYNC_RUNNING, last_sync_started_at=now, last_sync_error=""
+            last_sync_status=sync.SYNC_RUNNING, last_sync_started_at=now, last_sync_error=""
         )
     audit_record(
         action=AuditAction.PRODUCT_SYNC_REQUESTED,
@@ -130,159 +101,8 @@ def shopify_sync_begin(*, connection: ShopifyConnection, actor: User | None, sou
 
 def shopify_sync_request(*, connection: ShopifyConnection, actor: User | None) -> bool:
     """Queue a full product sync unless one is running (a stale one is restarted); whether it was queued."""
-    from integrations.shopify.tasks import sync_products
-
     with transaction.atomic():
         started = shopify_sync_begin(connection=connection, actor=actor, source="request")
         if started is not None:
-            enqueue_with_transaction(sync_products, connection.pk)
+            enqueue_with_transaction(tasks.sync_products, connection.pk)
     return started is not None
-
-
-def shopify_sync_finish(
-    *, connection: ShopifyConnection, started: datetime, counts: dict[str, int], error: str = ""
-) -> None:
-    """Record how the run that started at `started` ended (a newer run's state is left alone)."""
-    ShopifyConnection.objects.filter(pk=connection.pk, last_sync_started_at=started).update(
-        last_sync_status=SYNC_FAILED if error else SYNC_OK,
-        last_sync_at=timezone.now(),
-        last_sync_counts=counts,
-        last_sync_error=error[:2000],
-    )
-
-
-# --- the catalogue -------------------------------------------------------------------------------
-
-
-@dataclass
-class UpsertResult:
-    created: int = 0
-    updated: int = 0
-    skipped: int = 0
-    variants: int = 0
-
-
-def products_upsert(
-    *, client: Client, products: list[ProductData], synced_at: datetime, sync_started: datetime | None = None
-) -> UpsertResult:
-    """Write a batch of products with their complete variant lists; older data than stored is skipped.
-
-    `sync_started` is set by full syncs: a tombstone made after it stays dead (the page was read
-    before the deletion); an older one is revived, since Shopify still has the product. Webhooks
-    leave it None: they never revive a tombstone. Call inside a transaction.
-    """
-    result = UpsertResult()
-    batch = {product.shopify_id: product for product in products}  # a repeated id: the last one wins
-    existing = {
-        row[0]: row[1:]
-        for row in Product.objects.for_client(client)
-        .filter(shopify_id__in=list(batch))
-        .values_list("shopify_id", "pk", "shopify_updated_at", "deleted_at")
-    }
-    to_write, seen_only = [], []
-    for shopify_id, product in batch.items():
-        pk, stored_at, deleted_at = existing.get(shopify_id, (None, None, None))
-        dead = deleted_at is not None and (sync_started is None or deleted_at >= sync_started)
-        stale = stored_at is not None and product.updated_at is not None and product.updated_at < stored_at
-        if dead or (stale and deleted_at is None):
-            result.skipped += 1
-            if pk is not None and not dead:
-                seen_only.append(pk)
-            continue
-        to_write.append(product)
-        if pk is None:
-            result.created += 1
-        else:
-            result.updated += 1
-    if seen_only:  # still in Shopify: a full sync must not delete them
-        Product.objects.filter(pk__in=seen_only).update(synced_at=synced_at)
-    if not to_write:
-        return result
-
-    rows = [
-        Product(
-            client=client,
-            shopify_id=product.shopify_id,
-            title=product.title,
-            handle=product.handle,
-            status=product.status,
-            vendor=product.vendor,
-            product_type=product.product_type,
-            tags=product.tags,
-            description=product.description,
-            images_count=product.images_count,
-            shopify_updated_at=product.updated_at,
-            synced_at=synced_at,
-            deleted_at=None,
-        )
-        for product in to_write
-    ]
-    Product.objects.bulk_create(
-        rows, update_conflicts=True, unique_fields=["client", "shopify_id"], update_fields=PRODUCT_UPDATE_FIELDS
-    )
-    pks = {row.shopify_id: row.pk for row in rows}  # SQLite and PostgreSQL return the ids of an upsert
-    variants = {
-        variant.shopify_id: ProductVariant(
-            client=client,
-            product_id=pks[product.shopify_id],
-            shopify_id=variant.shopify_id,
-            sku=variant.sku,
-            title=variant.title,
-            price=variant.price,
-            compare_at_price=variant.compare_at_price,
-            inventory_quantity=variant.inventory_quantity,
-            barcode=variant.barcode,
-        )
-        for product in to_write
-        for variant in product.variants
-    }
-    ProductVariant.objects.filter(product_id__in=list(pks.values())).exclude(shopify_id__in=list(variants)).delete()
-    if variants:
-        ProductVariant.objects.bulk_create(
-            list(variants.values()),
-            update_conflicts=True,
-            unique_fields=["client", "shopify_id"],
-            update_fields=VARIANT_UPDATE_FIELDS,
-        )
-    result.variants = len(variants)
-    return result
-
-
-def product_tombstone(*, client: Client, shopify_id: int, deleted_at: datetime) -> bool:
-    """Shopify deleted the product: drop its variants and keep the row as a tombstone; False if already one.
-
-    A delete that arrives before the product itself leaves a tombstone too, so the late create
-    cannot bring it in. Call inside a transaction.
-    """
-    product = Product.objects.for_client(client).select_for_update().filter(shopify_id=shopify_id).first()
-    if product is not None and product.deleted_at is not None:
-        return False
-    if product is None:
-        Product.objects.create(client=client, shopify_id=shopify_id, title="", deleted_at=deleted_at)
-        return True
-    ProductVariant.objects.filter(product=product).delete()
-    product.deleted_at = deleted_at
-    product.save(update_fields=["deleted_at", "updated_at"])
-    return True
-
-
-def products_delete_unseen(*, client: Client, seen_since: datetime, now: datetime | None = None) -> int:
-    """After a complete sync: delete live products no sync page or webhook touched since `seen_since`,
-    and tombstones older than TOMBSTONE_KEEP; returns how many live products were deleted."""
-    now = now or timezone.now()
-    products = Product.objects.for_client(client)
-    unseen = products.filter(deleted_at__isnull=True).filter(Q(synced_at__lt=seen_since) | Q(synced_at__isnull=True))
-    deleted = _delete_in_batches(unseen)
-    _delete_in_batches(products.filter(deleted_at__lt=now - TOMBSTONE_KEEP))
-    return deleted
-
-
-def _delete_in_batches(queryset) -> int:
-    deleted = 0
-    while True:
-        ids = list(queryset.values_list("pk", flat=True)[:DELETE_BATCH])
-        if not ids:
-            return deleted
-        # The condition is checked again as the rows are deleted: a webhook may have just touched one.
-        per_model = queryset.filter(pk__in=ids).delete()[1]
-        deleted += per_model.get(Product._meta.label, 0)

@@ -22,11 +22,14 @@ from django.db import transaction
 from django.utils import timezone
 
 from integrations.models import ShopifyConnection
+from integrations.shopify import catalogue
 from integrations.shopify import client as shopify
-from integrations.shopify import services
 from integrations.shopify.payloads import PayloadError, ProductData, product_from_graphql, variants_from_graphql
 
 logger = logging.getLogger("caly.shopify")
+
+# A connection's last_sync_status.
+SYNC_RUNNING, SYNC_OK, SYNC_FAILED = "running", "ok", "failed"
 
 MAX_QUERY_COST = 1000
 VARIANTS_PER_PRODUCT = 20
@@ -87,28 +90,40 @@ def products_sync(*, connection: ShopifyConnection, started: datetime) -> SyncRe
             for page in product_pages(api):
                 with transaction.atomic():
                     _lock_unchanged(connection)
-                    written = services.products_upsert(
+                    written = catalogue.products_upsert(
                         client=connection.client, products=page, synced_at=timezone.now(), sync_started=started
                     )
                 for name in ("created", "updated", "variants"):
                     counts[name] += getattr(written, name)
         with transaction.atomic():
             _lock_unchanged(connection)
-            counts["deleted"] = services.products_delete_unseen(client=connection.client, seen_since=started)
+            counts["deleted"] = catalogue.products_delete_unseen(client=connection.client, seen_since=started)
     except (shopify.ShopifyError, PayloadError, SyncAborted) as exc:
         message = str(exc) if not isinstance(exc, PayloadError) else f"Shopify sent an unusable product: {exc}"
         logger.warning("Shopify sync of %s failed: %s", connection.shop_domain, message)
-        services.shopify_sync_finish(connection=connection, started=started, counts=counts, error=message)
+        shopify_sync_finish(connection=connection, started=started, counts=counts, error=message)
         return SyncResult(ok=False, counts=counts, error=message)
     except Exception:
         logger.exception("Shopify sync of %s failed unexpectedly", connection.shop_domain)
-        services.shopify_sync_finish(
+        shopify_sync_finish(
             connection=connection, started=started, counts=counts, error="An unexpected error stopped the sync."
         )
         raise
     logger.info("Shopify sync of %s finished: %s", connection.shop_domain, counts)
-    services.shopify_sync_finish(connection=connection, started=started, counts=counts)
+    shopify_sync_finish(connection=connection, started=started, counts=counts)
     return SyncResult(ok=True, counts=counts)
+
+
+def shopify_sync_finish(
+    *, connection: ShopifyConnection, started: datetime, counts: dict[str, int], error: str = ""
+) -> None:
+    """Record how the run that started at `started` ended (a newer run's state is left alone)."""
+    ShopifyConnection.objects.filter(pk=connection.pk, last_sync_started_at=started).update(
+        last_sync_status=SYNC_FAILED if error else SYNC_OK,
+        last_sync_at=timezone.now(),
+        last_sync_counts=counts,
+        last_sync_error=error[:2000],
+    )
 
 
 def product_pages(api: shopify.ShopifyClient) -> Iterator[list[ProductData]]:
