@@ -13,7 +13,9 @@ from django.utils.html import format_html, format_html_join
 
 from accounts.admin import RecheckMixin
 from integrations import inbox, services
+from integrations.exotel.services import exotel_connection_check
 from integrations.models import ExotelConnection, Product, ProductVariant, ShopifyConnection, WebhookEvent
+from integrations.shopify.services import shopify_connection_check, shopify_sync_request
 
 
 class _ConnectionAdmin(RecheckMixin, admin.ModelAdmin):
@@ -77,8 +79,6 @@ class ExotelConnectionAdmin(_ConnectionAdmin):
     search_fields = ["account_sid__exact", "client__slug"]
 
     def check_with_provider(self, connection):
-        from integrations.exotel.services import exotel_connection_check
-
         return exotel_connection_check(connection=connection)
 
 
@@ -99,14 +99,10 @@ class ShopifyConnectionAdmin(_ConnectionAdmin):
     actions = [*_ConnectionAdmin.actions, "sync_now"]
 
     def check_with_provider(self, connection):
-        from integrations.shopify.services import shopify_connection_check
-
         return shopify_connection_check(connection=connection)
 
     @admin.action(description="Sync products now", permissions=["change"])
     def sync_now(self, request, queryset) -> None:
-        from integrations.shopify.services import shopify_sync_request
-
         queued = sum(shopify_sync_request(connection=c, actor=request.user) for c in queryset.select_related("client"))
         skipped = queryset.count() - queued
         message = f"Queued {queued} sync{pluralize(queued, 'es')}."
