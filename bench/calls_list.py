@@ -43,7 +43,7 @@ from rest_framework.pagination import LimitOffsetPagination
 
 from accounts.models import Client, User
 from accounts.roles import Role
-from caly.foundation.adapters.tuple_lookups import rows_before
+from caly.foundation.adapters.django import rows_before
 from caly.foundation.api.pagination import KeysetPagination
 from recordings import demo, selectors
 from recordings.api.serializers import CallSerializer
@@ -127,7 +127,7 @@ def last_page_cursor(client: Client) -> tuple[str, dict]:
     position = oldest[PAGE]
     paginator = KeysetPagination()
     paginator.fields = ["started_at", "id"]
-    return paginator._encode(position, backwards=False), position
+    return paginator.encode_cursor(position, backwards=False), position
 
 
 # --- measuring ------------------------------------------------------------------------------------

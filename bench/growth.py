@@ -76,7 +76,7 @@ def deep_cursor(client: Client) -> str:
     oldest = list(Call.objects.for_client(client).order_by("started_at", "id").values("started_at", "id")[:51])
     paginator = KeysetPagination()
     paginator.fields = ["started_at", "id"]
-    return paginator._encode(oldest[50], backwards=False)
+    return paginator.encode_cursor(oldest[50], backwards=False)
 
 
 def cases(client: Client) -> dict[str, str]:

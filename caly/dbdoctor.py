@@ -206,7 +206,7 @@ def _deep_cursor(queryset, ordering: tuple[str, ...]) -> str | None:
         return None
     paginator = KeysetPagination()
     paginator.fields = fields
-    return paginator._encode(queryset.order_by(*ordering).values(*fields)[depth], backwards=False)
+    return paginator.encode_cursor(queryset.order_by(*ordering).values(*fields)[depth], backwards=False)
 
 
 def _calls(client: Client):

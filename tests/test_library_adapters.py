@@ -8,9 +8,11 @@ import uuid
 import pytest
 from django.core.cache import caches
 from django.urls import path
+from django.utils.functional import SimpleLazyObject
 from django_ratelimit.core import get_usage
 from drf_spectacular.generators import SchemaGenerator
 from drf_spectacular.openapi import AutoSchema
+from opentelemetry.sdk.trace.sampling import TraceIdRatioBased
 from prometheus_client import CollectorRegistry, generate_latest
 from prometheus_client.multiprocess import MultiProcessCollector
 from rest_framework import serializers
@@ -19,7 +21,8 @@ from rest_framework.views import APIView
 from storages.backends.s3 import S3Storage
 
 from accounts.models import Client
-from caly.foundation.adapters import prometheus, ratelimit, spectacular, storages, tuple_lookups
+from caly.foundation.adapters import django as django_adapter
+from caly.foundation.adapters import opentelemetry, prometheus, ratelimit, spectacular, storages
 from tests.factories import ClientFactory
 
 # --- django-ratelimit ------------------------------------------------------------------------------
@@ -113,8 +116,8 @@ def test_row_values_compare_column_by_column():
     a, b1, b2, c = (ClientFactory(name=name) for name in ("a", "b", "b", "c"))
     fields, position = ("name", "id"), ("b", b1.pk)
 
-    after = Client.objects.filter(tuple_lookups.rows_after(fields, position)).order_by("name", "id")
-    before = Client.objects.filter(tuple_lookups.rows_before(fields, position)).order_by("name", "id")
+    after = Client.objects.filter(django_adapter.rows_after(fields, position)).order_by("name", "id")
+    before = Client.objects.filter(django_adapter.rows_before(fields, position)).order_by("name", "id")
 
     assert list(after) == [b2, c]
     assert list(before) == [a]
@@ -134,3 +137,22 @@ def test_value_files_add_up_and_read_back_as_prometheus_client_reads_them(tmp_pa
     registry = CollectorRegistry()
     MultiProcessCollector(registry, path=str(tmp_path))
     assert 'caly_probe_total{kind="x"} 5.0' in generate_latest(registry).decode()
+
+
+def test_a_lazy_object_shows_its_value_only_once_loaded():
+    loads = []
+    lazy = SimpleLazyObject(lambda: loads.append(1) or "loaded")
+    assert django_adapter.loaded_or_none(lazy) is None and not loads
+    str(lazy)
+    assert django_adapter.loaded_or_none(lazy) == "loaded" and loads == [1]
+    assert django_adapter.loaded_or_none("plain") == "plain"
+
+
+def test_the_sampler_follows_opentelemetrys_environment(monkeypatch):
+    monkeypatch.setenv("OTEL_TRACES_SAMPLER", "traceidratio")
+    monkeypatch.setenv("OTEL_TRACES_SAMPLER_ARG", "0.25")
+    sampler = opentelemetry.sampler_from_environment()
+    assert isinstance(sampler, TraceIdRatioBased) and sampler.rate == 0.25
+    monkeypatch.delenv("OTEL_TRACES_SAMPLER")
+    monkeypatch.delenv("OTEL_TRACES_SAMPLER_ARG")
+    assert opentelemetry.sampler_from_environment() is not None

@@ -93,7 +93,7 @@ def _cursor(row) -> str:
     """A next-page cursor exactly as KeysetPagination writes one."""
     paginator = KeysetPagination()
     paginator.fields = ["started_at", "id"]
-    return paginator._encode(row, backwards=False)
+    return paginator.encode_cursor(row, backwards=False)
 
 
 def _list_sql(dataset, path: str, params: dict) -> str:

@@ -8,9 +8,9 @@ import time
 from csp.middleware import CSPMiddleware, PolicyParts
 from django.conf import settings
 from django.utils import timezone
-from django.utils.functional import empty
 
 from caly.foundation import context, metrics
+from caly.foundation.adapters.django import loaded_or_none
 from caly.foundation.http import client_ip
 
 access_log = logging.getLogger("caly.access")
@@ -43,11 +43,8 @@ class RequestIdMiddleware:
 
 def authenticated_user(request):
     """The user if authentication already ran for this request; never triggers a lookup."""
-    user = request.__dict__.get("user")
-    wrapped = getattr(user, "_wrapped", user)
-    if wrapped is None or wrapped is empty:
-        return None
-    return wrapped if getattr(wrapped, "is_authenticated", False) else None
+    user = loaded_or_none(request.__dict__.get("user"))
+    return user if getattr(user, "is_authenticated", False) else None
 
 
 class AccessLogMiddleware:

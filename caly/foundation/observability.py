@@ -25,6 +25,7 @@ from django_tasks import TaskResultStatus
 from django_tasks.signals import task_finished, task_started
 
 from caly.foundation import context
+from caly.foundation.adapters import opentelemetry as opentelemetry_adapter
 from caly.foundation.logging import REDACTED, redact_text, redact_value
 from caly.foundation.middleware import authenticated_user
 
@@ -257,10 +258,9 @@ def _init_tracing() -> None:
     from opentelemetry.sdk.resources import SERVICE_NAME, SERVICE_VERSION, Resource
     from opentelemetry.sdk.trace import TracerProvider
     from opentelemetry.sdk.trace.export import BatchSpanProcessor
-    from opentelemetry.sdk.trace.sampling import _get_from_env_or_default
 
     resource = Resource.create({SERVICE_NAME: settings.OTEL_SERVICE_NAME, SERVICE_VERSION: settings.APP_VERSION})
-    sampler = _traces_start_at_requests_and_tasks(_get_from_env_or_default())
+    sampler = _traces_start_at_requests_and_tasks(opentelemetry_adapter.sampler_from_environment())
     provider = TracerProvider(resource=resource, sampler=sampler)
     exporter = OTLPSpanExporter(endpoint=f"{settings.OTEL_EXPORTER_OTLP_ENDPOINT}/v1/traces")
     provider.add_span_processor(BatchSpanProcessor(exporter))

@@ -76,7 +76,7 @@ E164_PATTERN = r"^\+[1-9][0-9]{6,14}$"
 class CallPlaceSerializer(RequestSerializer):
     """An outbound call: Exotel rings `from` (the agent) first, then connects `to` (the customer)."""
 
-    # `from` is a keyword, so the field is declared below.
+    # `from` is a keyword, so get_fields adds the field.
     to = serializers.RegexField(E164_PATTERN, help_text="The customer's number, E.164 (+919876543210).")
     caller_id = serializers.RegexField(
         E164_PATTERN,
@@ -88,15 +88,16 @@ class CallPlaceSerializer(RequestSerializer):
         required=False, default="", allow_blank=True, max_length=128, help_text="Echoed back by Exotel (order id…)."
     )
 
+    def get_fields(self):
+        return {
+            **super().get_fields(),
+            "from": serializers.RegexField(E164_PATTERN, help_text="The agent's phone, E.164: Exotel rings it first."),
+        }
+
     def validate(self, data):
         if data["to"] == data["from"]:
             raise serializers.ValidationError({"to": ["Must differ from the agent's number."]})
         return data
-
-
-CallPlaceSerializer._declared_fields["from"] = serializers.RegexField(
-    E164_PATTERN, help_text="The agent's phone, E.164: Exotel rings it first."
-)
 
 
 class CallUpdateSerializer(RequestModelSerializer):
@@ -164,7 +165,7 @@ class DayCountSerializer(serializers.Serializer):
 
 
 class StatsSummarySerializer(serializers.Serializer):
-    # `from` is a keyword, so the field is declared below.
+    # `from` is a keyword, so get_fields adds the field.
     to = serializers.DateField()
     timezone = serializers.CharField()
     calls = serializers.IntegerField()
@@ -177,5 +178,5 @@ class StatsSummarySerializer(serializers.Serializer):
     recordings_failed = serializers.IntegerField()
     calls_per_day = DayCountSerializer(many=True)
 
-
-StatsSummarySerializer._declared_fields["from"] = serializers.DateField()
+    def get_fields(self):
+        return {**super().get_fields(), "from": serializers.DateField()}

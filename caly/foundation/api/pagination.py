@@ -21,7 +21,7 @@ from rest_framework.exceptions import ValidationError
 from rest_framework.pagination import BasePagination
 from rest_framework.response import Response
 
-from caly.foundation.adapters.tuple_lookups import rows_after, rows_before
+from caly.foundation.adapters.django import rows_after, rows_before
 from caly.foundation.api import shapes as api_schema
 
 
@@ -122,8 +122,8 @@ class KeysetPagination(BasePagination):
         return {
             "limit": self.limit,
             "has_more": bool(rows) and has_more,
-            "next_cursor": self._encode(rows[-1], backwards=False) if rows and has_more else None,
-            "previous_cursor": self._encode(rows[0], backwards=True) if rows and has_previous else None,
+            "next_cursor": self.encode_cursor(rows[-1], backwards=False) if rows and has_more else None,
+            "previous_cursor": self.encode_cursor(rows[0], backwards=True) if rows and has_previous else None,
         }
 
     def get_paginated_response(self, data):
@@ -131,7 +131,8 @@ class KeysetPagination(BasePagination):
         response.pagination = self.get_pagination_meta()
         return response
 
-    def _encode(self, row, *, backwards: bool) -> str:
+    def encode_cursor(self, row, *, backwards: bool) -> str:
+        """The cursor of the page that starts after `row` (or ends before it, `backwards`)."""
         values = [_jsonable(row[name] if isinstance(row, dict) else getattr(row, name)) for name in self.fields]
         raw = json.dumps({"p": values, "b": backwards}, separators=(",", ":")).encode()
         return base64.urlsafe_b64encode(raw).decode().rstrip("=")
