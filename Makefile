@@ -55,9 +55,12 @@ hardening-long: $(DEV_STAMP)
 	tests/test_faults_database.py tests/test_faults_redis.py tests/test_faults_storage.py tests/test_faults_worker.py --timeout 3600 \
 	$(PYTEST_ARGS)
 
+# ruff, then the layer contract ([tool.importlinter] in pyproject.toml), then types ([tool.mypy]).
 lint: $(DEV_STAMP)
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
+	$(BIN)/lint-imports --no-logo
+	$(BIN)/mypy
 
 format: $(DEV_STAMP)
 	$(BIN)/ruff check --fix .

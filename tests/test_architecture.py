@@ -26,6 +26,7 @@ ALLOWED_FUNCTION_IMPORTS = {
     "accounts/apps.py": "AppConfig.ready: registers the OpenAPI authentication extension once apps are loaded",
     "caly/foundation/observability.py": "Sentry and OpenTelemetry are optional and settings-dependent: imported "
     "only when their settings turn them on",
+    "caly/foundation/adapters/opentelemetry.py": "OpenTelemetry is optional: imported only when tracing is configured",
     "caly/serve.py": "gunicorn reads WEB_CONCURRENCY while it is imported, so it is imported after the "
     "environment is validated",
     "gunicorn.conf.py": "gunicorn hooks: prometheus-client must be imported after PROMETHEUS_MULTIPROC_DIR is "

@@ -13,11 +13,11 @@ from django.core.management import call_command
 from django.utils import timezone
 from django_tasks import task
 from prometheus_client import REGISTRY
-from prometheus_client.mmap_dict import MmapedDict, mmap_key
 from prometheus_client.parser import text_string_to_metric_families
 
 from accounts import jwt, ratelimits
 from caly.foundation import metrics, prometheus_multiprocess
+from caly.foundation.adapters import prometheus as prometheus_files
 from caly.foundation.errors import DomainError
 from caly.foundation.ratelimit import enforce_rate
 from integrations import inbox, processing
@@ -381,15 +381,13 @@ def test_login_and_api_refusals_are_counted(api, alice, settings, rf):
 
 
 def write_counter(path, filename: str, amount: float) -> None:
-    values = MmapedDict(str(path / filename))
-    try:
-        values.write_value(mmap_key("caly_probe", "caly_probe_total", [], [], "A probe."), amount, 0)
-    finally:
-        values.close()
+    """A new value file holding one counter sample of `amount`."""
+    key = prometheus_files.sample_key("caly_probe", "caly_probe_total", {}, "A probe.")
+    prometheus_files.add_to_file(str(path / filename), [(key, amount, 0)])
 
 
 def read_counter(path, filename: str) -> float:
-    return sum(v for _, v, _, _ in MmapedDict.read_all_values_from_file(str(path / filename)))
+    return sum(value for _, value, _ in prometheus_files.file_values(str(path / filename)))
 
 
 def exited_pid() -> int:

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import timedelta
+from typing import Any
 
 from django.conf import settings
 from django.core.exceptions import ValidationError
@@ -33,7 +34,7 @@ from integrations.services import connection_check_record
 from recordings.models import Call, CallStatus, Direction, Provider, Recording
 from recordings.services import call_create
 
-STATUS_RANK = {CallStatus.QUEUED: 0, CallStatus.RINGING: 1, CallStatus.IN_PROGRESS: 2}
+STATUS_RANK: dict[str, int] = {CallStatus.QUEUED: 0, CallStatus.RINGING: 1, CallStatus.IN_PROGRESS: 2}
 TERMINAL_RANK = 3
 
 
@@ -132,7 +133,7 @@ def _create_call(*, client: Client, facts: payload.CallFacts) -> Call | None:
 
 def _apply(call: Call, facts: payload.CallFacts) -> list[str]:
     """Move `call` forward with `facts`; returns the names of the fields that changed."""
-    updates: dict[str, object] = {}
+    updates: dict[str, Any] = {}
     current_rank = _rank(call.status)
     if facts.status:
         new_rank = _rank(facts.status)
