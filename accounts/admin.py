@@ -118,7 +118,10 @@ class ClientAdmin(RecheckMixin, admin.ModelAdmin):
     prepopulated_fields = {"slug": ["name"]}
     readonly_fields = ["public_id", "created_at", "updated_at"]
     fieldsets = [
-        ("Company", {"fields": ["name", "slug", "public_id", "timezone", "is_active", "created_at", "updated_at"]}),
+        (
+            "Company",
+            {"fields": ["name", "slug", "public_id", "timezone", "country", "is_active", "created_at", "updated_at"]},
+        ),
         (
             "Business settings",
             {"fields": [*CLIENT_BUSINESS_SETTINGS, "recording_retention_days"]},

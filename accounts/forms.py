@@ -10,6 +10,7 @@ import math
 import zoneinfo
 from functools import cache
 
+import phonenumbers
 from django import forms
 from django.contrib.auth.password_validation import password_validators_help_text_html, validate_password
 from django.core.exceptions import ValidationError
@@ -168,6 +169,10 @@ def timezone_choices() -> list[tuple[str, str]]:
     return [(name, name.replace("_", " ")) for name in sorted(zoneinfo.available_timezones())]
 
 
+def country_choices() -> list[tuple[str, str]]:
+    return [(code, code) for code in sorted(phonenumbers.SUPPORTED_REGIONS)]
+
+
 class CompanyForm(ServiceForm):
     """The company's details and business settings (accounts.services.CLIENT_SETTINGS_FIELDS), typed
     and bounded from the model's fields."""
@@ -175,6 +180,7 @@ class CompanyForm(ServiceForm):
     labels = {
         "name": "Company name",
         "timezone": "Time zone",
+        "country": "Country (two letters, such as IN)",
         "return_window_days": "Return window (days)",
         "refund_auto_threshold_inr": "Refunds approved automatically up to (₹)",
         "cancel_window_hours": "Orders can be cancelled within (hours)",
@@ -189,7 +195,14 @@ class CompanyForm(ServiceForm):
         super().__init__(*args, **kwargs)
         self.fields.update(forms.fields_for_model(Client, fields=CLIENT_SETTINGS_FIELDS, labels=self.labels))
         self.fields["timezone"] = forms.ChoiceField(label=self.labels["timezone"], choices=timezone_choices)
+        # Not required: a form posted without it (an older page) keeps the country the company has.
+        self.fields["country"] = forms.ChoiceField(
+            label=self.labels["country"], choices=[("", "—"), *country_choices()], required=False
+        )
         self.fields["name"].widget.attrs.update(autocomplete="organization", autofocus=True)
+
+    def clean_country(self) -> str:
+        return self.cleaned_data["country"] or self.initial.get("country") or Client._meta.get_field("country").default
 
     def text_fields(self):
         return [self[name] for name in self.fields if name not in self.checkboxes]

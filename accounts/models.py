@@ -6,6 +6,7 @@ import uuid
 import zoneinfo
 from typing import ClassVar
 
+import phonenumbers
 from django.contrib.auth.models import AbstractBaseUser, BaseUserManager, PermissionsMixin
 from django.core.exceptions import ValidationError
 from django.core.validators import MaxValueValidator, MinValueValidator
@@ -20,6 +21,11 @@ from caly.foundation.tenancy import TenantQuerySet
 def validate_timezone(value: str) -> None:
     if value not in zoneinfo.available_timezones():
         raise ValidationError("%(value)s is not a known time zone.", params={"value": value})
+
+
+def validate_country(value: str) -> None:
+    if value not in phonenumbers.SUPPORTED_REGIONS:
+        raise ValidationError("%(value)s is not a known country code (ISO 3166, two letters).", params={"value": value})
 
 
 class OnboardingStep(models.TextChoices):
@@ -49,6 +55,12 @@ class Client(models.Model):
     slug = models.SlugField(max_length=80, unique=True)
     is_active = models.BooleanField(default=True)
     timezone = models.CharField(max_length=64, default="Asia/Kolkata", validators=[validate_timezone])
+    country = models.CharField(
+        max_length=2,
+        default="IN",
+        validators=[validate_country],
+        help_text="Two letters (ISO 3166): phone numbers written without a country code are read as this country's.",
+    )
 
     # Business settings the call agents work by.
     return_window_days = models.PositiveSmallIntegerField(

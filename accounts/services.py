@@ -26,7 +26,7 @@ from accounts.signups import signup_discard
 from caly.foundation import context
 from caly.foundation.errors import DomainError, ErrorCode
 
-CLIENT_SETTINGS_FIELDS = ("name", "timezone", *CLIENT_BUSINESS_SETTINGS)
+CLIENT_SETTINGS_FIELDS = ("name", "timezone", "country", *CLIENT_BUSINESS_SETTINGS)
 
 
 def _invalid(field: str, message: str) -> DomainError:

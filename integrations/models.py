@@ -1,4 +1,5 @@
-"""Connections to providers (secrets encrypted at rest), the webhook inbox, and the Shopify catalogue."""
+"""Connections to providers (secrets encrypted at rest), the webhook inbox, the Shopify catalogue, and the Shopify
+customers and orders calls are linked to."""
 
 from __future__ import annotations
 
@@ -113,6 +114,16 @@ class ShopifyConnection(Connection):
     uninstalled_at = models.DateTimeField(
         null=True, blank=True, help_text="When Shopify confirmed the app was uninstalled (credentials wiped)."
     )
+    # Customers and orders: the last full sync (a bulk operation or pages) and the incremental re-syncs'
+    # watermark (Shopify's updated_at of the newest row seen), so a missed webhook heals within a window.
+    customers_synced_at = models.DateTimeField(null=True, blank=True)
+    customers_sync_status = models.CharField(max_length=10, blank=True)  # running, ok, failed
+    customers_sync_counts = models.JSONField(default=dict, blank=True)
+    customers_sync_error = models.TextField(blank=True)
+    customers_watermark = models.DateTimeField(null=True, blank=True)
+    bulk_operation_id = models.CharField(max_length=100, blank=True)
+    # Ids of the webhook subscriptions Caly created through the Admin API: {topic: subscription gid}.
+    webhook_subscriptions = models.JSONField(default=dict, blank=True)
 
     class Meta:
         verbose_name = "Shopify connection"
@@ -261,3 +272,143 @@ class ProductVariant(models.Model):
 
     def __str__(self) -> str:
         return self.sku or self.title
+
+
+# --- Shopify customers and orders, and the calls linked to them ---------------------------------
+# Client foreign keys have no index of their own: each table's composite indexes start with the client.
+# Personal data kept to what an agent on a call needs: names, e-mail, phones, tags and order summaries.
+# No addresses (their phones only, in ShopifyPhone), no payment details.
+
+
+class ShopifyCustomer(models.Model):
+    client = models.ForeignKey(Client, on_delete=models.CASCADE, related_name="+", db_index=False)
+    public_id = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
+    shopify_id = models.BigIntegerField()
+    first_name = models.CharField(max_length=255, blank=True)
+    last_name = models.CharField(max_length=255, blank=True)
+    email = models.CharField(max_length=254, blank=True)
+    phone = models.CharField(max_length=16, blank=True, help_text="The customer's own phone, E.164.")
+    tags = models.JSONField(default=list, blank=True)
+    orders_count = models.PositiveIntegerField(default=0)
+    total_spent = models.DecimalField(max_digits=14, decimal_places=2, default=0)
+    currency = models.CharField(max_length=3, blank=True)
+    shopify_created_at = models.DateTimeField(null=True, blank=True)
+    shopify_updated_at = models.DateTimeField(null=True, blank=True)
+    synced_at = models.DateTimeField(null=True, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    objects = TenantQuerySet.as_manager()
+
+    class Meta:
+        verbose_name = "Shopify customer"
+        constraints = [
+            models.UniqueConstraint(fields=["client", "shopify_id"], name="integ_customer_unique_shopify_id"),
+        ]
+        indexes = [
+            models.Index(fields=["client", "-shopify_created_at", "-id"], name="integ_customer_client_created"),
+            models.Index(fields=["client", "email"], name="integ_customer_client_email"),
+        ]
+
+    def __str__(self) -> str:
+        return self.name or self.email or f"Customer {self.shopify_id}"
+
+    @property
+    def name(self) -> str:
+        return f"{self.first_name} {self.last_name}".strip()
+
+
+class ShopifyOrder(models.Model):
+    client = models.ForeignKey(Client, on_delete=models.CASCADE, related_name="+", db_index=False)
+    public_id = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
+    shopify_id = models.BigIntegerField()
+    customer = models.ForeignKey(
+        ShopifyCustomer, null=True, blank=True, on_delete=models.SET_NULL, related_name="orders", db_index=False
+    )
+    name = models.CharField(max_length=64, help_text="The order's name in the store, such as #1042.")
+    number = models.PositiveBigIntegerField(null=True, blank=True, help_text="The number in its name: 1042.")
+    processed_at = models.DateTimeField(null=True, blank=True)
+    financial_status = models.CharField(max_length=30, blank=True)
+    fulfillment_status = models.CharField(max_length=30, blank=True)
+    cancelled_at = models.DateTimeField(null=True, blank=True)
+    closed_at = models.DateTimeField(null=True, blank=True)
+    total = models.DecimalField(max_digits=14, decimal_places=2, default=0)
+    currency = models.CharField(max_length=3, blank=True)
+    item_count = models.PositiveIntegerField(default=0)
+    shopify_updated_at = models.DateTimeField(null=True, blank=True)
+    synced_at = models.DateTimeField(null=True, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    objects = TenantQuerySet.as_manager()
+
+    class Meta:
+        verbose_name = "Shopify order"
+        constraints = [
+            models.UniqueConstraint(fields=["client", "shopify_id"], name="integ_order_unique_shopify_id"),
+        ]
+        indexes = [
+            models.Index(fields=["client", "number"], name="integ_order_client_number"),
+            models.Index(fields=["customer", "-processed_at", "-id"], name="integ_order_customer_recent"),
+        ]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class PhoneSource(models.TextChoices):
+    CUSTOMER = "customer", "Customer"
+    DEFAULT_ADDRESS = "default_address", "Default address"
+    BILLING = "billing", "Billing address"
+    SHIPPING = "shipping", "Shipping address"
+
+
+class ShopifyPhone(models.Model):
+    """One E.164 number of a customer, or of an order (billing, shipping), as calls are matched by it."""
+
+    client = models.ForeignKey(Client, on_delete=models.CASCADE, related_name="+", db_index=False)
+    phone = models.CharField(max_length=16)
+    customer = models.ForeignKey(ShopifyCustomer, null=True, blank=True, on_delete=models.CASCADE, related_name="+")
+    order = models.ForeignKey(ShopifyOrder, null=True, blank=True, on_delete=models.CASCADE, related_name="+")
+    source = models.CharField(max_length=20, choices=PhoneSource.choices)
+
+    objects = TenantQuerySet.as_manager()
+
+    class Meta:
+        indexes = [models.Index(fields=["client", "phone"], name="integ_phone_client_phone")]
+
+    def __str__(self) -> str:
+        return self.phone
+
+
+class CallMatch(models.TextChoices):
+    PHONE = "phone", "By phone number"
+    ORDER = "order", "By order reference"
+    AMBIGUOUS = "ambiguous", "Several customers share the number"
+    NONE = "none", "No customer has the number"
+
+
+class CallCustomer(models.Model):
+    """Which Shopify customer (and order) a call is about, and how Caly knows: one row per call."""
+
+    client = models.ForeignKey(Client, on_delete=models.CASCADE, related_name="+", db_index=False)
+    call = models.OneToOneField("recordings.Call", on_delete=models.CASCADE, related_name="shopify_customer")
+    customer = models.ForeignKey(
+        ShopifyCustomer, null=True, blank=True, on_delete=models.SET_NULL, related_name="call_links"
+    )
+    order = models.ForeignKey(ShopifyOrder, null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
+    match = models.CharField(max_length=10, choices=CallMatch.choices, default=CallMatch.NONE)
+    phone = models.CharField(max_length=16, blank=True, help_text="The customer's number on the call, E.164.")
+    linked_at = models.DateTimeField(auto_now=True)
+
+    objects = TenantQuerySet.as_manager()
+
+    class Meta:
+        indexes = [
+            models.Index(fields=["client", "customer"], name="integ_callcust_client_customer"),
+            models.Index(fields=["client", "order"], name="integ_callcust_client_order"),
+            models.Index(fields=["client", "phone"], name="integ_callcust_client_phone"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.call_id} → {self.customer_id or self.match}"

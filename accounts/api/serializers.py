@@ -24,6 +24,7 @@ class ClientSerializer(serializers.ModelSerializer):
             "name",
             "slug",
             "timezone",
+            "country",
             "is_active",
             *CLIENT_BUSINESS_SETTINGS,
             "onboarding_step",
