@@ -1,34 +1,59 @@
 """Regenerate the documentation generated from code: `python -m caly.docs` (or `make docs`).
 
-Rewrites `.env.example` and the README's environment, error-code and role tables; tests fail
-when any is stale.
+Rewrites `.env.example`, the README's environment, error-code and role tables, and the runbook's
+alert table (docs/operations.md, from docs/prometheus/alerts.yml); tests fail when any is stale.
 """
 
 import re
 from pathlib import Path
+
+import yaml
 
 from accounts import roles
 from caly.foundation import env
 from caly.foundation.api import errors
 
 ROOT = Path(__file__).resolve().parent.parent
+ALERT_RULES = ROOT / "docs" / "prometheus" / "alerts.yml"
+
+
+def _cell(text: str) -> str:
+    return " ".join(str(text).split()).replace("|", "\\|")
+
+
+def alert_table() -> str:
+    """The runbook's table of alerts: one row per rule of docs/prometheus/alerts.yml, in its order."""
+    rows = ["| alert | PromQL | for | what to do |", "|---|---|---|---|"]
+    for group in yaml.safe_load(ALERT_RULES.read_text())["groups"]:
+        for rule in group["rules"]:
+            notes = rule["annotations"]
+            rows.append(
+                f"| {_cell(notes['summary'])} (`{rule['alert']}`) | `{_cell(rule['expr'])}` "
+                f"| {rule.get('for', '—')} | {_cell(notes['description'])} |"
+            )
+    return "\n".join(rows)
+
+
 BLOCKS = {"env-table": env.render_markdown, "error-table": errors.render_markdown, "role-table": roles.render_markdown}
+OPERATIONS_BLOCKS = {"alert-table": alert_table}
+GENERATED = {"README.md": BLOCKS, "docs/operations.md": OPERATIONS_BLOCKS}
 
 
-def replace_block(text: str, marker: str, content: str) -> str:
+def replace_block(text: str, marker: str, content: str, *, document: str = "README.md") -> str:
     pattern = re.compile(rf"(<!-- {marker}:start -->\n).*?(\n<!-- {marker}:end -->)", re.S)
     if not pattern.search(text):
-        raise SystemExit(f"README.md has no <!-- {marker}:start --> block")
+        raise SystemExit(f"{document} has no <!-- {marker}:start --> block")
     return pattern.sub(lambda m: m.group(1) + content + m.group(2), text)
 
 
 def main() -> None:
     (ROOT / ".env.example").write_text(env.render_example())
-    readme = ROOT / "README.md"
-    text = readme.read_text()
-    for marker, render in BLOCKS.items():
-        text = replace_block(text, marker, render())
-    readme.write_text(text)
+    for document, blocks in GENERATED.items():
+        path = ROOT / document
+        text = path.read_text()
+        for marker, render in blocks.items():
+            text = replace_block(text, marker, render(), document=document)
+        path.write_text(text)
 
 
 if __name__ == "__main__":

@@ -507,3 +507,19 @@ def test_gunicorn_workers_add_up_into_one_scrape_even_when_recycled(tmp_path):
     assert (metrics_dir / "counter_archive.db").exists()
     assert not (metrics_dir / "counter_999999999.db").exists()
     assert unauthorised == 401
+
+
+@pytest.mark.slow
+def test_the_scrape_reports_the_gunicorn_masters_start_time(tmp_path):
+    """The instance's start for the "restarting often" alert: the master's, whichever worker answers."""
+    metrics_dir = tmp_path / "metrics"
+    metrics_dir.mkdir()
+    launched = time.time()
+    with gunicorn_with_metrics(tmp_path, metrics_dir) as server:
+        starts = set()
+        for _ in range(6):
+            status, _, body = get(server.port, "/metrics", headers=AUTH)
+            assert status == 200, body
+            starts.add(parse(body)[("process_start_time_seconds", ())])
+    [start] = starts
+    assert launched - 2 <= start <= launched + 30

@@ -33,6 +33,7 @@ from prometheus_client import (
     CollectorRegistry,
     Counter,
     Histogram,
+    ProcessCollector,
     disable_created_metrics,
     generate_latest,
 )
@@ -168,6 +169,9 @@ def _registry() -> CollectorRegistry:
     registry = CollectorRegistry()
     LockedMultiProcessCollector(registry, path=path)
     registry.register(_task_queue_collector)
+    # The process_* metrics of gunicorn's master, whose start time is the instance's (workers are recycled
+    # every few thousand requests): the "restarting often" alert reads it (docs/prometheus/alerts.yml).
+    ProcessCollector(pid=os.getppid, registry=registry)
     return registry
 
 
