@@ -412,3 +412,23 @@ class CallCustomer(models.Model):
 
     def __str__(self) -> str:
         return f"{self.call_id} → {self.customer_id or self.match}"
+
+
+class CallOrderReference(models.Model):
+    """An order reference written on a call (its CustomField or notes: #1042, order-1042, CP-1042), kept so
+    a call is linked when the order it names is synced later. `tag` is the letters before the number,
+    lowercased ("order", "cp"), or "#"; whether it names an order is decided against the order's name."""
+
+    client = models.ForeignKey(Client, on_delete=models.CASCADE, related_name="+", db_index=False)
+    call = models.ForeignKey("recordings.Call", on_delete=models.CASCADE, related_name="+")
+    number = models.PositiveBigIntegerField()
+    tag = models.CharField(max_length=12)
+    position = models.PositiveSmallIntegerField(help_text="Its place on the call: the first valid one wins.")
+
+    objects = TenantQuerySet.as_manager()
+
+    class Meta:
+        indexes = [models.Index(fields=["client", "number"], name="integ_callref_client_number")]
+
+    def __str__(self) -> str:
+        return f"{self.call_id}: {self.tag} {self.number}"
