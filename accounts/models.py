@@ -319,6 +319,12 @@ class AuditAction(models.TextChoices):
     INTEGRATION_DISCONNECTED = "integration.disconnected", "Integration disconnected"
     PRODUCT_SYNC_REQUESTED = "products.sync_requested", "Product sync requested"
     WEBHOOK_REPROCESSED = "webhook.reprocessed", "Webhook event reprocessed"
+    SHOPIFY_DATA_REQUESTED = "shopify.data_requested", "Shopify customer data request answered"
+    SHOPIFY_DATA_DOWNLOADED = "shopify.data_downloaded", "Customer data file downloaded"
+    SHOPIFY_CUSTOMER_REDACTED = "shopify.customer_redacted", "Shopify customer's data erased"
+    SHOPIFY_SHOP_REDACTED = "shopify.shop_redacted", "Shopify store's data erased"
+    SHOPIFY_CUSTOMERS_PURGED = "shopify.customers_purged", "Inactive Shopify customers removed"
+    SHOPIFY_CUSTOMER_VIEWED = "shopify.customer_viewed", "Shopify customer viewed by Caly staff"
 
 
 class AppendOnlyQuerySet(TenantQuerySet):

@@ -432,3 +432,35 @@ class CallOrderReference(models.Model):
 
     def __str__(self) -> str:
         return f"{self.call_id}: {self.tag} {self.number}"
+
+
+class ShopifyDataRequest(models.Model):
+    """A customers/data_request from Shopify, answered with a JSON file of what Caly holds about that customer
+    (private storage, under `storage_key`), for the client's owners to download and hand to the store."""
+
+    client = models.ForeignKey(Client, on_delete=models.CASCADE, related_name="+", db_index=False)
+    public_id = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
+    shopify_request_id = models.BigIntegerField(null=True, blank=True, help_text="Shopify's data_request id.")
+    customer_shopify_id = models.BigIntegerField(null=True, blank=True)
+    storage_key = models.CharField(max_length=300)
+    size_bytes = models.PositiveBigIntegerField(default=0)
+    sha256 = models.CharField(max_length=64, blank=True)
+    counts = models.JSONField(default=dict, blank=True, help_text="What the file holds: customers, orders, calls.")
+    received_at = models.DateTimeField(auto_now_add=True)
+    downloaded_at = models.DateTimeField(null=True, blank=True, help_text="When an owner last downloaded it.")
+
+    objects = TenantQuerySet.as_manager()
+
+    class Meta:
+        verbose_name = "Shopify data request"
+        constraints = [
+            models.UniqueConstraint(
+                fields=["client", "shopify_request_id"],
+                condition=models.Q(shopify_request_id__isnull=False),
+                name="integ_datareq_unique_request",
+            ),
+        ]
+        indexes = [models.Index(fields=["client", "-received_at"], name="integ_datareq_client_received")]
+
+    def __str__(self) -> str:
+        return f"Data request {self.shopify_request_id or self.public_id}"

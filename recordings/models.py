@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import uuid
 
 from django.core.validators import MaxValueValidator, MinValueValidator, RegexValidator
@@ -13,6 +14,12 @@ from caly.foundation.tenancy import TenantQuerySet
 
 E164_PATTERN = r"\+[1-9][0-9]{6,14}"  # + and 7-15 ASCII digits, the first not 0
 e164 = RegexValidator(rf"^{E164_PATTERN}$", "Enter a phone number in E.164 form, such as +919876543210.")
+E164 = re.compile(E164_PATTERN)
+# A number masked on its calls by a privacy erasure (recordings.services.number_masked): the last four digits.
+MASKED_NUMBER_PATTERN = r"\+X{3,11}[0-9]{4}"
+e164_or_masked = RegexValidator(
+    rf"^({E164_PATTERN}|{MASKED_NUMBER_PATTERN})$", "Enter a phone number in E.164 form, such as +919876543210."
+)
 
 
 class Provider(models.TextChoices):
@@ -41,8 +48,8 @@ class Call(models.Model):
     provider = models.CharField(max_length=20, choices=Provider.choices, default=Provider.EXOTEL)
     provider_call_id = models.CharField(max_length=100)
     direction = models.CharField(max_length=10, choices=Direction.choices)
-    from_number = models.CharField(max_length=16, validators=[e164])
-    to_number = models.CharField(max_length=16, validators=[e164])
+    from_number = models.CharField(max_length=16, validators=[e164_or_masked])
+    to_number = models.CharField(max_length=16, validators=[e164_or_masked])
     status = models.CharField(max_length=12, choices=CallStatus.choices, default=CallStatus.QUEUED)
     started_at = models.DateTimeField()
     answered_at = models.DateTimeField(null=True, blank=True)

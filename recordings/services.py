@@ -8,11 +8,13 @@ failed), retried by hand, deleted. The provider's part of a fetch comes from rec
 from __future__ import annotations
 
 import logging
+import re
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import timedelta
 from typing import IO, Any
 
+import phonenumbers
 from django.conf import settings
 from django.core.cache import cache
 from django.core.exceptions import ValidationError
@@ -26,7 +28,7 @@ from caly.foundation import metrics
 from caly.foundation.errors import DomainError, ErrorCode
 from caly.foundation.tasks import backoff_seconds
 from recordings import providers, signals, storage
-from recordings.models import Call, Recording, RecordingStatus
+from recordings.models import E164, Call, Recording, RecordingStatus
 from recordings.storage import RecordingTooLarge
 
 logger = logging.getLogger("caly.recordings")
@@ -297,3 +299,58 @@ def recordings_purge_expired(*, dry_run: bool, now=None) -> dict[str, int]:
             logger.exception("Retention could not delete recording %s", recording.public_id)
     logger.info("Recording retention %s: %s", "dry run" if dry_run else "run", counts)
     return counts
+
+
+# --- masking a person's number (a privacy erasure) ----------------------------------------------
+
+MASK_KEEP_DIGITS = 4
+
+
+def number_masked(number: str) -> str:
+    """+919876543210 → +XXXXXXXX3210: the last digits kept, the length too; never a dialable number."""
+    digits = number.lstrip("+")
+    return "+" + "X" * (len(digits) - MASK_KEEP_DIGITS) + digits[-MASK_KEEP_DIGITS:]
+
+
+def _number_forms(number: str) -> list[str]:
+    """The ways a number may be written in notes: E.164 and its national significant number."""
+    forms = [number]
+    try:
+        national = str(phonenumbers.parse(number).national_number)
+    except phonenumbers.NumberParseException:
+        national = ""
+    if len(national) >= 6:
+        forms.append(national)
+    return forms
+
+
+@transaction.atomic
+def calls_number_mask(*, client: Client, numbers: Iterable[str]) -> int:
+    """Mask each of `numbers` (E.164) on the client's calls: as the caller or the called number, in the notes,
+    the transcript and the call's metadata. Returns how many calls changed; masking again changes none."""
+    wanted = {number for number in numbers if E164.fullmatch(number or "")}
+    if not wanted:
+        return 0
+    patterns = {
+        number: re.compile("|".join(rf"(?<![0-9]){re.escape(form)}(?![0-9])" for form in _number_forms(number)))
+        for number in wanted
+    }
+    calls = Call.objects.for_client(client).filter(Q(from_number__in=wanted) | Q(to_number__in=wanted))
+    changed = 0
+    for call in calls.select_for_update().order_by("pk"):
+        for number, pattern in patterns.items():
+            masked = number_masked(number)
+            if call.from_number == number:
+                call.from_number = masked
+            if call.to_number == number:
+                call.to_number = masked
+            call.notes = pattern.sub(masked, call.notes)
+            call.transcript = pattern.sub(masked, call.transcript)
+            if isinstance(call.metadata, dict):
+                call.metadata = {
+                    key: pattern.sub(masked, value) if isinstance(value, str) else value
+                    for key, value in call.metadata.items()
+                }
+        call.save(update_fields=["from_number", "to_number", "notes", "transcript", "metadata", "updated_at"])
+        changed += 1
+    return changed
