@@ -325,6 +325,8 @@ class ShopifyOrder(models.Model):
     customer = models.ForeignKey(
         ShopifyCustomer, null=True, blank=True, on_delete=models.SET_NULL, related_name="orders", db_index=False
     )
+    # The customer's id in Shopify: an order that arrives before its customer is attached when the customer does.
+    customer_shopify_id = models.BigIntegerField(null=True, blank=True)
     name = models.CharField(max_length=64, help_text="The order's name in the store, such as #1042.")
     number = models.PositiveBigIntegerField(null=True, blank=True, help_text="The number in its name: 1042.")
     processed_at = models.DateTimeField(null=True, blank=True)
@@ -350,6 +352,11 @@ class ShopifyOrder(models.Model):
         indexes = [
             models.Index(fields=["client", "number"], name="integ_order_client_number"),
             models.Index(fields=["customer", "-processed_at", "-id"], name="integ_order_customer_recent"),
+            models.Index(
+                fields=["client", "customer_shopify_id"],
+                condition=models.Q(customer__isnull=True, customer_shopify_id__isnull=False),
+                name="integ_order_client_orphans",
+            ),
         ]
 
     def __str__(self) -> str:
