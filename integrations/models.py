@@ -117,6 +117,7 @@ class ShopifyConnection(Connection):
     # Customers and orders: the last full sync (a bulk operation or pages) and the incremental re-syncs'
     # watermark (Shopify's updated_at of the newest row seen), so a missed webhook heals within a window.
     customers_synced_at = models.DateTimeField(null=True, blank=True)
+    customers_sync_started_at = models.DateTimeField(null=True, blank=True)
     customers_sync_status = models.CharField(max_length=10, blank=True)  # running, ok, failed
     customers_sync_counts = models.JSONField(default=dict, blank=True)
     customers_sync_error = models.TextField(blank=True)
@@ -124,6 +125,9 @@ class ShopifyConnection(Connection):
     bulk_operation_id = models.CharField(max_length=100, blank=True)
     # Ids of the webhook subscriptions Caly created through the Admin API: {topic: subscription gid}.
     webhook_subscriptions = models.JSONField(default=dict, blank=True)
+    webhook_subscriptions_error = models.CharField(
+        max_length=500, blank=True, help_text="Why the last change of the webhook subscriptions failed (retried)."
+    )
 
     class Meta:
         verbose_name = "Shopify connection"
