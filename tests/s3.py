@@ -37,6 +37,9 @@ S3_REGION = "ap-southeast-1"
 S3_BUCKET = "caly-recordings-test"
 S3_ACCESS_KEY = "caly-test-access-key"
 S3_SECRET_KEY = "caly-test-secret-key"  # moto accepts any key
+BACKUP_BUCKET = "caly-backups-test"
+BACKUP_ACCESS_KEY = "caly-test-backup-access-key"
+BACKUP_SECRET_KEY = "caly-test-backup-secret-key"
 
 # Runs in the child: start the server on a free port, print the port, serve until stdin closes.
 _SERVER = """
@@ -172,10 +175,8 @@ def s3_storage():
         config=Config(signature_version="s3v4", s3={"addressing_style": "path"}),
     )
     client.create_bucket(Bucket=S3_BUCKET, CreateBucketConfiguration={"LocationConstraint": S3_REGION})
-    storages = {
-        **settings.STORAGES,
-        "default": {"BACKEND": "storages.backends.s3.S3Storage", "OPTIONS": s3_options(endpoint_url)},
-    }
+    s3 = {"BACKEND": "storages.backends.s3.S3Storage", "OPTIONS": s3_options(endpoint_url)}
+    storages = {**settings.STORAGES, "default": s3, "backups": s3}  # backups share it, until `backup_bucket`
     # override_settings sends setting_changed, which makes default_storage re-read STORAGES (and
     # restoring it does the same on the way out).
     with override_settings(STORAGES=storages):
@@ -188,12 +189,35 @@ def local_storage(tmp_path):
     """`default_storage` is FileSystemStorage under a fresh tmp folder, overwriting as in base.py."""
     root = tmp_path / "media"
     root.mkdir()
-    storages = {
-        **settings.STORAGES,
-        "default": {
-            "BACKEND": "django.core.files.storage.FileSystemStorage",
-            "OPTIONS": {"location": str(root), "allow_overwrite": True},
-        },
+    local = {
+        "BACKEND": "django.core.files.storage.FileSystemStorage",
+        "OPTIONS": {"location": str(root), "allow_overwrite": True},
     }
+    storages = {**settings.STORAGES, "default": local, "backups": local}
     with override_settings(STORAGES=storages, MEDIA_ROOT=str(root)):
         yield Local(root=root)
+
+
+@pytest.fixture
+def backup_bucket(s3_storage):
+    """With `s3_storage`: backups go to a bucket of their own on the same moto server, under other keys
+    (STORAGES["backups"] as caly/settings/base.py builds it from BACKUP_S3_*); yields an `S3` view of it."""
+    client = boto3.client(
+        "s3",
+        endpoint_url=s3_storage.endpoint_url,
+        region_name=S3_REGION,
+        aws_access_key_id=BACKUP_ACCESS_KEY,
+        aws_secret_access_key=BACKUP_SECRET_KEY,
+        config=Config(signature_version="s3v4", s3={"addressing_style": "path"}),
+    )
+    client.create_bucket(Bucket=BACKUP_BUCKET, CreateBucketConfiguration={"LocationConstraint": S3_REGION})
+    options = {
+        **s3_options(s3_storage.endpoint_url),
+        "bucket_name": BACKUP_BUCKET,
+        "access_key": BACKUP_ACCESS_KEY,
+        "secret_key": BACKUP_SECRET_KEY,
+    }
+    del options["querystring_auth"], options["querystring_expire"]  # backups are never downloaded by URL
+    storages = {**settings.STORAGES, "backups": {"BACKEND": "storages.backends.s3.S3Storage", "OPTIONS": options}}
+    with override_settings(STORAGES=storages):
+        yield S3(endpoint_url=s3_storage.endpoint_url, bucket=BACKUP_BUCKET, client=client)

@@ -21,11 +21,12 @@ from django.core.files.storage import default_storage
 from django.core.management import CommandError, call_command
 from django.db import connection
 
+from caly.foundation import env
 from caly.foundation.ops import backups
 from caly.foundation.ops.tasks import backup_database
 from recordings.models import RecordingStatus
 from tests.factories import CallFactory, ClientFactory, RecordingFactory, UserFactory
-from tests.s3 import local_storage, s3_storage  # noqa: F401
+from tests.s3 import backup_bucket, local_storage, s3_storage  # noqa: F401
 
 CALLS = 40
 
@@ -182,18 +183,138 @@ def test_a_tampered_backup_is_refused_before_anything_is_restored(local_storage,
 
 
 @pytest.mark.django_db(transaction=True)
-def test_a_backup_goes_to_s3_and_comes_back(s3_storage, scratch_database):  # noqa: F811
+def test_a_backup_goes_to_its_own_bucket_and_comes_back(s3_storage, backup_bucket, scratch_database):  # noqa: F811
     _populate()
 
     manifest = backup_database.enqueue().return_value
 
     key = manifest["name"]
-    assert set(s3_storage.keys("backups/")) == {key, key + ".json"}
-    assert hashlib.sha256(s3_storage.read(key)).hexdigest() == manifest["sha256"]
-    assert s3_storage.multipart_uploads() == []
+    assert set(backup_bucket.keys()) == {key, key + ".json"}
+    assert s3_storage.keys() == []  # nothing in the recordings' bucket
+    assert hashlib.sha256(backup_bucket.read(key)).hexdigest() == manifest["sha256"]
+    assert backup_bucket.multipart_uploads() == []
+    assert key.removeprefix("backups/") in _run("backup_db", "--list")
     out = _run("restore_db", key, "--into", scratch_database, "--verify")
     assert "Verified: all" in out
     assert _calls_checksum(scratch_database) == _calls_checksum()
+
+
+@pytest.mark.django_db(transaction=True)
+def test_retention_deletes_only_in_the_backups_bucket(s3_storage, backup_bucket):  # noqa: F811
+    """A recording whose key looks like a backup's is none of retention's business."""
+    stale = "backups/caly-20200101T000000Z.dump"
+    s3_storage.client.put_object(Bucket=s3_storage.bucket, Key=stale, Body=b"a recording, not a backup")
+    backup_bucket.client.put_object(Bucket=backup_bucket.bucket, Key=stale, Body=b"old")
+    backup_bucket.client.put_object(Bucket=backup_bucket.bucket, Key=stale + ".json", Body=b"{}")
+
+    out = _run("backup_db")
+
+    remaining = backup_bucket.keys()
+    assert stale not in remaining and "deleted 1" in out
+    assert s3_storage.keys() == [stale]
+
+
+@pytest.mark.django_db(transaction=True)
+def test_without_a_bucket_of_their_own_backups_share_the_recordings_storage(s3_storage):  # noqa: F811
+    """What BACKUP_SHARED_STORAGE_ALLOWED accepts (and what a local run does): the recordings' bucket."""
+    manifest = backup_database.enqueue().return_value
+    assert set(s3_storage.keys("backups/")) == {manifest["name"], manifest["name"] + ".json"}
+
+
+PRODUCTION = {
+    "SECRET_KEY": "x" * 20 + "abcdefghijklmnopqrstuvwxyz0123456789",
+    "ALLOWED_HOSTS": "caly.example.com",
+    "SITE_URL": "https://caly.example.com",
+    "DATABASE_URL": "postgres://caly:pw@db.internal:5432/caly",
+    "REDIS_URL": "redis://cache.internal:6379/0",
+    "EMAIL_URL": "smtp+tls://u:p@smtp.example.com:587",
+    "FIELD_ENCRYPTION_KEYS": "bmV3LWtleS0zMi1ieXRlcy1vZi11cmwtc2FmZS1iNjQ=",
+    "STORAGE_BACKEND": "s3",
+    "S3_ENDPOINT_URL": "https://s3.ap-southeast-1.wasabisys.com",
+    "S3_REGION_NAME": "ap-southeast-1",
+    "S3_BUCKET_NAME": "caly-recordings",
+    "S3_ACCESS_KEY_ID": "recordings-key",
+    "S3_SECRET_ACCESS_KEY": "recordings-secret",
+}
+
+
+def _problems(variables: dict[str, str], *, production: bool = True) -> dict[str, str]:
+    try:
+        env.read(variables, production=production)
+    except env.EnvError as error:
+        return {name: problem for name, problem, _ in error.problems}
+    return {}
+
+
+def test_production_refuses_backups_in_the_recordings_bucket_with_the_recordings_keys():
+    problems = _problems(PRODUCTION)
+    assert set(problems) == {"BACKUP_S3_BUCKET_NAME"}
+    assert "share the recordings' bucket and keys" in problems["BACKUP_S3_BUCKET_NAME"]
+    assert "BACKUP_SHARED_STORAGE_ALLOWED" in problems["BACKUP_S3_BUCKET_NAME"]
+    # The same bucket named explicitly is still the same bucket.
+    assert set(_problems({**PRODUCTION, "BACKUP_S3_BUCKET_NAME": "caly-recordings"})) == {"BACKUP_S3_BUCKET_NAME"}
+    assert _problems(PRODUCTION, production=False) == {}
+
+
+@pytest.mark.parametrize(
+    "backups",
+    [
+        {"BACKUP_S3_BUCKET_NAME": "caly-backups"},
+        {"BACKUP_S3_BUCKET_NAME": "caly-backups", "BACKUP_S3_ACCESS_KEY_ID": "b", "BACKUP_S3_SECRET_ACCESS_KEY": "s"},
+        {"BACKUP_S3_ACCESS_KEY_ID": "backups-key", "BACKUP_S3_SECRET_ACCESS_KEY": "backups-secret"},
+        {"BACKUP_SHARED_STORAGE_ALLOWED": "true"},
+    ],
+    ids=["own-bucket", "own-bucket-and-keys", "own-keys-in-the-same-bucket", "explicitly-allowed"],
+)
+def test_production_starts_when_backups_are_apart_or_sharing_is_allowed(backups):
+    assert _problems({**PRODUCTION, **backups}) == {}
+
+
+def test_backups_take_their_own_variables_and_the_recordings_ones_for_the_rest():
+    values = env.read({**PRODUCTION, "BACKUP_S3_BUCKET_NAME": "caly-backups", "BACKUP_S3_REGION_NAME": "eu-central-1"})
+    assert env.backup_s3(values) == {
+        "bucket_name": "caly-backups",
+        "endpoint_url": "https://s3.ap-southeast-1.wasabisys.com",
+        "region_name": "eu-central-1",
+        "access_key": "recordings-key",
+        "secret_key": "recordings-secret",
+    }
+    assert env.backup_s3(env.read({})) is None  # local runs: MEDIA_ROOT, beside the recordings
+
+
+def test_a_backup_bucket_beside_local_recordings_needs_its_endpoint_and_keys():
+    problems = _problems({"BACKUP_S3_BUCKET_NAME": "caly-backups"}, production=False)
+    assert set(problems) == {
+        "BACKUP_S3_ENDPOINT_URL",
+        "BACKUP_S3_REGION_NAME",
+        "BACKUP_S3_ACCESS_KEY_ID",
+        "BACKUP_S3_SECRET_ACCESS_KEY",
+    }
+    half = _problems({**PRODUCTION, "BACKUP_S3_ACCESS_KEY_ID": "backups-key"})
+    assert "BACKUP_S3_SECRET_ACCESS_KEY" in half
+
+
+def test_the_settings_give_backups_a_storage_of_their_own(monkeypatch):
+    import importlib
+
+    import caly.settings.base as base
+
+    for name, value in {**PRODUCTION, "BACKUP_S3_BUCKET_NAME": "caly-backups"}.items():
+        monkeypatch.setenv(name, value)
+    monkeypatch.setenv("BACKUP_S3_ACCESS_KEY_ID", "backups-key")
+    monkeypatch.setenv("BACKUP_S3_SECRET_ACCESS_KEY", "backups-secret")
+    try:
+        storages = importlib.reload(base).STORAGES
+    finally:
+        monkeypatch.undo()
+        importlib.reload(base)
+    recordings, backups = storages["default"]["OPTIONS"], storages["backups"]["OPTIONS"]
+    assert (recordings["bucket_name"], recordings["access_key"]) == ("caly-recordings", "recordings-key")
+    assert (backups["bucket_name"], backups["access_key"], backups["secret_key"]) == (
+        "caly-backups",
+        "backups-key",
+        "backups-secret",
+    )
 
 
 @pytest.mark.postgres

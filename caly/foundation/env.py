@@ -335,7 +335,7 @@ VARIABLES: tuple[Var, ...] = (
         _parse_str,
         "",
         False,
-        "Private bucket for recordings and backups (required when STORAGE_BACKEND=s3).",
+        "Private bucket for recordings (required when STORAGE_BACKEND=s3); backups have their own, BACKUP_S3_BUCKET_NAME.",
         "caly-recordings",
     ),
     Var(
@@ -442,6 +442,59 @@ VARIABLES: tuple[Var, ...] = (
         False,
         "When `manage.py run_scheduler` queues the daily database backup, in UTC (21:30 UTC is 03:00 in India).",
         "21:30",
+    ),
+    Var(
+        "BACKUP_S3_BUCKET_NAME",
+        _parse_str,
+        "",
+        False,
+        "Private bucket for database backups, apart from the recordings so that one lifecycle rule, mistake or "
+        "leaked key cannot lose both. Empty: backups go where the recordings go (S3_BUCKET_NAME with the "
+        "recordings' keys, or MEDIA_ROOT), which production refuses with S3 unless BACKUP_SHARED_STORAGE_ALLOWED.",
+        "caly-backups",
+    ),
+    Var(
+        "BACKUP_S3_ACCESS_KEY_ID",
+        _parse_str,
+        "",
+        False,
+        "Access key for the backups' bucket, one that cannot touch the recordings. Empty: S3_ACCESS_KEY_ID.",
+        "AKIABACKUPEXAMPLE",
+        secret=True,
+    ),
+    Var(
+        "BACKUP_S3_SECRET_ACCESS_KEY",
+        _parse_str,
+        "",
+        False,
+        "Secret key for the backups' bucket. Empty: S3_SECRET_ACCESS_KEY.",
+        "wJalrXUtnFEMIbackupexample",
+        secret=True,
+    ),
+    Var(
+        "BACKUP_S3_ENDPOINT_URL",
+        _parse_http_url,
+        "",
+        False,
+        "S3 endpoint of the backups' bucket (another region or provider is fine). Empty: S3_ENDPOINT_URL.",
+        "https://s3.eu-central-1.wasabisys.com",
+    ),
+    Var(
+        "BACKUP_S3_REGION_NAME",
+        _parse_str,
+        "",
+        False,
+        "Region of the backups' bucket. Empty: S3_REGION_NAME.",
+        "eu-central-1",
+    ),
+    Var(
+        "BACKUP_SHARED_STORAGE_ALLOWED",
+        _parse_bool,
+        "false",
+        False,
+        "Production: allow backups in the recordings' bucket with the recordings' keys (start-up refuses it "
+        "otherwise). Set it only while moving backups to a bucket of their own.",
+        "false",
     ),
     Var(
         "STAFF_TIME_ZONE",
@@ -758,12 +811,63 @@ def read(environ_: Mapping[str, str] | None = None, *, production: bool = False)
         for name in _S3_REQUIRED:
             if not values.get(name):
                 problems.append((name, "is required when STORAGE_BACKEND=s3", BY_NAME[name].example))
+    if values.get("BACKUP_S3_BUCKET_NAME"):
+        for _field, name in _BACKUP_S3_FALLBACKS:
+            if not values.get(f"BACKUP_{name}") and not values.get(name):
+                problem = f"is required when BACKUP_S3_BUCKET_NAME is set (or set {name})"
+                problems.append((f"BACKUP_{name}", problem, BY_NAME[f"BACKUP_{name}"].example))
+    if bool(values.get("BACKUP_S3_ACCESS_KEY_ID")) != bool(values.get("BACKUP_S3_SECRET_ACCESS_KEY")):
+        problems.append(
+            ("BACKUP_S3_SECRET_ACCESS_KEY", "is set together with BACKUP_S3_ACCESS_KEY_ID (both or neither)", "…")
+        )
+    if production and backups_share_recordings(values) and not values.get("BACKUP_SHARED_STORAGE_ALLOWED"):
+        problems.append(
+            (
+                "BACKUP_S3_BUCKET_NAME",
+                "backups would share the recordings' bucket and keys, so one lifecycle rule, mistake or leaked key "
+                "could lose both: give backups their own bucket (or their own keys, BACKUP_S3_ACCESS_KEY_ID and "
+                "BACKUP_S3_SECRET_ACCESS_KEY), or set BACKUP_SHARED_STORAGE_ALLOWED=true to accept the risk",
+                BY_NAME["BACKUP_S3_BUCKET_NAME"].example,
+            )
+        )
     page_size, max_page_size = values.get("API_PAGE_SIZE"), values.get("API_MAX_PAGE_SIZE")
     if page_size and max_page_size and page_size > max_page_size:
         problems.append(("API_PAGE_SIZE", "must not exceed API_MAX_PAGE_SIZE", "50"))
     if problems:
         raise EnvError(problems)
     return values
+
+
+# The backups' S3 settings, each falling back to the recordings' variable when empty.
+_BACKUP_S3_FALLBACKS = (
+    ("endpoint_url", "S3_ENDPOINT_URL"),
+    ("region_name", "S3_REGION_NAME"),
+    ("access_key", "S3_ACCESS_KEY_ID"),
+    ("secret_key", "S3_SECRET_ACCESS_KEY"),
+)
+
+
+def backup_s3(values: Mapping[str, Any]) -> dict[str, str] | None:
+    """Where backups go in S3 (bucket, endpoint, region and keys), or None when they go to local storage."""
+    bucket = values.get("BACKUP_S3_BUCKET_NAME") or ""
+    if not bucket and values.get("STORAGE_BACKEND") != "s3":
+        return None
+    target = {"bucket_name": bucket or values.get("S3_BUCKET_NAME") or ""}
+    for field, name in _BACKUP_S3_FALLBACKS:
+        target[field] = values.get(f"BACKUP_{name}") or values.get(name) or ""
+    return target
+
+
+def backups_share_recordings(values: Mapping[str, Any]) -> bool:
+    """Whether backups would sit in the recordings' S3 bucket under the recordings' own keys."""
+    target = backup_s3(values)
+    if target is None or values.get("STORAGE_BACKEND") != "s3":
+        return False
+    return (target["endpoint_url"], target["bucket_name"], target["access_key"]) == (
+        values.get("S3_ENDPOINT_URL") or "",
+        values.get("S3_BUCKET_NAME") or "",
+        values.get("S3_ACCESS_KEY_ID") or "",
+    )
 
 
 def _production_problems(values: dict[str, Any]) -> list[tuple[str, str, str]]:

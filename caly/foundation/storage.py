@@ -8,7 +8,7 @@ from collections.abc import Iterable, Iterator
 from typing import IO
 
 from django.core.files import File
-from django.core.files.storage import FileSystemStorage, default_storage
+from django.core.files.storage import FileSystemStorage, Storage, default_storage
 
 CHUNK_BYTES = 256 * 1024
 
@@ -77,29 +77,38 @@ class _StreamFile(File):
         return None
 
 
-def store_stream(*, key: str, stream: IO[bytes] | Iterable[bytes], content_type: str, max_bytes: int) -> HashingReader:
-    """Write `stream` under `key` (replacing any object there); returns the reader with size and sha256.
+def store_stream(
+    *,
+    key: str,
+    stream: IO[bytes] | Iterable[bytes],
+    content_type: str,
+    max_bytes: int,
+    storage: Storage | None = None,
+) -> HashingReader:
+    """Write `stream` under `key` (replacing any object there) in `storage` (default: the default
+    storage); returns the reader with size and sha256.
 
     At most `max_bytes` are stored; beyond that StreamTooLarge is raised and nothing stays under `key`.
     """
+    storage = default_storage if storage is None else storage
     reader = HashingReader(stream, max_bytes=max_bytes)
     upload = _StreamFile(reader, name=key)
     upload.content_type = content_type
     try:
-        saved = default_storage.save(key, upload)
+        saved = storage.save(key, upload)
     except Exception:
         # FileSystemStorage writes into the final path as bytes arrive: a stream that fails (too
         # large, the provider hung up) would leave a partial file under the key. S3 stores nothing
         # until the upload completes, and boto aborts a failed multipart upload.
-        if is_local():
-            default_storage.delete(key)
+        if is_local(storage):
+            storage.delete(key)
         raise
     if saved != key:  # a storage that renamed instead of overwriting would break idempotency
-        default_storage.delete(saved)
+        storage.delete(saved)
         raise RuntimeError(f"storage saved {key!r} as {saved!r}; enable overwriting")
     return reader
 
 
-def is_local() -> bool:
-    """Whether the default storage is a folder on this machine (not S3)."""
-    return isinstance(default_storage, FileSystemStorage)
+def is_local(storage: Storage | None = None) -> bool:
+    """Whether the storage (default: the default storage) is a folder on this machine (not S3)."""
+    return isinstance(default_storage if storage is None else storage, FileSystemStorage)

@@ -227,8 +227,26 @@ else:
         # Storing a recording again replaces the object under its key (idempotent stores).
         "OPTIONS": {"location": str(MEDIA_ROOT), "allow_overwrite": True},
     }
+# Database backups (caly/foundation/ops/backups.py) have a storage of their own: their own bucket and keys
+# when BACKUP_S3_BUCKET_NAME is set, else the recordings' (production refuses to share S3 unless allowed).
+_backup_s3 = env.backup_s3(ENV)
+if _backup_s3 is None:
+    _backup_storage = _default_storage
+else:
+    _backup_storage = {
+        "BACKEND": "storages.backends.s3.S3Storage",
+        "OPTIONS": {
+            "client_config": S3_CLIENT_CONFIG,
+            **_backup_s3,
+            "addressing_style": "path",
+            "signature_version": "s3v4",
+            "default_acl": None,
+            "file_overwrite": True,
+        },
+    }
 STORAGES = {
     "default": _default_storage,
+    "backups": _backup_storage,
     "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},
 }
 # S3 uploads go in parts of 5 MiB (S3's smallest) and boto3 reads up to 10 parts ahead. Two parts in

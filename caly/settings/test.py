@@ -27,8 +27,9 @@ TASKS = {"default": {"BACKEND": "django_tasks.backends.immediate.ImmediateBacken
 # Files written by tests (recordings, demo audio) go to a throwaway folder, never the project's media/.
 MEDIA_ROOT = Path(tempfile.mkdtemp(prefix="caly-test-media-"))  # noqa: F405
 atexit.register(shutil.rmtree, MEDIA_ROOT, ignore_errors=True)
-if STORAGES["default"]["BACKEND"].endswith("FileSystemStorage"):
-    STORAGES["default"] = {**STORAGES["default"], "OPTIONS": {"location": str(MEDIA_ROOT), "allow_overwrite": True}}
+for _alias in ("default", "backups"):
+    if STORAGES[_alias]["BACKEND"].endswith("FileSystemStorage"):
+        STORAGES[_alias] = {**STORAGES[_alias], "OPTIONS": {"location": str(MEDIA_ROOT), "allow_overwrite": True}}
 # seed_demo's secret goes beside the test files, never into the project folder.
 DEMO_SECRET_PATH = MEDIA_ROOT / ".demo-secret"
 # Not an environment variable: tests that talk to the fake Shopify (tests/shopify_fake.py) set it

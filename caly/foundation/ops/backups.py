@@ -1,4 +1,4 @@
-"""Database backups in the configured storage (local files or S3/Wasabi), with restore and verification.
+"""Database backups in their own storage (a bucket of their own, or local files), with restore and verification.
 
 PostgreSQL: `pg_dump --format=custom` writes into a pipe that goes straight into storage, hashed on
 the way, so a dump never sits whole in memory or on local disk. SQLite: the online backup API makes a
@@ -36,7 +36,7 @@ import environ
 import psycopg
 from django.conf import settings
 from django.core.files.base import ContentFile
-from django.core.files.storage import default_storage
+from django.core.files.storage import Storage, storages
 from django.db import connection
 from django.utils import timezone
 from psycopg import sql
@@ -79,6 +79,11 @@ class Backup:
     complete: bool  # its manifest exists
 
 
+def backup_storage() -> Storage:
+    """Where backups live: STORAGES["backups"], their own bucket and keys when BACKUP_S3_BUCKET_NAME is set."""
+    return storages["backups"]
+
+
 # --- naming and listing ---------------------------------------------------------------------------
 
 
@@ -98,7 +103,7 @@ def _created_at(key: str) -> datetime:
 def backup_list() -> list[Backup]:
     """Every backup in storage, newest first."""
     try:
-        _, files = default_storage.listdir(BACKUP_DIR)
+        _, files = backup_storage().listdir(BACKUP_DIR)
     except FileNotFoundError:
         return []
     names = set(files)
@@ -106,7 +111,7 @@ def backup_list() -> list[Backup]:
         Backup(
             name=f"{BACKUP_DIR}/{file}",
             created_at=_created_at(file),
-            size_bytes=default_storage.size(f"{BACKUP_DIR}/{file}"),
+            size_bytes=backup_storage().size(f"{BACKUP_DIR}/{file}"),
             complete=f"{file}{MANIFEST_SUFFIX}" in names,
         )
         for file in files
@@ -118,10 +123,10 @@ def backup_list() -> list[Backup]:
 def backup_manifest(name: str) -> dict[str, Any]:
     """The manifest of a backup; raises BackupError when the backup or its manifest is missing."""
     key = backup_key(name)
-    if not default_storage.exists(key):
+    if not backup_storage().exists(key):
         raise BackupError(f"There is no backup {key} in storage (see backup_db --list).")
     try:
-        with default_storage.open(key + MANIFEST_SUFFIX, "rb") as manifest:
+        with backup_storage().open(key + MANIFEST_SUFFIX, "rb") as manifest:
             return json.loads(manifest.read())
     except FileNotFoundError:
         raise BackupError(f"{key} has no manifest: the backup did not finish; use another one.") from None
@@ -175,8 +180,8 @@ def backups_prune(
     kept = [backup for backup in backups if backup.name in keep]
     deleted = [backup for backup in backups if backup.name not in keep]
     for backup in deleted:
-        default_storage.delete(backup.name + MANIFEST_SUFFIX)
-        default_storage.delete(backup.name)
+        backup_storage().delete(backup.name + MANIFEST_SUFFIX)
+        backup_storage().delete(backup.name)
         logger.info("Deleted backup %s (retention)", backup.name)
     return kept, deleted
 
@@ -192,7 +197,7 @@ def backup_create(*, now: datetime | None = None) -> dict[str, Any]:
         raise BackupError(f"Backups support PostgreSQL and SQLite, not {vendor}.")
     stamp = (now or timezone.now()).astimezone(UTC).strftime(STAMP_FORMAT)
     key = f"{BACKUP_DIR}/caly-{stamp}.{'dump' if vendor == 'postgresql' else 'sqlite3'}"
-    if default_storage.exists(key):
+    if backup_storage().exists(key):
         raise BackupError(f"{key} already exists; wait a second and run it again.")
     started = time.monotonic()
     if vendor == "postgresql":
@@ -213,7 +218,7 @@ def backup_create(*, now: datetime | None = None) -> dict[str, Any]:
         "seconds": round(time.monotonic() - started, 1),
         "tables": tables,
     }
-    default_storage.save(key + MANIFEST_SUFFIX, ContentFile(json.dumps(manifest, indent=2).encode()))
+    backup_storage().save(key + MANIFEST_SUFFIX, ContentFile(json.dumps(manifest, indent=2).encode()))
     logger.info("Backed up %s to %s (%s bytes)", db["NAME"], key, reader.size_bytes)
     return manifest
 
@@ -310,17 +315,21 @@ def _stream_process_into(key: str, command: list[str], *, env: dict[str, str], e
     process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=errors, env=env)  # noqa: S603
     try:
         reader = store_stream(
-            key=key, stream=process.stdout, content_type="application/octet-stream", max_bytes=sys.maxsize
+            key=key,
+            stream=process.stdout,
+            content_type="application/octet-stream",
+            max_bytes=sys.maxsize,
+            storage=backup_storage(),
         )
     except BaseException:
         process.kill()
         process.wait()
-        default_storage.delete(key)
+        backup_storage().delete(key)
         raise
     finally:
         process.stdout.close()
     if process.wait() != 0:
-        default_storage.delete(key)
+        backup_storage().delete(key)
         errors.seek(0)
         message = errors.read()[-4000:].decode(errors="replace").strip()
         raise BackupError(f"{Path(command[0]).name} failed with exit status {process.returncode}: {message}")
@@ -349,7 +358,13 @@ def _sqlite_copy_into(key: str):
             connection.connection.backup(copy)
             tables = _sqlite_counts(copy)
         with copy_path.open("rb") as stream:
-            reader = store_stream(key=key, stream=stream, content_type="application/vnd.sqlite3", max_bytes=sys.maxsize)
+            reader = store_stream(
+                key=key,
+                stream=stream,
+                content_type="application/vnd.sqlite3",
+                max_bytes=sys.maxsize,
+                storage=backup_storage(),
+            )
     return reader, tables
 
 
@@ -398,8 +413,8 @@ def is_live_database(target: dict[str, Any]) -> bool:
 def _verified_local_copy(key: str, manifest: dict[str, Any]) -> Iterator[str]:
     """A local file path holding the backup, its sha256 checked against the manifest; raises ChecksumMismatch."""
     digest = hashlib.sha256()
-    if is_local():
-        path = default_storage.path(key)
+    if is_local(backup_storage()):
+        path = backup_storage().path(key)
         with open(path, "rb") as source:
             while chunk := source.read(CHUNK_BYTES):
                 digest.update(chunk)
@@ -408,7 +423,7 @@ def _verified_local_copy(key: str, manifest: dict[str, Any]) -> Iterator[str]:
         return
     with tempfile.TemporaryDirectory(prefix="caly-restore-") as folder:
         path = str(Path(folder) / Path(key).name)
-        opened = default_storage.open(key, "rb")
+        opened = backup_storage().open(key, "rb")
         # S3File would first buffer the whole object in memory; its boto3 object streams the body.
         source = opened.obj.get()["Body"] if hasattr(opened, "obj") else opened
         with closing(source), open(path, "wb") as target:
