@@ -2,6 +2,7 @@ from django.urls import path
 
 from integrations import views
 from integrations.providers import PROVIDERS
+from integrations.shopify import pages as customer_pages
 
 app_name = "integrations"
 
@@ -21,4 +22,6 @@ urlpatterns = [
     path("integrations/exotel/rotate-token/", views.exotel_rotate, {"provider": "exotel"}, name="exotel-rotate"),
     path("integrations/shopify/sync/", views.shopify_sync, {"provider": "shopify"}, name="shopify-sync"),
     path("products/", views.products, name="products"),
+    path("customers/", customer_pages.customers, name="customers"),
+    path("customers/<uuid:public_id>/", customer_pages.customer, name="customer"),
 ]

@@ -22,10 +22,16 @@ from accounts import services as accounts_services
 from accounts.models import AuditEvent, Client, Invitation, RefreshFamily, User
 from accounts.roles import Role
 from integrations.models import (
+    CallCustomer,
+    CallMatch,
     ExotelConnection,
+    PhoneSource,
     Product,
     ProductVariant,
     ShopifyConnection,
+    ShopifyCustomer,
+    ShopifyOrder,
+    ShopifyPhone,
     WebhookEvent,
     WebhookProvider,
     WebhookStatus,
@@ -60,6 +66,7 @@ class World:
     shopify: ShopifyConnection
     webhook_event: WebhookEvent
     extra: dict = field(default_factory=dict)
+    customer: ShopifyCustomer | None = None  # the Shopify customer of the first call, with one order
 
     @property
     def product(self) -> Product:
@@ -140,6 +147,43 @@ def populate(
         )
         products.append(product)
 
+    customer = ShopifyCustomer.objects.create(
+        client=client,
+        shopify_id=5000,
+        first_name="Asha",
+        last_name=slug,
+        email=f"asha@{slug}.example",
+        phone=call.from_number,
+        tags=["vip", slug],
+        orders_count=1,
+        total_spent=Decimal("1598.00"),
+        currency="INR",
+        shopify_created_at=started - timedelta(days=30),
+    )
+    order = ShopifyOrder.objects.create(
+        client=client,
+        shopify_id=6000,
+        customer=customer,
+        name="#1000",
+        number=1000,
+        processed_at=started - timedelta(days=2),
+        financial_status="paid",
+        total=Decimal("1598.00"),
+        currency="INR",
+        item_count=2,
+    )
+    ShopifyPhone.objects.create(client=client, phone=call.from_number, customer=customer, source=PhoneSource.CUSTOMER)
+    CallCustomer.objects.update_or_create(
+        call=call,
+        defaults={
+            "client": client,
+            "customer": customer,
+            "order": order,
+            "match": CallMatch.ORDER,
+            "phone": call.from_number,
+        },
+    )
+
     account_sid, api_key, api_token = exotel_credentials
     exotel = ExotelConnection.objects.create(
         client=client,
@@ -181,6 +225,7 @@ def populate(
         exotel=exotel,
         shopify=shopify,
         webhook_event=event,
+        customer=customer,
     )
 
 
@@ -207,6 +252,9 @@ def world_state(world: World) -> dict:
             for c, row in _with_values(ShopifyConnection.objects.filter(client=client))
         ],
         "webhooks": list(WebhookEvent.objects.filter(client=client).order_by("pk").values()),
+        "customers": list(ShopifyCustomer.objects.filter(client=client).order_by("pk").values()),
+        "orders": list(ShopifyOrder.objects.filter(client=client).order_by("pk").values()),
+        "call_customers": list(CallCustomer.objects.filter(client=client).order_by("pk").values()),
         "audit": list(AuditEvent.objects.filter(client=client).order_by("pk").values_list("pk", flat=True)),
         "objects": {
             key: _sha256(key) for key in recordings.exclude(storage_key="").values_list("storage_key", flat=True)
