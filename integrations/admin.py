@@ -12,9 +12,19 @@ from django.template.defaultfilters import pluralize
 from django.utils.html import format_html, format_html_join
 
 from accounts.admin import RecheckMixin
+from accounts.audit import audit_record
+from accounts.models import AuditAction
 from integrations import inbox, services
 from integrations.exotel.services import exotel_connection_check
-from integrations.models import ExotelConnection, Product, ProductVariant, ShopifyConnection, WebhookEvent
+from integrations.models import (
+    ExotelConnection,
+    Product,
+    ProductVariant,
+    ShopifyConnection,
+    ShopifyCustomer,
+    ShopifyOrder,
+    WebhookEvent,
+)
 from integrations.shopify.services import shopify_connection_check, shopify_sync_request
 
 
@@ -195,3 +205,59 @@ class ProductAdmin(admin.ModelAdmin):
 
     def has_delete_permission(self, request, obj=None) -> bool:
         return False
+
+
+class _AuditedReadOnlyAdmin(admin.ModelAdmin):
+    """Shopify's personal data, read-only: each time staff open one, the client's audit log says who and when
+    (the client's log, not the staff one, so the company sees who at Caly looked at its customers)."""
+
+    def get_readonly_fields(self, request, obj=None):
+        return [field.name for field in self.model._meta.concrete_fields]
+
+    def has_add_permission(self, request) -> bool:
+        return False
+
+    def has_change_permission(self, request, obj=None) -> bool:
+        return False
+
+    def has_delete_permission(self, request, obj=None) -> bool:
+        return False
+
+    def change_view(self, request, object_id, form_url="", extra_context=None):
+        response = super().change_view(request, object_id, form_url, extra_context)
+        obj = self.get_object(request, object_id)
+        if obj is not None and response.status_code == 200:
+            audit_record(
+                action=AuditAction.SHOPIFY_CUSTOMER_VIEWED,
+                client=obj.client,
+                actor=request.user,
+                target=obj,
+                metadata={"where": "admin", "shopify_id": obj.shopify_id},
+            )
+        return response
+
+
+@admin.register(ShopifyCustomer)
+class ShopifyCustomerAdmin(_AuditedReadOnlyAdmin):
+    """The list shows no contact details; opening a customer is audited."""
+
+    list_display = ["__str__", "client", "shopify_id", "orders_count", "shopify_updated_at", "synced_at"]
+    list_filter = ["client"]
+    list_select_related = ["client"]
+    search_fields = ["shopify_id__exact", "email__iexact", "phone__exact", "last_name__istartswith"]
+    ordering = ["client", "-shopify_created_at", "-id"]
+    show_full_result_count = False
+    raw_id_fields = ["client"]
+
+
+@admin.register(ShopifyOrder)
+class ShopifyOrderAdmin(_AuditedReadOnlyAdmin):
+    """Orders as synced from Shopify; opening one (it names its customer) is audited."""
+
+    list_display = ["name", "client", "financial_status", "fulfillment_status", "total", "currency", "processed_at"]
+    list_filter = ["financial_status", "client"]
+    list_select_related = ["client"]
+    search_fields = ["name__exact", "shopify_id__exact", "number__exact"]
+    ordering = ["client", "-processed_at", "-id"]
+    show_full_result_count = False
+    raw_id_fields = ["client", "customer"]

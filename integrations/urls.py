@@ -1,6 +1,6 @@
-from django.urls import path
+from django.urls import include, path
 
-from integrations import views
+from integrations import privacy_views, views
 from integrations.providers import PROVIDERS
 from integrations.shopify import pages as customer_pages
 
@@ -22,6 +22,7 @@ urlpatterns = [
     path("integrations/exotel/rotate-token/", views.exotel_rotate, {"provider": "exotel"}, name="exotel-rotate"),
     path("integrations/shopify/sync/", views.shopify_sync, {"provider": "shopify"}, name="shopify-sync"),
     path("products/", views.products, name="products"),
+    path("integrations/privacy/", include(privacy_views.urlpatterns)),
     path("customers/", customer_pages.customers, name="customers"),
     path("customers/<uuid:public_id>/", customer_pages.customer, name="customer"),
 ]

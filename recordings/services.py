@@ -326,8 +326,9 @@ def _number_forms(number: str) -> list[str]:
 
 @transaction.atomic
 def calls_number_mask(*, client: Client, numbers: Iterable[str]) -> int:
-    """Mask each of `numbers` (E.164) on the client's calls: as the caller or the called number, in the notes,
-    the transcript and the call's metadata. Returns how many calls changed; masking again changes none."""
+    """Mask each of `numbers` (E.164) on the client's calls: as the caller or the called number, and wherever
+    the notes, the transcript or the call's metadata mention it (E.164 or national digits). Returns how many
+    calls changed; masking again changes none."""
     wanted = {number for number in numbers if E164.fullmatch(number or "")}
     if not wanted:
         return 0
@@ -335,9 +336,14 @@ def calls_number_mask(*, client: Client, numbers: Iterable[str]) -> int:
         number: re.compile("|".join(rf"(?<![0-9]){re.escape(form)}(?![0-9])" for form in _number_forms(number)))
         for number in wanted
     }
-    calls = Call.objects.for_client(client).filter(Q(from_number__in=wanted) | Q(to_number__in=wanted))
+    mentioned = Q(from_number__in=wanted) | Q(to_number__in=wanted)
+    for number in wanted:
+        for form in _number_forms(number):
+            mentioned |= Q(notes__contains=form) | Q(transcript__contains=form)
+    calls = Call.objects.for_client(client).filter(mentioned)
     changed = 0
     for call in calls.select_for_update().order_by("pk"):
+        before = (call.from_number, call.to_number, call.notes, call.transcript, call.metadata)
         for number, pattern in patterns.items():
             masked = number_masked(number)
             if call.from_number == number:
@@ -351,6 +357,7 @@ def calls_number_mask(*, client: Client, numbers: Iterable[str]) -> int:
                     key: pattern.sub(masked, value) if isinstance(value, str) else value
                     for key, value in call.metadata.items()
                 }
-        call.save(update_fields=["from_number", "to_number", "notes", "transcript", "metadata", "updated_at"])
-        changed += 1
+        if (call.from_number, call.to_number, call.notes, call.transcript, call.metadata) != before:
+            call.save(update_fields=["from_number", "to_number", "notes", "transcript", "metadata", "updated_at"])
+            changed += 1
     return changed

@@ -409,6 +409,15 @@ VARIABLES: tuple[Var, ...] = (
         "Days received webhook events are kept before `prune_webhook_events` removes them.",
         "30",
     ),
+    Var(
+        "CUSTOMER_RETENTION_DAYS",
+        _int_between(30, 3650),
+        "730",
+        False,
+        "Days a Shopify customer with no order and no call is kept before `purge_inactive_customers` removes it "
+        "(with its orders and phone numbers; the calls stay).",
+        "730",
+    ),
     Var("RATE_LIMIT_WEBHOOK", _parse_rate, "600/m", False, "Webhook deliveries per client and endpoint.", "600/m"),
     Var(
         "RATE_LIMIT_WEBHOOK_UNVERIFIED",

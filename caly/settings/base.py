@@ -278,6 +278,7 @@ EXOTEL_RECORDING_ALLOW_LOOPBACK = False
 RECORDING_FETCHERS = {"exotel": "integrations.exotel.recordings.exotel_recording_open"}
 CALL_PLACERS = {"exotel": "integrations.exotel.services.exotel_call_place"}
 WEBHOOK_RETENTION_DAYS = ENV["WEBHOOK_RETENTION_DAYS"]
+CUSTOMER_RETENTION_DAYS = ENV["CUSTOMER_RETENTION_DAYS"]
 RATE_LIMIT_WEBHOOK = ENV["RATE_LIMIT_WEBHOOK"]
 RATE_LIMIT_WEBHOOK_UNVERIFIED = ENV["RATE_LIMIT_WEBHOOK_UNVERIFIED"]
 # Outbound HTTP to providers: connect, read (per chunk) timeouts in seconds.

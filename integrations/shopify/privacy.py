@@ -28,6 +28,7 @@ from typing import Any
 from django.core.files.storage import default_storage
 from django.db import transaction
 from django.db.models import Q
+from django.urls import reverse
 from django.utils import timezone
 
 from accounts import emails
@@ -179,7 +180,7 @@ def _data_request(connection: ShopifyConnection, payload: dict[str, Any]) -> str
     owners = list(
         User.objects.for_client(client).filter(role=Role.OWNER, is_active=True).values_list("email", flat=True)
     )
-    link = emails.site_link("/integrations/privacy/")
+    link = emails.site_link(reverse("integrations:data-requests"))
     for owner in owners:
         mail = emails.Email(
             to=owner,
@@ -243,6 +244,21 @@ def _call_document(call: Call) -> dict[str, Any]:
     }
 
 
+@transaction.atomic
+def data_request_download_record(*, data_request: ShopifyDataRequest, actor: User) -> None:
+    """An owner downloads a data request's file: audited, and the time shown on the page."""
+    now = timezone.now()
+    ShopifyDataRequest.objects.filter(pk=data_request.pk).update(downloaded_at=now)
+    data_request.downloaded_at = now
+    audit_record(
+        action=AuditAction.SHOPIFY_DATA_DOWNLOADED,
+        client=data_request.client,
+        actor=actor,
+        target=data_request,
+        metadata={"data_request_id": data_request.shopify_request_id},
+    )
+
+
 # --- customers/redact --------------------------------------------------------------------------
 
 
@@ -254,36 +270,39 @@ def _customer_redact(connection: ShopifyConnection, payload: dict[str, Any]) -> 
     orders = ShopifyOrder.objects.for_client(client).filter(Q(customer__in=customers) | Q(shopify_id__in=order_ids))
     order_pks = list(orders.values_list("pk", flat=True))
     numbers = _numbers(client, customers, order_pks, ref)
-    call_ids = list(
-        CallCustomer.objects.for_client(client)
-        .filter(Q(customer__in=customers) | Q(order__in=order_pks))
-        .values_list("call_id", flat=True)
-    )
-    CallCustomer.objects.for_client(client).filter(call_id__in=call_ids).update(
-        customer=None, order=None, match=CallMatch.NONE, phone=""
-    )
+    links = CallCustomer.objects.for_client(client).filter(Q(customer__in=customers) | Q(order__in=order_pks))
+    unlinked = links.update(customer=None, order=None, match=CallMatch.NONE, phone="")
     masked = calls_number_mask(client=client, numbers=numbers)
-    ShopifyPhone.objects.for_client(client).filter(Q(customer__in=customers) | Q(order__in=order_pks)).delete()
-    ShopifyOrder.objects.filter(pk__in=order_pks).update(customer=None, customer_shopify_id=None)
+    phones_deleted = (
+        ShopifyPhone.objects.for_client(client).filter(Q(customer__in=customers) | Q(order__in=order_pks)).delete()[0]
+    )
+    anonymised = (
+        ShopifyOrder.objects.filter(pk__in=order_pks)
+        .filter(Q(customer__isnull=False) | Q(customer_shopify_id__isnull=False))
+        .update(customer=None, customer_shopify_id=None)
+    )
     files = ShopifyDataRequest.objects.for_client(client).filter(
         customer_shopify_id__in=[c.shopify_id for c in customers] + ([ref["id"]] if ref["id"] else [])
     )
     files_deleted = _data_requests_delete(files)
     ShopifyCustomer.objects.filter(pk__in=[c.pk for c in customers]).delete()
+    counts = {
+        "customers": len(customers),
+        "orders_anonymised": anonymised,
+        "phone_numbers": phones_deleted,
+        "calls_unlinked": unlinked,
+        "calls_masked": masked,
+        "data_request_files_deleted": files_deleted,
+    }
+    if not any(counts.values()):
+        return WebhookStatus.IGNORED  # nothing of this customer is held (any more)
     audit_record(
         action=AuditAction.SHOPIFY_CUSTOMER_REDACTED,
         client=client,
         target=connection,
-        metadata={
-            "customer_shopify_id": ref["id"],
-            "customers": len(customers),
-            "orders_anonymised": len(order_pks),
-            "calls_unlinked": len(call_ids),
-            "calls_masked": masked,
-            "data_request_files_deleted": files_deleted,
-        },
+        metadata={"customer_shopify_id": ref["id"], **counts},
     )
-    return WebhookStatus.PROCESSED if customers or order_pks or masked else WebhookStatus.IGNORED
+    return WebhookStatus.PROCESSED
 
 
 # --- shop/redact -------------------------------------------------------------------------------
@@ -387,10 +406,11 @@ def _customer_ref(value: Any) -> dict[str, Any]:
     """{"id", "email", "phone"} of the delivery's customer; at least one of them is there."""
     if not isinstance(value, dict):
         raise _Malformed("customer is not an object")
+    email, phone = value.get("email"), value.get("phone")
     ref = {
         "id": _id_or_none(value.get("id")),
-        "email": value.get("email").strip()[:254] if isinstance(value.get("email"), str) else "",
-        "phone": value.get("phone").strip()[:64] if isinstance(value.get("phone"), str) else "",
+        "email": email.strip()[:254] if isinstance(email, str) else "",
+        "phone": phone.strip()[:64] if isinstance(phone, str) else "",
     }
     if ref["id"] is None and not ref["email"] and not ref["phone"]:
         raise _Malformed("customer has no id, e-mail or phone")

@@ -83,6 +83,11 @@ def declared_jobs() -> tuple[Job, ...]:
         Job("purge-refresh-families", "accounts.tasks.purge_refresh_families", Daily(time(21, 0))),
         Job("purge-unverified-signups", "accounts.tasks.purge_unverified_signups", Daily(time(21, 15))),
         Job(
+            "purge-inactive-customers",
+            "integrations.shopify.retention_tasks.purge_inactive_customers",
+            Daily(time(21, 20)),
+        ),
+        Job(
             "backup-database",
             "caly.foundation.ops.tasks.backup_database",
             Daily(time.fromisoformat(settings.BACKUP_TIME_UTC)),
