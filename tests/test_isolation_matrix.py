@@ -35,7 +35,7 @@ from rest_framework.test import APIClient
 from accounts import jwt
 from accounts.api.base import TenantAPIView
 from accounts.models import AuditEvent, Invitation, User
-from integrations.models import Product, ShopifyCustomer, ShopifyOrder
+from integrations.models import Product, ShopifyCustomer, ShopifyDataRequest, ShopifyOrder
 from recordings.models import Call, Recording
 from tests import shopify_fake
 from tests.exotel_fake import exotel_fixture  # noqa: F401
@@ -74,7 +74,17 @@ def worlds(client_a, client_b, alice, charlie, local_storage, exotel, settings):
 def traces_of(world: World) -> set[str]:
     """Strings that would betray client A in an answer: its slug and the public ids of its rows."""
     ids = {world.client.public_id, world.exotel.public_id, world.shopify.public_id, world.webhook_event.public_id}
-    for model in (User, Invitation, Call, Recording, Product, ShopifyCustomer, ShopifyOrder, AuditEvent):
+    for model in (
+        User,
+        Invitation,
+        Call,
+        Recording,
+        Product,
+        ShopifyCustomer,
+        ShopifyOrder,
+        ShopifyDataRequest,
+        AuditEvent,
+    ):
         ids |= set(model.objects.filter(client=world.client).values_list("public_id", flat=True))
     return {str(public_id) for public_id in ids} | {world.client.slug, world.exotel.webhook_token}
 
@@ -191,6 +201,7 @@ OBJECT_PROBES = [
     Probe("product", "GET", "api", "product"),
     Probe("recordings:call", "GET", "page", "call"),
     Probe("integrations:customer", "GET", "page", "customer"),
+    Probe("integrations:data-request-download", "GET", "page", "data_request"),
     Probe(
         "recordings:call-update",
         "POST",
@@ -266,6 +277,7 @@ LIST_PROBES = [
     Probe("integrations:customers", "GET", "page", query={"q": A_SLUG}, empty=True, note="search for A's customer"),
     Probe("integrations:customers", "GET", "page", query={"q": SHARED_NUMBER}, note="number both have"),
     Probe("integrations:index", "GET", "page"),
+    Probe("integrations:data-requests", "GET", "page"),
     Probe("accounts:team", "GET", "page"),
 ]
 LIST_PROBES += [

@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 
+from django.core.files.base import ContentFile
 from django.core.files.storage import default_storage
 
 from accounts import services as accounts_services
@@ -30,6 +31,7 @@ from integrations.models import (
     ProductVariant,
     ShopifyConnection,
     ShopifyCustomer,
+    ShopifyDataRequest,
     ShopifyOrder,
     ShopifyPhone,
     WebhookEvent,
@@ -67,6 +69,7 @@ class World:
     webhook_event: WebhookEvent
     extra: dict = field(default_factory=dict)
     customer: ShopifyCustomer | None = None  # the Shopify customer of the first call, with one order
+    data_request: ShopifyDataRequest | None = None  # a customers/data_request answered, its file stored
 
     @property
     def product(self) -> Product:
@@ -210,6 +213,14 @@ def populate(
         attempts=3,
         last_error="Shopify product 7000 has no variants",
     )
+    data_request = ShopifyDataRequest.objects.create(
+        client=client,
+        shopify_request_id=4400,
+        customer_shopify_id=customer.shopify_id,
+        storage_key=f"privacy/{client.public_id}/{slug}-data-request.json",
+        counts={"customers": 1, "orders": 1, "calls": 1},
+    )
+    default_storage.save(data_request.storage_key, ContentFile(b'{"customers": []}'))
     return World(
         client=client,
         owner=owner,
@@ -226,6 +237,7 @@ def populate(
         shopify=shopify,
         webhook_event=event,
         customer=customer,
+        data_request=data_request,
     )
 
 
