@@ -210,13 +210,14 @@ def _onboarded_before(email: str) -> Invitation | None:
 
 
 def _seed_demo(client: Client) -> dict[str, int]:
-
     calls, _ = demo.calls_seed(client=client, count=DEMO_CALLS)
-    return {
+    counts = {
         "calls": calls,
         "recordings": demo.recordings_seed(client=client),
         "products": shopify_demo.seed_products(client=client, count=DEMO_PRODUCTS),
     }
+    shopify = shopify_demo.seed_customers(client=client)
+    return {**counts, "customers": shopify["customers"], "orders": shopify["orders"]}
 
 
 @transaction.atomic
@@ -228,8 +229,8 @@ def client_onboard(
     If staff onboarded this owner e-mail before, nothing changes: the result reports that client
     and its invitation (an expired one is replaced, so the owner can still get in). VALIDATION_ERROR
     for a bad name, address or time zone; CONFLICT if the address is another client's user or staff.
-    One transaction: demo data (calls, recorded audio, products) goes in before the e-mail is sent,
-    so a failure sends nothing and leaves no rows (only audio files already written stay behind).
+    One transaction: demo data (calls, recorded audio, products, Shopify customers and orders) goes in before
+    the e-mail is sent, so a failure sends nothing and leaves no rows (only audio files already written stay).
     """
     name, email = _validated(name=name, owner_email=owner_email, timezone_name=timezone_name)
     before = _onboarded_before(email)
@@ -284,5 +285,9 @@ def onboarding_summary(result: Onboarded) -> list[str]:
         counts = result.demo_counts
         lines.append(
             f"Demo data: {counts['calls']} calls, {counts['recordings']} recordings, {counts['products']} products."
+        )
+        lines.append(
+            f"Shopify demo data: {counts['customers']} customers and {counts['orders']} orders, "
+            "the calls linked to them."
         )
     return lines

@@ -57,6 +57,10 @@ NOTES = (
     "Coupon did not apply on checkout; placed order #{order} manually.",
     "Delivery partner did not call before arriving; order #{order} rescheduled.",
 )
+# Calls whose Exotel CustomField names an order ("order-1042", as an IVR or a click-to-call form passes it;
+# stored in the call's metadata as integrations.exotel.payload keeps it). Order numbers run from 1001.
+ORDER_FIELD_SHARE = 0.15
+ORDER_NUMBERS = (1001, 9999)
 RECORDINGS_WANTED = 40
 # Real objects that `recording_rows_seed` stores per client and shares among all its rows.
 SHARED_SAMPLES = 4
@@ -244,10 +248,20 @@ def _call(rng: random.Random, *, client: Client, n: int, started_at: datetime, n
             if finished and rng.random() < RATED_SHARE
             else None
         ),
-        notes=rng.choice(NOTES).format(order=rng.randint(1001, 9999))
+        notes=rng.choice(NOTES).format(order=rng.randint(*ORDER_NUMBERS))
         if finished and rng.random() < NOTED_SHARE
         else "",
+        metadata=_metadata(client, n),
     )
+
+
+def _metadata(client: Client, n: int) -> dict[str, str]:
+    """The call's Exotel extras: for some calls a CustomField naming an order. A stream of its own per call,
+    so the other details of every call stay what they were."""
+    rng = random.Random(f"caly-demo-custom-field:{client.slug}:{n}")  # noqa: S311 - demo data
+    if rng.random() >= ORDER_FIELD_SHARE:
+        return {}
+    return {"custom_field": f"order-{rng.randint(*ORDER_NUMBERS)}"}
 
 
 def _indian_mobile(rng: random.Random) -> str:

@@ -14,7 +14,7 @@ from django.test.utils import CaptureQueriesContext
 from rest_framework.test import APIClient
 
 from accounts.models import Client, User
-from integrations.models import Product, ProductVariant
+from integrations.models import CallCustomer, Product, ProductVariant, ShopifyCustomer, ShopifyOrder, ShopifyPhone
 from recordings import demo
 from recordings.models import Call, Recording
 from tests.factories import ClientFactory
@@ -231,3 +231,100 @@ def test_a_cursor_page_right_after_seeding_walks_the_index(media):
     nodes = _explain(sql)
     assert not [n for n in nodes if n["Node Type"] in ("Sort", "Incremental Sort", "Seq Scan")], _summary(nodes)
     assert any(n.get("Index Name", "").startswith("rec_") for n in nodes), _summary(nodes)
+
+
+# --- Shopify customers and orders ------------------------------------------------------------------
+
+
+def demo_links(client) -> Counter:
+    return Counter(CallCustomer.objects.for_client(client).values_list("match", flat=True))
+
+
+def test_most_demo_calls_have_a_shopify_customer(media):
+    out = seed("--calls", "300", "--no-audio")
+
+    client = demo_client()
+    calls = Call.objects.for_client(client)
+    links = demo_links(client)
+    assert sum(links.values()) == calls.count() == 300  # every call is linked, one way or another
+    with_customer = CallCustomer.objects.for_client(client).filter(customer__isnull=False).count()
+    assert with_customer / 300 > 0.7
+    assert links["order"] >= 10  # orders named in the CustomField (and the notes)
+    assert links["none"] >= 5 and links["ambiguous"] >= 1
+    assert "Customers: created" in out
+
+    by_custom_field = CallCustomer.objects.for_client(client).filter(
+        match="order", call__metadata__custom_field__startswith="order-"
+    )
+    assert by_custom_field.exists()
+    for link in by_custom_field.select_related("order", "call", "customer"):
+        assert link.call.metadata["custom_field"] == f"order-{link.order.number}"
+        assert link.order.customer_id == link.customer_id and link.order.name == f"#{link.order.number}"
+
+    for link in CallCustomer.objects.for_client(client).filter(match="ambiguous"):
+        sharing = ShopifyPhone.objects.for_client(client).filter(phone=link.phone)
+        assert sharing.values("customer_id").distinct().count() == 2
+
+
+def test_seeded_customers_and_orders_are_valid_and_add_up(media):
+    seed("--calls", "200", "--no-audio")
+
+    client = demo_client()
+    customers = list(ShopifyCustomer.objects.for_client(client))
+    assert customers
+    for customer in customers:
+        customer.full_clean()
+        orders = ShopifyOrder.objects.for_client(client).filter(customer=customer)
+        assert customer.orders_count == orders.count()
+        assert customer.total_spent == sum(o.total for o in orders if o.cancelled_at is None)
+        assert customer.name and "@example.com" in customer.email
+    for order in ShopifyOrder.objects.for_client(client):
+        order.full_clean()
+        assert order.customer_id is not None and order.item_count >= 1 and order.total > 0
+    for phone in ShopifyPhone.objects.for_client(client):
+        phone.full_clean()
+        assert phone.phone.startswith("+91")
+
+
+def test_seeding_customers_again_adds_nothing_and_more_calls_add_their_customers(media):
+    seed("--calls", "120", "--no-audio")
+    client = demo_client()
+    before = (
+        set(ShopifyCustomer.objects.values_list("public_id", flat=True)),
+        set(ShopifyOrder.objects.values_list("public_id", flat=True)),
+        ShopifyPhone.objects.count(),
+        demo_links(client),
+    )
+
+    out = seed("--calls", "120", "--no-audio")
+
+    assert "Customers: created 0 Shopify customers and 0 orders for 1 client(s); 0 calls linked" in out
+    after = (
+        set(ShopifyCustomer.objects.values_list("public_id", flat=True)),
+        set(ShopifyOrder.objects.values_list("public_id", flat=True)),
+        ShopifyPhone.objects.count(),
+        demo_links(client),
+    )
+    assert after == before
+
+    seed("--calls", "240", "--no-audio")
+    assert ShopifyCustomer.objects.count() > len(before[0])
+    assert sum(demo_links(client).values()) == 240
+    assert CallCustomer.objects.filter(customer__isnull=False).count() / 240 > 0.7
+
+
+def test_no_customers_makes_none(media):
+    out = seed("--calls", "50", "--no-audio", "--no-customers")
+
+    assert not ShopifyCustomer.objects.exists() and not CallCustomer.objects.exists()
+    assert "Customers:" not in out
+
+
+def test_each_demo_client_gets_its_own_customers(media):
+    seed("--calls", "100", "--clients", "1", "--no-audio", "--products", "0")
+
+    for client in Client.objects.all():
+        linked = CallCustomer.objects.for_client(client)
+        assert linked.count() == Call.objects.for_client(client).count()
+        assert not linked.exclude(customer__isnull=True).exclude(customer__client=client).exists()
+        assert not linked.exclude(order__isnull=True).exclude(order__client=client).exists()

@@ -1,5 +1,9 @@
 """Create the demo client, its logins and realistic calls for a local run, and print how to sign in.
 
+The calls come with the demo store's Shopify customers and orders (integrations.shopify.demo): most callers
+are a customer, some calls name an order in their CustomField, some numbers are unknown and a few are shared
+by two customers; every call is then linked to its customer, as a live call is.
+
 Seeding again adds nothing twice: calls carry provider ids `demo-<n>` and only missing ids are
 inserted (see recordings.demo), and audio is stored only until the demo client has its sample.
 
@@ -27,8 +31,8 @@ from django.utils import timezone
 from accounts.models import Client, OnboardingStep, User
 from accounts.roles import Role
 from caly.foundation.database import tables_analyze
-from integrations.models import Product, ProductVariant
-from integrations.shopify.demo import seed_products
+from integrations.models import CallCustomer, Product, ProductVariant, ShopifyCustomer, ShopifyOrder, ShopifyPhone
+from integrations.shopify.demo import seed_customers, seed_products
 from recordings import demo
 from recordings.models import Call, Recording
 
@@ -116,6 +120,11 @@ class Command(BaseCommand):
             "--no-audio", action="store_true", help=f"Store no recordings (default: {demo.RECORDINGS_WANTED})."
         )
         parser.add_argument(
+            "--no-customers",
+            action="store_true",
+            help="Make no Shopify customers and orders (default: from the demo calls' numbers, calls linked to them).",
+        )
+        parser.add_argument(
             "--recording-rows",
             action="store_true",
             help=(
@@ -133,6 +142,7 @@ class Command(BaseCommand):
         other_calls=None,
         products=40,
         no_audio=False,
+        no_customers=False,
         recording_rows=False,
         reset_passwords=False,
         **options,
@@ -176,6 +186,15 @@ class Command(BaseCommand):
             seeded.append(extra)
         made = sum(seed_products(client=each, count=products) for each in seeded)
         self.stdout.write(f"Products: created {made} for {len(seeded)} client(s), {products} each.")
+        if not no_customers:
+            started = time.perf_counter()
+            counts = [seed_customers(client=each) for each in seeded]
+            seconds = time.perf_counter() - started
+            self.stdout.write(
+                f"Customers: created {sum(c['customers'] for c in counts)} Shopify customers and "
+                f"{sum(c['orders'] for c in counts)} orders for {len(seeded)} client(s); "
+                f"{sum(c['linked'] for c in counts)} calls linked ({seconds:.1f} s)."
+            )
         if not no_audio:
             stored = demo.recordings_seed(client=client)
             self.stdout.write(f"Recordings: stored {stored} new demo recording(s) for {client.name}.")
@@ -186,7 +205,9 @@ class Command(BaseCommand):
             self.stdout.write(
                 f"Recordings: added {rows} stored recording rows sharing sample objects ({seconds:.1f} s)."
             )
-        tables_analyze(Call, Recording, Product, ProductVariant)
+        tables_analyze(
+            Call, Recording, Product, ProductVariant, ShopifyCustomer, ShopifyOrder, ShopifyPhone, CallCustomer
+        )
         self.stdout.write(self.style.SUCCESS(f"Demo data ready. Sign in as staff or as one of {client.name}'s team:"))
         for label, email, url_name, password in logins:
             where = urljoin(settings.SITE_URL, reverse(url_name))
