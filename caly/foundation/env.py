@@ -379,7 +379,8 @@ VARIABLES: tuple[Var, ...] = (
         True,
         "Keys that encrypt integration secrets at rest, comma-separated: the first encrypts, all decrypt. "
         "Make one with `python -c 'from cryptography.fernet import Fernet; print(Fernet.generate_key().decode())'`; "
-        "to rotate, put a new key first, run `manage.py rotate_encryption_keys`, then drop the old one. "
+        "to rotate, deploy the new key second, then first, run `manage.py rotate_encryption_keys`, then drop the old "
+        "one (docs/operations.md, Rotating keys). "
         "Empty (local runs only): a key derived from SECRET_KEY.",
         "bmV3LWtleS0zMi1ieXRlcy1vZi11cmwtc2FmZS1iNjQ=,b2xkLWtleS0zMi1ieXRlcy1vZi11cmwtc2FmZS1iNjQ=",
         secret=True,

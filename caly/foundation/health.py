@@ -126,6 +126,9 @@ CHECKS: dict[str, Callable[[], None]] = {
     "storage": check_storage,
     "migrations": check_migrations,
 }
+# More sections of /health/detailed, registered by higher layers (integrations adds "secrets": stored
+# secrets no configured key decrypts). Each returns a dict with a "status"; they do not change readiness.
+DETAILED_REPORTS: dict[str, Callable[[], dict]] = {}
 # A check that cannot pass while another fails is not run then: with the database unreachable, the
 # migrations check would only wait out a second connect_timeout before failing too.
 NEEDS = {"migrations": "database"}
@@ -207,6 +210,11 @@ def detailed(request):
         "uptime_seconds": round(time.monotonic() - STARTED_AT, 1),
         "queue": _queue_depth(),
     }
+    for name, section in DETAILED_REPORTS.items():
+        try:
+            body[name] = section()
+        except Exception as exc:  # the report must still answer when a section cannot be read
+            body[name] = {"status": "failing", "error": f"{type(exc).__name__}: {exc}"[:300]}
     return JsonResponse(body, status=200 if report["status"] == "ok" else 503)
 
 
