@@ -1,6 +1,7 @@
 from django.apps import AppConfig
 from django.core import checks
 
+from recordings.call_context import call_context_check
 from recordings.providers import providers_check
 
 
@@ -10,3 +11,4 @@ class RecordingsConfig(AppConfig):
 
     def ready(self):
         checks.register(providers_check)
+        checks.register(call_context_check)

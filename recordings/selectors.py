@@ -12,6 +12,7 @@ from django.db.models import Count, Q, QuerySet, Sum
 from django.db.models.functions import Coalesce, TruncDate
 
 from accounts.models import Client
+from recordings import call_context
 from recordings.models import CALL_ANSWERED, STATS_BUCKET_SECONDS, Call, CallStatsBucket, Recording, RecordingStatus
 
 # What the calls list shows besides its `id` (the public id), in order; the list serializer's fields
@@ -48,7 +49,8 @@ def _local_midnight(client: Client, day: date) -> datetime:
 
 
 def call_list(*, client: Client, filters: dict[str, Any] | None = None) -> QuerySet[Call]:
-    """The client's calls matching `filters` (see CallFilterSerializer); the paginator orders them."""
+    """The client's calls matching `filters` (see CallFilterSerializer); the paginator orders them. `customer`,
+    `order` and the customer arm of `q` come from settings.CALL_CONTEXT (recordings/call_context.py)."""
     filters = filters or {}
     calls = Call.objects.for_client(client)
     start, end = local_day_bounds(client, filters.get("started_from"), filters.get("started_to"))
@@ -72,9 +74,15 @@ def call_list(*, client: Client, filters: dict[str, Any] | None = None) -> Query
         calls = calls.filter(duration_seconds__gte=filters["min_duration"])
     if filters.get("max_duration") is not None:
         calls = calls.filter(duration_seconds__lte=filters["max_duration"])
+    linked = call_context.call_filter(client=client, customer=filters.get("customer"), order=filters.get("order"))
+    if linked is not None:
+        calls = calls.filter(linked)
     if filters.get("q"):
         q = filters["q"]
-        calls = calls.filter(Q(from_number__startswith=q) | Q(to_number__startswith=q) | Q(notes__icontains=q))
+        arms = Q(from_number__startswith=q) | Q(to_number__startswith=q) | Q(notes__icontains=q)
+        # The customer's name or e-mail, or an order's name: a bounded list of call ids (call_context).
+        found = call_context.call_filter(client=client, q=q)
+        calls = calls.filter(arms | found if found is not None else arms)
     return calls
 
 

@@ -130,6 +130,7 @@ def _ids_for(world) -> dict[str, list[str]]:
         "calls/": [str(call.public_id) for call in world.calls],
         "recordings/": [str(world.recording.public_id), str(world.failed_recording.public_id)],
         "products/": [str(product.public_id) for product in world.products],
+        "customers/": [str(world.customer.public_id)],
         "team/members/": [str(user.public_id) for user in (world.agent, world.inactive_member, world.owner)],
         "team/invitations/": [str(world.invitation.public_id)],
         "webhooks/exotel/": [str(world.exotel.public_id)],
@@ -192,6 +193,9 @@ def plug_real_values(case, world) -> None:
                 case.path_parameters["public_id"] = ids[pick % len(ids)]
         if "token" in case.path_parameters and pick is not None:
             case.path_parameters["token"] = world.exotel.webhook_token
+    query_valid = isinstance(case.query, dict) and _valid_at(case, ParameterLocation.QUERY)
+    if path == "lookup" and query_valid and _chosen(case, "phone") is not None:
+        case.query["phone"] = world.customer.phone
     if isinstance(case.body, dict) and _valid_at(case, ParameterLocation.BODY) and _chosen(case, "body") is not None:
         for name, value in _body_values(path, world).items():
             if name in case.body:

@@ -277,6 +277,8 @@ EXOTEL_RECORDING_ALLOW_LOOPBACK = False
 # `manage.py check` imports each (recordings/providers.py).
 RECORDING_FETCHERS = {"exotel": "integrations.exotel.recordings.exotel_recording_open"}
 CALL_PLACERS = {"exotel": "integrations.exotel.services.exotel_call_place"}
+# The module that adds a call's customer and orders to its detail, list rows and filters (recordings/call_context.py).
+CALL_CONTEXT = "integrations.shopify.call_context"
 WEBHOOK_RETENTION_DAYS = ENV["WEBHOOK_RETENTION_DAYS"]
 CUSTOMER_RETENTION_DAYS = ENV["CUSTOMER_RETENTION_DAYS"]
 RATE_LIMIT_WEBHOOK = ENV["RATE_LIMIT_WEBHOOK"]

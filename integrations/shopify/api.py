@@ -1,17 +1,21 @@
-"""GET /api/v1/products and /api/v1/products/<id>: the client's Shopify catalogue (any role may read)."""
+"""The client's Shopify data, any role may read: /api/v1/products (the catalogue), /api/v1/customers (search,
+with their orders and calls) and /api/v1/lookup?phone=… (the screen-pop for one number)."""
 
 from __future__ import annotations
 
 from drf_spectacular.utils import extend_schema
+from rest_framework.exceptions import ValidationError
 from rest_framework.mixins import ListModelMixin
 from rest_framework.response import Response
 
 from accounts.api.base import TenantAPIView
 from accounts.roles import Capability
-from caly.foundation.api.pagination import PageNumberPagination
-from integrations.models import Product
+from caly.foundation.api.pagination import KeysetPagination, PageNumberPagination
+from integrations.models import Product, ShopifyCustomer
 from integrations.shopify import selectors
 from integrations.shopify import serializers as s
+from integrations.shopify.phones import e164
+from integrations.shopify.search import CUSTOMER_ORDERING, customer_search
 
 TAGS = ["products"]
 
@@ -71,3 +75,55 @@ class ProductDetailView(TenantAPIView):
     @extend_schema(tags=TAGS, summary="A product with its description and variants")
     def get(self, request, public_id):
         return Response(self.get_serializer(self.get_object()).data)
+
+
+CUSTOMER_TAGS = ["customers"]
+
+
+class CustomerListView(ListModelMixin, TenantAPIView):
+    capabilities = {"GET": Capability.READ}
+    serializer_class = s.CustomerSerializer
+    pagination_class = KeysetPagination
+    keyset_ordering = CUSTOMER_ORDERING
+    queryset = ShopifyCustomer.objects.all()
+
+    def get_tenant_queryset(self):
+        filters = s.CustomerFilterSerializer(data=self.request.query_params.dict())
+        filters.is_valid(raise_exception=True)
+        return customer_search(client=self.client, q=filters.validated_data.get("q", ""))
+
+    @extend_schema(
+        tags=CUSTOMER_TAGS, parameters=[s.CustomerFilterSerializer], summary="Shopify customers, newest first"
+    )
+    def get(self, request):
+        page = self.paginate_queryset(self.get_queryset().values(*selectors.CUSTOMER_FIELDS))
+        return self.get_paginated_response([selectors.customer_row(row) for row in page])
+
+
+class CustomerDetailView(TenantAPIView):
+    capabilities = {"GET": Capability.READ}
+    serializer_class = s.CustomerDetailSerializer
+    queryset = ShopifyCustomer.objects.all()
+
+    @extend_schema(tags=CUSTOMER_TAGS, summary="A customer with their latest orders and calls")
+    def get(self, request, public_id):
+        return Response(selectors.customer_detail(client=self.client, customer=self.get_object()))
+
+
+class LookupView(TenantAPIView):
+    capabilities = {"GET": Capability.READ}
+    serializer_class = s.LookupSerializer
+    queryset = ShopifyCustomer.objects.all()
+
+    @extend_schema(
+        tags=CUSTOMER_TAGS,
+        parameters=[s.LookupQuerySerializer],
+        summary="Screen-pop: who has this number, their open orders and the last calls with it",
+    )
+    def get(self, request):
+        query = s.LookupQuerySerializer(data=request.query_params.dict())
+        query.is_valid(raise_exception=True)
+        phone = e164(query.validated_data["phone"], region=self.client.country)
+        if phone is None:
+            raise ValidationError({"phone": ["Not a valid phone number."]})
+        return Response(selectors.customer_lookup(client=self.client, phone=phone))

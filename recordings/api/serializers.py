@@ -2,9 +2,11 @@ import re
 from datetime import date, timedelta
 
 from django.core.validators import MaxValueValidator, MinValueValidator
+from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from caly.foundation.api.serializers import RequestModelSerializer, RequestSerializer
+from recordings import call_context
 from recordings.models import Call, CallStatus, Direction, Recording, RecordingStatus
 from recordings.selectors import CALL_LIST_SHOWN_FIELDS
 from recordings.services import CALL_EDITABLE_FIELDS
@@ -45,23 +47,98 @@ class RecordingSerializer(serializers.ModelSerializer):
         return f"/api/v1/recordings/{recording.public_id}/download"
 
 
+class CustomerBriefSerializer(serializers.Serializer):
+    """Who the call was with, as the list shows it."""
+
+    id = serializers.UUIDField(help_text="The customer's id in Caly (GET /api/v1/customers/{id}).")
+    name = serializers.CharField()
+
+
+class CustomerSerializer(CustomerBriefSerializer):
+    """The customer on a call, from the client's store (Shopify)."""
+
+    email = serializers.CharField()
+    phone = serializers.CharField(help_text="E.164.")
+    tags = serializers.ListField(child=serializers.CharField())
+    orders_count = serializers.IntegerField()
+    total_spent = serializers.DecimalField(max_digits=14, decimal_places=2, allow_null=True)
+    currency = serializers.CharField(help_text="ISO 4217, such as INR.")
+
+
+class OrderSerializer(serializers.Serializer):
+    id = serializers.UUIDField()
+    name = serializers.CharField(help_text="The order's name in the store, such as #1042.")
+    processed_at = serializers.DateTimeField(allow_null=True)
+    financial_status = serializers.CharField(help_text="Shopify's, such as paid or pending.")
+    fulfillment_status = serializers.CharField(help_text="Shopify's, such as fulfilled; empty: unfulfilled.")
+    cancelled_at = serializers.DateTimeField(allow_null=True)
+    total = serializers.DecimalField(max_digits=14, decimal_places=2, allow_null=True)
+    currency = serializers.CharField()
+    item_count = serializers.IntegerField()
+    admin_url = serializers.URLField(allow_null=True, help_text="The order in the store's Shopify admin.")
+
+
+CUSTOMER_MATCHES = [
+    ("phone", "By the customer's number"),
+    ("order", "By an order reference on the call (CustomField, notes)"),
+    ("ambiguous", "Several customers share the number: none is chosen"),
+    ("none", "No customer has the number"),
+]
+
+
 class CallSerializer(serializers.ModelSerializer):
     """The list shape; `call_row()` in views builds the same dict from `.values()` rows, faster."""
 
     id = serializers.UUIDField(source="public_id", read_only=True)
+    customer = serializers.SerializerMethodField()
 
     class Meta:
         model = Call
-        fields = ["id", *CALL_LIST_SHOWN_FIELDS]
+        fields = ["id", *CALL_LIST_SHOWN_FIELDS, *call_context.LIST_ROW_FIELDS]
         read_only_fields = fields
+
+    @extend_schema_field(CustomerBriefSerializer(allow_null=True))
+    def get_customer(self, call) -> dict | None:
+        return call_context.call_rows(client=call.client, call_ids=[call.pk]).get(call.pk, {}).get("customer")
 
 
 class CallDetailSerializer(CallSerializer):
     recordings = serializers.SerializerMethodField()
+    orders = serializers.SerializerMethodField()
+    customer_match = serializers.SerializerMethodField()
 
     class Meta(CallSerializer.Meta):
-        fields = [*CallSerializer.Meta.fields, "transcript", "metadata", "created_at", "updated_at", "recordings"]
+        fields = [
+            *CallSerializer.Meta.fields,
+            "customer_match",
+            "orders",
+            "transcript",
+            "metadata",
+            "created_at",
+            "updated_at",
+            "recordings",
+        ]
         read_only_fields = fields
+
+    def _call_extra(self, call) -> dict:
+        """What settings.CALL_CONTEXT adds to the call, read once for the three fields."""
+        cached = getattr(self, "_call_context", None)
+        if cached is None or cached[0] != call.pk:
+            cached = (call.pk, call_context.call_detail(call))
+            self._call_context = cached
+        return cached[1]
+
+    @extend_schema_field(CustomerSerializer(allow_null=True))
+    def get_customer(self, call) -> dict | None:
+        return self._call_extra(call).get("customer")
+
+    @extend_schema_field(OrderSerializer(many=True))
+    def get_orders(self, call) -> list[dict]:
+        return self._call_extra(call).get("orders", [])
+
+    @extend_schema_field(serializers.ChoiceField(choices=CUSTOMER_MATCHES))
+    def get_customer_match(self, call) -> str:
+        return self._call_extra(call).get("customer_match", "none")
 
     def get_recordings(self, call) -> list[dict]:
         live = [
@@ -136,7 +213,14 @@ class CallFilterSerializer(DateRangeFilterSerializer):
     min_duration = serializers.IntegerField(required=False, min_value=0, max_value=10**7)
     max_duration = serializers.IntegerField(required=False, min_value=0, max_value=10**7)
     q = serializers.CharField(
-        required=False, min_length=3, max_length=100, help_text="Number prefix or words in the notes (3+ characters)."
+        required=False,
+        min_length=3,
+        max_length=100,
+        help_text="Number prefix, words in the notes, a customer's name or e-mail, or an order's name (3+ characters).",
+    )
+    customer = serializers.UUIDField(required=False, help_text="Calls linked to this customer (its id).")
+    order = serializers.CharField(
+        required=False, max_length=64, help_text="Calls about this order: its name (#1042, CP-1042) or number."
     )
 
 

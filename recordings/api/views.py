@@ -21,7 +21,7 @@ from accounts.api.base import TenantAPIView
 from accounts.roles import Capability
 from caly.foundation.api.pagination import KeysetPagination
 from caly.foundation.ratelimit import enforce_rate
-from recordings import downloads, providers, selectors, services
+from recordings import call_context, downloads, providers, selectors, services
 from recordings.api import serializers as s
 from recordings.models import E164_PATTERN, Call, Provider, Recording, RecordingStatus
 
@@ -39,10 +39,11 @@ def _filters(serializer_class, request) -> dict:
     return serializer.validated_data
 
 
-def call_row(values: dict) -> dict:
-    """A call as the API shows it, from a `.values(*CALL_LIST_FIELDS)` row (no serializer overhead)."""
+def call_row(values: dict, extra: dict | None = None) -> dict:
+    """A call as the API shows it, from a `.values(*CALL_LIST_FIELDS)` row (no serializer overhead) and what
+    settings.CALL_CONTEXT adds to it (`extra`: its customer)."""
     row = {key: values[key] for key in selectors.CALL_LIST_FIELDS if key not in ("id", "public_id")}
-    return {"id": values["public_id"], **row}
+    return {"id": values["public_id"], **row, **dict.fromkeys(call_context.LIST_ROW_FIELDS), **(extra or {})}
 
 
 class CallListView(ListModelMixin, TenantAPIView):
@@ -58,7 +59,8 @@ class CallListView(ListModelMixin, TenantAPIView):
     @extend_schema(tags=CALLS_TAG, parameters=[s.CallFilterSerializer], summary="Calls, newest first")
     def get(self, request):
         page = self.paginate_queryset(self.get_queryset().values(*selectors.CALL_LIST_FIELDS))
-        return self.get_paginated_response([call_row(values) for values in page])
+        extra = call_context.call_rows(client=self.client, call_ids=[values["id"] for values in page])
+        return self.get_paginated_response([call_row(values, extra.get(values["id"])) for values in page])
 
     @extend_schema(
         tags=CALLS_TAG,
@@ -94,7 +96,7 @@ class CallDetailView(TenantAPIView):
     serializer_class = s.CallDetailSerializer
     queryset = Call.objects.prefetch_related("recordings")
 
-    @extend_schema(tags=CALLS_TAG, summary="A call with its recordings")
+    @extend_schema(tags=CALLS_TAG, summary="A call with its recordings, its customer and their latest orders")
     def get(self, request, public_id):
         return Response(self.get_serializer(self.get_object()).data)
 

@@ -1,0 +1,148 @@
+"""A call's Shopify customer and orders, for recordings' call detail, list rows and filters (settings.CALL_CONTEXT;
+see recordings/call_context.py for the contract)."""
+
+from __future__ import annotations
+
+from typing import Any
+from uuid import UUID
+
+from django.db.models import Q
+
+from accounts.models import Client
+from integrations.models import CallCustomer, CallMatch, ShopifyCustomer, ShopifyOrder, ShopifyPhone
+from integrations.shopify import cards, linking, selectors
+from integrations.shopify.search import CUSTOMER_ORDERING, customer_search, customers_with_phone
+from recordings.models import Call
+
+CALLS_PER_SEARCH = 1000  # calls a `q` finds through customers and orders: the newest of a page's worth, bounded
+CUSTOMERS_PER_SEARCH = 200
+
+
+def call_detail(call: Call) -> dict[str, Any]:
+    """`customer` (or None), its latest `orders` (the call's own order first) and `customer_match`."""
+    link = (
+        CallCustomer.objects.filter(call_id=call.pk, client_id=call.client_id)
+        .values("match", "order_id", *(f"customer__{name}" for name in selectors.CUSTOMER_FIELDS))
+        .first()
+    )
+    if link is None:
+        return {"customer": None, "orders": [], "customer_match": CallMatch.NONE}
+    customer = {name: link[f"customer__{name}"] for name in selectors.CUSTOMER_FIELDS}
+    orders: list[dict] = []
+    if link["order_id"]:
+        orders = list(ShopifyOrder.objects.filter(pk=link["order_id"]).values(*selectors.ORDER_FIELDS))
+    if customer["id"]:
+        latest = selectors.orders_latest(client=call.client_id, customer_ids=[customer["id"]])
+        orders += [row for row in latest if row["id"] != link["order_id"]][: selectors.ORDERS_SHOWN - len(orders)]
+    domain = selectors.shop_domain_of(call.client_id) if orders else ""
+    return {
+        "customer": selectors.customer_row(customer) if customer["id"] else None,
+        "orders": [selectors.order_row(row, shop_domain=domain) for row in orders],
+        "customer_match": link["match"],
+    }
+
+
+def call_rows(*, client: Client, call_ids: list[int]) -> dict[int, dict[str, Any]]:
+    """{call id: {"customer": {"id", "name"} or None}} for a page of calls: one query."""
+    rows: dict[int, dict[str, Any]] = {call_id: {"customer": None} for call_id in call_ids}
+    linked = CallCustomer.objects.filter(client=client, call_id__in=call_ids, customer__isnull=False).values_list(
+        "call_id", "customer__public_id", "customer__first_name", "customer__last_name", "customer__email"
+    )
+    for call_id, public_id, first_name, last_name, email in linked:
+        name = f"{first_name} {last_name}".strip() or email
+        rows[call_id] = {"customer": {"id": public_id, "name": name}}
+    return rows
+
+
+def call_filter(
+    *, client: Client, customer: UUID | None = None, order: str | None = None, q: str | None = None
+) -> Q | None:
+    """Calls of `customer` (its public id), about `order` (#1042, 1042, CP-1042) and, for `q`, the extra arm:
+    calls linked to the customers whose name or e-mail matches, or to the order `q` names."""
+    condition = Q()
+    links = CallCustomer.objects.filter(client=client)
+    if customer is not None:
+        customers = ShopifyCustomer.objects.filter(client=client, public_id=customer).values("id")
+        condition &= Q(pk__in=links.filter(customer_id__in=customers).values("call_id"))
+    if order:
+        condition &= Q(pk__in=links.filter(order_id__in=_orders_named(client, order)).values("call_id"))
+    if q:
+        condition &= Q(pk__in=_calls_found(client, q))  # an arm of q's OR: the caller adds the others
+    return condition or None
+
+
+def _orders_named(client: Client, text: str) -> list[int]:
+    """Ids of the client's orders `text` names: a bare number (1042), a name (#1042, CP-1042) or a reference as
+    calls carry them (order-1042, or #1042 in a store whose prefix is CP-)."""
+    text = text.strip()
+    orders = ShopifyOrder.objects.filter(client=client)
+    if text.isdigit():
+        return list(orders.filter(number=int(text[:15])).values_list("id", flat=True)[:10])
+    references = linking.order_references(text)
+    if not references:
+        return []
+    first = references[0]  # on the (client, number) index; the name's prefix is checked here
+    return [
+        order_id
+        for order_id, name in orders.filter(number=first.number).values_list("id", "name")[:10]
+        if name.lower() == text.lower()
+        or first.tag in linking.GENERIC_TAGS
+        or linking.order_name_tag(name) == first.tag
+    ]
+
+
+def _calls_found(client: Client, q: str) -> list[int]:
+    """Ids of the newest calls linked to the customers `q` finds (name, e-mail) or to the order it names: a
+    bounded list, so the calls list combines it with its other arms on the primary key index."""
+    order_ids = _orders_named(client, q) if any(ch.isdigit() for ch in q) else []
+    customer_ids = list(
+        customer_search(client=client, q=q).order_by().values_list("id", flat=True)[:CUSTOMERS_PER_SEARCH]
+    )
+    if not customer_ids and not order_ids:
+        return []
+    links = CallCustomer.objects.filter(client=client).filter(
+        Q(customer_id__in=customer_ids) | Q(order_id__in=order_ids)
+    )
+    return list(links.order_by("-call_id").values_list("call_id", flat=True)[:CALLS_PER_SEARCH])
+
+
+def call_card(*, call: Call) -> dict[str, Any]:
+    """The call page's customer card: `state` (phone, order, ambiguous or none) with the customer and its latest
+    orders (the order named on the call first), or the customers sharing the number, and the template to show it.
+    """
+    link = (
+        CallCustomer.objects.filter(call_id=call.pk, client_id=call.client_id)
+        .select_related("customer", "order")
+        .first()
+    )
+    store = cards.store_of(call.client_id)
+    card: dict[str, Any] = {
+        "template": "integrations/customers/_card.html",
+        "state": link.match if link else CallMatch.NONE,
+        "phone": link.phone if link else linking.customer_number(call.direction, call.from_number, call.to_number),
+        "connected": store.connected,
+        "customer": None,
+        "order": None,
+        "candidates": [],
+    }
+    if link is None:
+        return card
+    if link.customer is not None:
+        latest = cards.latest_orders(link.customer)
+        named = [link.order] if link.order and link.order.customer_id == link.customer_id else []
+        orders = named + [order for order in latest if order.pk != link.order_id][: cards.ORDERS_SHOWN - len(named)]
+        card["customer"] = cards.customer_summary(link.customer, domain=store.domain, orders=orders)
+        card["state"] = CallMatch.ORDER if link.order_id else CallMatch.PHONE
+    if link.order is not None:
+        card["order"] = cards.order_summary(link.order, domain=store.domain)
+        card["order_list"] = [card["order"]]
+        theirs = ShopifyPhone.objects.filter(client_id=call.client_id, phone=link.phone, customer_id=link.customer_id)
+        card["phone_is_theirs"] = link.customer_id is not None and theirs.exists()
+    if link.match == CallMatch.AMBIGUOUS and link.customer is None:
+        card["candidates"] = [
+            cards.customer_summary(customer, domain=store.domain, orders=())
+            for customer in customers_with_phone(client=call.client_id, phone=link.phone).order_by(*CUSTOMER_ORDERING)[
+                : selectors.CANDIDATES_SHOWN
+            ]
+        ]
+    return card
