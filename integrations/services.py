@@ -22,6 +22,7 @@ from django.core.exceptions import ValidationError
 from django.db import IntegrityError, models, transaction
 from django.db.models.functions import Cast
 from django.utils import timezone
+from django.utils.module_loading import import_string
 
 from accounts.audit import audit_record
 from accounts.models import AuditAction, Client, User
@@ -168,9 +169,19 @@ def connection_save(
     return connection
 
 
+# What a provider undoes at the provider before its credentials are forgotten (best-effort, never raises):
+# a dotted path per connection model, as this module imports no provider.
+DISCONNECT_HOOKS: dict[str, str] = {
+    "ShopifyConnection": "integrations.shopify.subscriptions.subscriptions_remove",
+}
+
+
 @transaction.atomic
 def connection_disconnect(*, connection: Connection, actor: User | None, reason: str = "disconnected") -> None:
     """Forget the credentials (the calls, recordings and products already in Caly stay)."""
+    hook = DISCONNECT_HOOKS.get(type(connection).__name__)
+    if hook:
+        import_string(hook)(connection)
     provider = type(connection).__name__.removesuffix("Connection").lower()
     audit_record(
         action=AuditAction.INTEGRATION_DISCONNECTED,

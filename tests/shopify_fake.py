@@ -3,6 +3,15 @@
 It answers what integrations.shopify asks: the shop's name and myshopify domain, `products` pages
 (cursor pagination, sorted by id), a product's further variants and whether a product exists
 (`product(id:)` answers null for one it does not have), each with `extensions.cost` like Shopify's.
+Customers and orders: `customersCount`, `customers` and `orders` pages (sorted by updatedAt, with the
+`updated_at:>='…'` filter), `customer(id:)`, and bulk operations: `bulkOperationRunQuery` starts one,
+`node(id:)` polls it (RUNNING for `bulk_polls` polls, then COMPLETED with a URL), and the JSONL file is
+served over HTTP by the fake itself, streamed (customers, each followed, or preceded with
+`bulk_children_first`, by its orders carrying `__parentId`), or broken on demand (`bulk_file` =
+"truncated": cut inside a line; "short": fewer bytes than its Content-Length; "garbled": a line that is
+not JSON). `generate(customers=, orders_per_customer=)` makes a large store without holding it.
+Webhook subscriptions: `webhookSubscriptionCreate`, `webhookSubscriptionDelete` and the
+`webhookSubscriptions` list, kept in `subscriptions`.
 It prices every query as Shopify does (a connection costs 2 + first × its node) and refuses one over
 1,000 points; it refuses an access token it does not know (401, as after an uninstall), and on
 demand fails with any status or answers THROTTLED with a bucket the test chooses. `other_shops`
@@ -17,7 +26,9 @@ from __future__ import annotations
 
 import atexit
 import base64
+import itertools
 import json
+import re
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 
@@ -88,6 +99,47 @@ def variant_node(product_id: int, n: int, **fields) -> dict:
     return variant
 
 
+def customer_node(shopify_id: int, **fields) -> dict:
+    """A customer as the fake keeps it (GraphQL field names; an Indian mobile number of its own)."""
+    node = {
+        "id": shopify_id,
+        "firstName": f"Customer{shopify_id}",
+        "lastName": "Sharma",
+        "defaultEmailAddress": {"emailAddress": f"customer{shopify_id}@example.com"},
+        "defaultPhoneNumber": {"phoneNumber": f"+9198{shopify_id:08d}"},
+        "defaultAddress": {"phone": None},
+        "tags": ["repeat"],
+        "numberOfOrders": "0",
+        "amountSpent": {"amount": "0.00", "currencyCode": "INR"},
+        "createdAt": UPDATED_AT,
+        "updatedAt": UPDATED_AT,
+    }
+    node.update(fields)
+    return node
+
+
+def order_node(shopify_id: int, *, customer: int | None, **fields) -> dict:
+    node = {
+        "id": shopify_id,
+        "customer": customer,
+        "name": f"#{shopify_id}",
+        "processedAt": UPDATED_AT,
+        "createdAt": UPDATED_AT,
+        "updatedAt": UPDATED_AT,
+        "cancelledAt": None,
+        "closedAt": None,
+        "displayFinancialStatus": "PAID",
+        "displayFulfillmentStatus": "UNFULFILLED",
+        "totalPriceSet": {"shopMoney": {"amount": "1499.00", "currencyCode": "INR"}},
+        "subtotalLineItemsQuantity": 2,
+        "phone": None,
+        "billingAddress": {"phone": None},
+        "shippingAddress": {"phone": None},
+    }
+    node.update(fields)
+    return node
+
+
 class FakeShopify:
     def __init__(self, server: HTTPServer, *, token: str = ACCESS_TOKEN):
         self.server = server
@@ -99,6 +151,18 @@ class FakeShopify:
         self.requests: list[dict] = []
         self.scripted: list[Callable[[dict], Response] | None] = []
         self.bucket = {"maximumAvailable": 2000.0, "currentlyAvailable": 1980.0, "restoreRate": 100.0}
+        self.customers: dict[int, dict] = {}
+        self.orders: dict[int, dict] = {}
+        self.generated: tuple[int, int] | None = None  # (customers, orders per customer), made on the fly
+        self.bulk_operations: dict[str, dict] = {}
+        self.bulk_polls = 1  # polls answered RUNNING before COMPLETED
+        self.bulk_error: str | None = None  # a userError for bulkOperationRunQuery
+        self.bulk_outcome = "COMPLETED"
+        self.bulk_file = "ok"  # ok, truncated, short, garbled
+        self.bulk_children_first = False
+        self.subscriptions: dict[str, dict] = {}
+        self.subscription_error: str | None = None
+        server.expect_request(re.compile(r"^/bulk/[0-9]+\.jsonl$"), method="GET").respond_with_handler(self._bulk_file)
         server.expect_request(f"/admin/api/{API_VERSION}/graphql.json", method="POST").respond_with_handler(
             self._handle
         )
@@ -117,6 +181,58 @@ class FakeShopify:
 
     def page_requests(self) -> list[dict]:
         return [r for r in self.requests if "products(" in r["query"]]
+
+    # --- customers and orders ------------------------------------------------------------------
+
+    def add_customers(self, count: int, *, start: int = 1, orders: int = 0, **fields) -> list[int]:
+        """Customers start, start+1, …, each with `orders` orders (ids customer × 100 + n)."""
+        ids = list(range(start, start + count))
+        for shopify_id in ids:
+            self.customers[shopify_id] = customer_node(shopify_id, **fields)
+            for n in range(orders):
+                self.add_order(shopify_id * 100 + n, customer=shopify_id)
+        return ids
+
+    def add_order(self, shopify_id: int, *, customer: int | None, **fields) -> dict:
+        self.orders[shopify_id] = order_node(shopify_id, customer=customer, **fields)
+        return self.orders[shopify_id]
+
+    def generate(self, *, customers: int, orders_per_customer: int) -> None:
+        """A large store made on the fly (for benchmarks): only the count and the bulk file are served."""
+        self.generated = (customers, orders_per_customer)
+
+    def customer_count(self) -> int:
+        return self.generated[0] if self.generated else len(self.customers)
+
+    def bulk_lines(self) -> Iterator[bytes]:
+        """The JSONL of a customers-with-orders export, one line at a time."""
+        for person, orders in self._people():
+            parent = _customer_graphql(person)
+            children = [
+                json.dumps({**_order_graphql(o, with_customer=False), "__parentId": parent["id"]}).encode()
+                for o in orders
+            ]
+            lines = [json.dumps(parent).encode(), *children]
+            if self.bulk_children_first:
+                lines = [*children, lines[0]]
+            for line in lines:
+                yield line + b"\n"
+
+    def _people(self) -> Iterator[tuple[dict, list[dict]]]:
+        if self.generated:
+            count, per = self.generated
+            for i in range(1, count + 1):
+                yield customer_node(i), [order_node(i * 100 + n, customer=i) for n in range(per)]
+            return
+        by_customer: dict[int, list[dict]] = {}
+        for node in self.orders.values():
+            if node["customer"] is not None:
+                by_customer.setdefault(node["customer"], []).append(node)
+        for i in sorted(self.customers):
+            yield self.customers[i], by_customer.get(i, [])
+
+    def page_requests_of(self, name: str) -> list[dict]:
+        return [r for r in self.requests if f"{name}(" in r["query"]]
 
     # --- scripted trouble ------------------------------------------------------------------------
 
@@ -163,6 +279,26 @@ class FakeShopify:
             return _json({"errors": errors, "extensions": _cost(request["cost"], None, self.bucket)})
         if "shop {" in query:
             data = {"shop": {"name": self.shop_name, "myshopifyDomain": shops[request["token"]]}}
+        elif "bulkOperationRunQuery" in query:
+            data = {"bulkOperationRunQuery": self._bulk_run(variables)}
+        elif "BulkOperation" in query:
+            data = {"node": self._bulk_poll(variables)}
+        elif "webhookSubscriptionCreate" in query:
+            data = {"webhookSubscriptionCreate": self._subscribe(variables)}
+        elif "webhookSubscriptionDelete" in query:
+            data = {"webhookSubscriptionDelete": self._unsubscribe(variables)}
+        elif "webhookSubscriptions(" in query:
+            nodes = [{"id": gid, **sub} for gid, sub in self.subscriptions.items()]
+            data = {"webhookSubscriptions": {"nodes": nodes, "pageInfo": {"hasNextPage": False, "endCursor": None}}}
+        elif "customersCount" in query:
+            data = {"customersCount": {"count": self.customer_count(), "precision": "EXACT"}}
+        elif "customers(" in query:
+            data = {"customers": self._updated_page(self.customers, variables, _customer_graphql)}
+        elif "orders(" in query:
+            data = {"orders": self._updated_page(self.orders, variables, _order_graphql)}
+        elif "customer(id:" in query:
+            customer_id = int(variables["id"].rsplit("/", 1)[1])
+            data = {"customer": {"id": variables["id"]} if customer_id in self.customers else None}
         elif "products(" in query:
             data = {"products": self._products_page(variables)}
         elif "product(id:" in query and "variants(" in query:
@@ -173,6 +309,81 @@ class FakeShopify:
         else:
             return _json({"errors": [{"message": "The fake does not know this query."}]})
         return _json({"data": data, "extensions": _cost(request["cost"], max(1, request["cost"] // 10), self.bucket)})
+
+    def _updated_page(self, objects: dict[int, dict], variables: dict, shape: Callable[[dict], dict]) -> dict:
+        """A page sorted by (updatedAt, id), filtered by `updated_at:>='…'` as Shopify's search syntax says."""
+        since = None
+        match = re.search(r"updated_at:>='([^']+)'", variables.get("q") or "")
+        if match:
+            since = match.group(1)
+        after = _decode(variables.get("after"))
+        ordered = sorted(objects.values(), key=lambda node: (node["updatedAt"], node["id"]))
+        if since is not None:
+            ordered = [node for node in ordered if _instant(node["updatedAt"]) >= _instant(since)]
+        start = after or 0
+        page = ordered[start : start + variables["first"]]
+        end = start + len(page)
+        info = {"hasNextPage": end < len(ordered), "endCursor": _encode(end) if page else None}
+        return {"nodes": [shape(node) for node in page], "pageInfo": info}
+
+    def _bulk_run(self, variables: dict) -> dict:
+        if self.bulk_error:
+            return {"bulkOperation": None, "userErrors": [{"field": None, "message": self.bulk_error}]}
+        assert "customers" in variables["query"] and "__parentId" not in variables["query"]
+        gid = f"gid://shopify/BulkOperation/{len(self.bulk_operations) + 1}"
+        self.bulk_operations[gid] = {"polls": 0, "query": variables["query"]}
+        return {"bulkOperation": {"id": gid, "status": "CREATED"}, "userErrors": []}
+
+    def _bulk_poll(self, variables: dict) -> dict | None:
+        operation = self.bulk_operations.get(variables["id"])
+        if operation is None:
+            return None
+        operation["polls"] += 1
+        if operation["polls"] <= self.bulk_polls:
+            return {"id": variables["id"], "status": "RUNNING", "errorCode": None, "url": None}
+        if self.bulk_outcome != "COMPLETED":
+            return {"id": variables["id"], "status": self.bulk_outcome, "errorCode": "INTERNAL_SERVER_ERROR"}
+        number = variables["id"].rsplit("/", 1)[1]
+        url = f"{self.url}/bulk/{number}.jsonl" if self.customer_count() else None
+        return {"id": variables["id"], "status": "COMPLETED", "errorCode": None, "url": url, "partialDataUrl": None}
+
+    def _bulk_file(self, http_request: Request) -> Response:
+        lines = self.bulk_lines()
+        if self.bulk_file == "garbled":
+            lines = itertools.chain(
+                itertools.islice(lines, 3), [b'{"id": "gid://shopify/Customer/9", "firstN\n'], lines
+            )
+        if self.bulk_file == "truncated":
+            whole = b"".join(lines)
+            return Response(whole[: len(whole) - 7], content_type="application/jsonl")
+        if self.bulk_file == "short":
+            whole = b"".join(lines)
+            headers = {"Content-Length": str(len(whole) + 500)}
+            return Response(iter([whole]), headers=headers, content_type="application/jsonl", direct_passthrough=True)
+        return Response(lines, content_type="application/jsonl", direct_passthrough=True)
+
+    def _subscribe(self, variables: dict) -> dict:
+        address = variables["webhookSubscription"]
+        topic, uri = variables["topic"], address.get("uri") or address.get("callbackUrl")
+        if self.subscription_error:
+            return {"webhookSubscription": None, "userErrors": [{"field": ["uri"], "message": self.subscription_error}]}
+        if any(sub["topic"] == topic and sub["uri"] == uri for sub in self.subscriptions.values()):
+            errors = [
+                {
+                    "field": ["webhookSubscription", "callbackUrl"],
+                    "message": "Address for this topic has already been taken",
+                }
+            ]
+            return {"webhookSubscription": None, "userErrors": errors}
+        gid = f"gid://shopify/WebhookSubscription/{1000 + len(self.subscriptions) + len(self.requests)}"
+        self.subscriptions[gid] = {"topic": topic, "uri": uri}
+        return {"webhookSubscription": {"id": gid, "topic": topic}, "userErrors": []}
+
+    def _unsubscribe(self, variables: dict) -> dict:
+        if self.subscriptions.pop(variables["id"], None) is None:
+            errors = [{"field": ["id"], "message": "Webhook subscription does not exist"}]
+            return {"deletedWebhookSubscriptionId": None, "userErrors": errors}
+        return {"deletedWebhookSubscriptionId": variables["id"], "userErrors": []}
 
     def _products_page(self, variables: dict) -> dict:
         after = _decode(variables.get("after"))
@@ -208,8 +419,29 @@ def _connection(variants: list[dict], has_next: bool, end: int) -> dict:
     return {"nodes": nodes, "pageInfo": {"hasNextPage": has_next, "endCursor": _encode(end) if nodes else None}}
 
 
+def _customer_graphql(node: dict) -> dict:
+    return {**node, "id": f"gid://shopify/Customer/{node['id']}", "legacyResourceId": str(node["id"])}
+
+
+def _order_graphql(node: dict, *, with_customer: bool = True) -> dict:
+    shaped = {key: value for key, value in node.items() if key != "customer"}
+    shaped.update(id=f"gid://shopify/Order/{node['id']}", legacyResourceId=str(node["id"]))
+    if with_customer:
+        shaped["customer"] = {"id": f"gid://shopify/Customer/{node['customer']}"} if node["customer"] else None
+    return shaped
+
+
+def _instant(value: str) -> str:
+    """updatedAt values compare as text once they share one form (UTC, seconds, Z)."""
+    return value.replace("+00:00", "Z")
+
+
 def _requested_cost(query: str, variables: dict) -> int:
     """Shopify's rule: an object costs 1, a connection 2 + first × (its node), scalars nothing."""
+    if "customers(" in query:
+        return 3 + variables["first"] * 5
+    if "orders(" in query:
+        return 3 + variables["first"] * 6
     if "products(" in query:
         return 3 + variables["first"] * (5 + variables["variants"])
     if "product(id:" in query and "variants(" in query:

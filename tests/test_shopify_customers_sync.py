@@ -2,14 +2,23 @@
 the parsers of GraphQL nodes, JSONL lines and webhook JSON, and the full and incremental syncs against a
 fake Shopify on 127.0.0.1 (bulk operations streamed over HTTP, pages, throttling, failures)."""
 
+import io
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 
 import pytest
+from django.core.management import call_command
 from django.utils import timezone
 
-from integrations.models import CallCustomer, CallMatch, ShopifyCustomer, ShopifyOrder, ShopifyPhone
-from integrations.shopify import customers, linking
+from integrations.models import (
+    CallCustomer,
+    CallMatch,
+    ShopifyConnection,
+    ShopifyCustomer,
+    ShopifyOrder,
+    ShopifyPhone,
+)
+from integrations.shopify import customer_sync, customers, linking, tasks
 from integrations.shopify.payloads import (
     CustomerData,
     OrderData,
@@ -19,7 +28,9 @@ from integrations.shopify.payloads import (
     order_from_graphql,
     order_from_rest,
 )
-from tests.factories import CallFactory
+from tests import shopify_fake
+from tests.factories import CallFactory, ShopifyConnectionFactory
+from tests.shopify_fake import ACCESS_TOKEN, SHOP_DOMAIN, FakeClock
 
 pytestmark = pytest.mark.django_db
 
@@ -229,3 +240,188 @@ def test_it_refuses_a_customer_or_order_without_a_usable_id(bad):
     for parse in (customer_from_graphql, customer_from_rest, order_from_graphql, order_from_rest):
         with pytest.raises(PayloadError):
             parse(bad)
+
+
+# --- the syncs against the fake Shopify ------------------------------------------------------------
+
+
+@pytest.fixture
+def shopify(settings):
+    with shopify_fake.serve(settings) as fake:
+        yield fake
+
+
+@pytest.fixture(autouse=True)
+def clock(monkeypatch):
+    """No test ever really waits: the client's sleeps (throttling, bulk polls) advance a fake clock."""
+    return FakeClock().install(monkeypatch)
+
+
+@pytest.fixture
+def connection(client_a, shopify):
+    connection = ShopifyConnectionFactory(client=client_a, shop_domain=SHOP_DOMAIN, access_token=ACCESS_TOKEN)
+    return ShopifyConnection.objects.select_related("client").get(pk=connection.pk)
+
+
+def run(connection, mode=customer_sync.FULL):
+    started = customer_sync.customers_sync_begin(connection=connection, actor=None, source="test")
+    assert started is not None
+    result = customer_sync.customers_sync(connection=connection, started=started, mode=mode)
+    connection.refresh_from_db()
+    return result
+
+
+def test_a_large_store_is_exported_in_bulk_and_streamed_in_batches(shopify, connection, client_a, monkeypatch):
+    monkeypatch.setattr(customer_sync, "SMALL_STORE_CUSTOMERS", 10)
+    monkeypatch.setattr(customer_sync, "BATCH_SIZE", 7)
+    shopify.add_customers(30, orders=2)
+    shopify.bulk_polls = 3
+    call = CallFactory(client=client_a, from_number="+919800000005")
+
+    result = run(connection)
+
+    assert result.ok, result.error
+    assert ShopifyCustomer.objects.for_client(client_a).count() == 30
+    assert ShopifyOrder.objects.for_client(client_a).filter(customer__isnull=False).count() == 60
+    assert len(shopify.bulk_operations) == 1 and not shopify.page_requests_of("customers")
+    assert connection.customers_sync_status == "ok" and connection.customers_sync_counts["bulk"] == 1
+    assert connection.customers_synced_at is not None and connection.bulk_operation_id == ""
+    assert CallCustomer.objects.get(call=call).customer.shopify_id == 5
+
+
+def test_orders_listed_before_their_customer_still_join_it(shopify, connection, client_a, monkeypatch):
+    monkeypatch.setattr(customer_sync, "SMALL_STORE_CUSTOMERS", 0)
+    monkeypatch.setattr(customer_sync, "BATCH_SIZE", 3)
+    shopify.add_customers(5, orders=3)
+    shopify.bulk_children_first = True
+
+    assert run(connection).ok
+
+    assert not ShopifyOrder.objects.for_client(client_a).filter(customer__isnull=True).exists()
+    assert ShopifyOrder.objects.for_client(client_a).count() == 15
+
+
+@pytest.mark.parametrize("broken", ["truncated", "short", "garbled"])
+def test_a_broken_export_file_is_a_recorded_failure_not_a_crash(shopify, connection, monkeypatch, broken):
+    monkeypatch.setattr(customer_sync, "SMALL_STORE_CUSTOMERS", 0)
+    shopify.add_customers(20, orders=1)
+    shopify.bulk_file = broken
+
+    result = run(connection)
+
+    assert not result.ok and "bulk export" in result.error
+    assert connection.customers_sync_status == "failed" and "bulk export" in connection.customers_sync_error
+    assert connection.customers_synced_at is None and connection.customers_watermark is None
+
+
+def test_a_line_longer_than_any_customer_fails_the_sync(shopify, connection, monkeypatch):
+    monkeypatch.setattr(customer_sync, "SMALL_STORE_CUSTOMERS", 0)
+    monkeypatch.setattr(customer_sync, "MAX_LINE_BYTES", 200)
+    shopify.add_customers(2, tags=["x" * 300])
+
+    result = run(connection)
+
+    assert not result.ok and "longer" in result.error
+
+
+def test_a_failed_bulk_operation_is_recorded(shopify, connection, monkeypatch):
+    monkeypatch.setattr(customer_sync, "SMALL_STORE_CUSTOMERS", 0)
+    shopify.add_customers(3)
+    shopify.bulk_outcome = "FAILED"
+
+    result = run(connection)
+
+    assert not result.ok and "failed" in result.error
+
+
+def test_when_the_bulk_operation_cannot_run_it_reads_pages(shopify, connection, client_a, monkeypatch):
+    monkeypatch.setattr(customer_sync, "SMALL_STORE_CUSTOMERS", 0)
+    shopify.add_customers(400, orders=1)
+    shopify.bulk_error = "A bulk query operation for this app and shop is already in progress"
+
+    result = run(connection)
+
+    assert result.ok, result.error
+    assert ShopifyCustomer.objects.for_client(client_a).count() == 400
+    assert ShopifyOrder.objects.for_client(client_a).filter(customer__isnull=False).count() == 400
+    assert len(shopify.page_requests_of("customers")) == 3 and all(r["cost"] <= 1000 for r in shopify.requests)
+
+
+def test_a_small_store_pages_with_the_cost_based_throttling(shopify, connection, client_a, clock):
+    shopify.add_customers(200)
+    shopify.pass_next(2)
+    shopify.throttle_next(available=10, restore_rate=100)
+
+    result = run(connection)
+
+    assert result.ok, result.error
+    assert ShopifyCustomer.objects.for_client(client_a).count() == 200
+    assert not shopify.bulk_operations
+    assert clock.sleeps  # waited for the bucket instead of failing
+
+
+def test_the_incremental_resync_reads_only_what_changed_and_heals_a_missed_webhook(shopify, connection, client_a):
+    shopify.add_customers(4, updatedAt="2025-12-01T00:00:00Z")
+    shopify.add_customers(1, start=5)
+    assert run(connection).ok
+    assert connection.customers_watermark == T0
+    shopify.requests.clear()
+    later = (connection.customers_watermark + timedelta(hours=1)).strftime("%Y-%m-%dT%H:%M:%SZ")
+    shopify.customers[3].update(firstName="Renamed", updatedAt=later)
+
+    result = run(connection, customer_sync.INCREMENTAL)
+
+    assert result.ok and result.counts["customers"] == 2  # the change, and the newest within the overlap
+    assert ShopifyCustomer.objects.get(client=client_a, shopify_id=3).first_name == "Renamed"
+    assert "updated_at:>=" in shopify.page_requests_of("customers")[0]["variables"]["q"]
+
+
+def test_a_full_sync_removes_customers_shopify_no_longer_has(shopify, connection, client_a):
+    shopify.add_customers(4)
+    assert run(connection).ok
+    del shopify.customers[2]
+
+    result = run(connection)
+
+    assert result.ok and result.counts["deleted"] == 1
+    assert set(ShopifyCustomer.objects.for_client(client_a).values_list("shopify_id", flat=True)) == {1, 3, 4}
+
+
+def test_a_failed_sync_deletes_nothing(shopify, connection, client_a):
+    shopify.add_customers(4)
+    assert run(connection).ok
+    shopify.fail_next(500, times=10)
+
+    result = run(connection)
+
+    assert not result.ok and ShopifyCustomer.objects.for_client(client_a).count() == 4
+
+
+def test_the_export_url_must_be_shopifys(settings):
+    settings.SHOPIFY_API_BASE_URL_OVERRIDE = ""
+    for url in ("http://example.com/x.jsonl", "https://127.0.0.1/x.jsonl", "https://localhost/x", "file:///etc/passwd"):
+        with pytest.raises(customer_sync.SyncFailed):
+            list(customer_sync.jsonl_objects(url))
+
+
+def test_the_scheduled_resync_queues_each_connected_store_once(
+    shopify, connection, client_a, client_b, django_capture_on_commit_callbacks
+):
+    shopify.add_customers(2)
+    ShopifyConnectionFactory(client=client_b, verified_at=None)  # not verified: nothing to sync
+
+    with django_capture_on_commit_callbacks(execute=True):
+        assert tasks.resync_customers.call() == 1
+
+    connection.refresh_from_db()
+    assert connection.customers_sync_status == "ok" and ShopifyCustomer.objects.for_client(client_a).count() == 2
+
+
+def test_the_command_syncs_customers(shopify, connection, client_a):
+    shopify.add_customers(3, orders=1)
+    out = io.StringIO()
+
+    call_command("shopify_sync", "--client", client_a.slug, "--customers", stdout=out)
+
+    assert "3 customers" in out.getvalue()
+    assert ShopifyOrder.objects.for_client(client_a).count() == 3

@@ -311,7 +311,7 @@ def test_an_uninstall_older_than_the_connections_last_change_is_ignored(deliver,
 
 
 def test_other_topics_are_acknowledged_and_ignored(deliver, connection):
-    response = deliver(connection, "orders/create", {"id": 450789469, "email": "bob@example.com"})
+    response = deliver(connection, "carts/update", {"id": 450789469, "email": "bob@example.com"})
     assert response.status_code == 200
     assert WebhookEvent.objects.get().status == WebhookStatus.IGNORED
     assert not Product.objects.exists()

@@ -17,6 +17,7 @@ from integrations.credentials import CheckResult, accepted, refused, unreachable
 from integrations.models import ShopifyConnection
 from integrations.services import connection_save
 from integrations.shopify import client as shopify
+from integrations.shopify.connect import shopify_connected
 
 SHOP_QUERY = "{ shop { name myshopifyDomain } }"
 # Shopify's tokens are ASCII without spaces; anything else cannot even be sent as a header.
@@ -59,10 +60,11 @@ def shopify_connection_save(*, client: Client, actor: User | None, **fields: Any
     """Connect Shopify or change the connection, once Shopify accepts the token for that shop (secrets
     left empty keep their stored value). VALIDATION_ERROR for bad settings or a token Shopify refuses;
     CONFLICT when the shop is claimed by another account; saved unverified, claiming nothing, when
-    Shopify cannot be reached. Reconnecting after an uninstall keeps the connection (and its webhook URL)."""
+    Shopify cannot be reached. Reconnecting after an uninstall keeps the connection (and its webhook URL).
+    A verified connection then gets its webhook subscriptions and its first customers sync (queued)."""
     if isinstance(fields.get("shop_domain"), str):
         fields["shop_domain"] = fields["shop_domain"].strip().lower().removeprefix("https://").rstrip("/")
-    return connection_save(
+    connection = connection_save(
         ShopifyConnection,
         client=client,
         actor=actor,
@@ -72,3 +74,5 @@ def shopify_connection_save(*, client: Client, actor: User | None, **fields: Any
         not_verified=NOT_VERIFIED,
         defaults={"api_version": settings.SHOPIFY_API_VERSION},
     )
+    shopify_connected(connection=connection)
+    return connection

@@ -97,10 +97,12 @@ def customers_upsert(*, client: Client, customers: list[CustomerData], synced_at
         .values("shopify_id", "pk", "shopify_updated_at", "tags", "orders_count", "total_spent", "currency")
     }
     rows: list[ShopifyCustomer] = []
+    seen_only = []
     for shopify_id, data in batch.items():
         stored = existing.get(shopify_id)
         if stored is not None and _is_stale(data.updated_at, stored["shopify_updated_at"]):
             result.skipped += 1
+            seen_only.append(stored["pk"])
             continue
         kept: dict[str, Any] = (
             dict(stored) if stored else {"tags": [], "orders_count": 0, "total_spent": Decimal(0), "currency": ""}
@@ -126,6 +128,8 @@ def customers_upsert(*, client: Client, customers: list[CustomerData], synced_at
             result.created += 1
         else:
             result.updated += 1
+    if seen_only:  # still in Shopify: a full sync must not delete them
+        ShopifyCustomer.objects.filter(pk__in=seen_only).update(synced_at=synced_at)
     if not rows:
         return result
     ShopifyCustomer.objects.bulk_create(
@@ -292,6 +296,26 @@ def customer_delete(*, client: Client, shopify_id: int) -> bool:
     customer.delete()
     _relink(client=client, phones=phones, order_numbers=order_numbers)
     return True
+
+
+def customers_delete_unseen(*, client: Client, seen_since: datetime, limit: int = 1000) -> int:
+    """After a complete full sync: delete up to `limit` customers no sync or webhook touched since
+    `seen_since` (Shopify no longer has them) and link their calls again; how many went."""
+    unseen = ShopifyCustomer.objects.for_client(client).filter(synced_at__lt=seen_since)
+    pks = list(unseen.values_list("pk", flat=True)[:limit])
+    if not pks:
+        return 0
+    phones = set(ShopifyPhone.objects.filter(customer_id__in=pks).values_list("phone", flat=True))
+    order_numbers = {
+        number
+        for number in ShopifyOrder.objects.filter(customer_id__in=pks).values_list("number", flat=True)
+        if number is not None
+    }
+    ShopifyPhone.objects.filter(customer_id__in=pks, order__isnull=False).update(customer=None)
+    # The condition is checked again as the rows go: a webhook may have just touched one.
+    deleted = unseen.filter(pk__in=pks).delete()[1].get(ShopifyCustomer._meta.label, 0)
+    _relink(client=client, phones=phones, order_numbers=order_numbers)
+    return deleted
 
 
 def _relink(*, client: Client, phones: Iterable[str], order_numbers: Iterable[int]) -> int:

@@ -21,6 +21,7 @@ from typing import Any
 from django.utils.html import strip_tags
 
 from integrations.models import ProductStatus
+from integrations.shopify import privacy
 
 TEXT_MAX = 255
 DESCRIPTION_MAX = 50_000
@@ -64,14 +65,18 @@ def topic_problem(topic: str, payload: dict[str, Any], *, shop_domain: str) -> s
 
     Shopify signs the body, not the headers: the X-Shopify-Topic of a replayed delivery can say
     anything, so the body must have the shape of its topic (a product for products/create and
-    update, a bare id for products/delete, this very shop for app/uninstalled). Topics not handled
-    here are stored and ignored, whatever they carry.
+    update, a bare id for products/delete, this very shop for app/uninstalled, a customer or an order
+    for customers/* and orders/*, whose admin_graphql_api_id, when present, names that kind of object;
+    the privacy topics as integrations.shopify.privacy says). Topics not handled here are stored and
+    ignored, whatever they carry.
     """
+    if topic in privacy.TOPICS:
+        return privacy.topic_problem(topic, payload, shop_domain=shop_domain)
     keys = payload.keys()
     if topic in CUSTOMER_TOPICS and (
         not keys & CUSTOMER_KEYS or keys & (ORDER_KEYS | PRODUCT_KEYS | SHOP_KEYS) or not _gid_fits(payload, "Customer")
     ):
-        return f"A {topic} delivery carries a customer; this body is not one."
+        return f"A delivery of {topic} carries a customer; this body is not one."
     if topic == CUSTOMER_DELETE and (
         "id" not in keys or keys & (ORDER_KEYS | PRODUCT_KEYS | SHOP_KEYS) or not _gid_fits(payload, "Customer")
     ):
@@ -79,7 +84,7 @@ def topic_problem(topic: str, payload: dict[str, Any], *, shop_domain: str) -> s
     if topic in ORDER_TOPICS and (
         not keys & ORDER_KEYS or keys & (CUSTOMER_KEYS | PRODUCT_KEYS | SHOP_KEYS) or not _gid_fits(payload, "Order")
     ):
-        return f"A {topic} delivery carries an order; this body is not one."
+        return f"A delivery of {topic} carries an order; this body is not one."
     if topic in PRODUCT_TOPICS and (not keys & PRODUCT_KEYS or keys & SHOP_KEYS):
         return f"A {topic} delivery carries a product; this body is not one."
     if topic == PRODUCT_DELETE and (keys & PRODUCT_KEYS or keys & SHOP_KEYS or "id" not in keys):

@@ -3,14 +3,16 @@
 Shopify signs the body, not the headers. So the topic must fit the body (checked again here, for
 events stored before that check existed), times come from the signed body (`updated_at`) or the
 receipt time (X-Shopify-Triggered-At counts only when it is not later than the receipt), and a
-destructive topic is confirmed with Shopify's Admin API before anything is destroyed: a product
-Shopify still has is not deleted, and a token Shopify still accepts is not uninstalled (both end
+destructive topic is confirmed with Shopify's Admin API before anything is destroyed: a product or a
+customer Shopify still has is not deleted, and a token Shopify still accepts is not uninstalled (both end
 REFUSED). When Shopify cannot be reached the handler raises, so the inbox retries with backoff and
 nothing is destroyed meanwhile.
 
 The connection's row is locked for the writes, so deliveries of one shop (and the pages of a running
 sync) are applied one at a time. A delivery older than what is stored changes nothing and ends
 IGNORED; so does one for a shop this client is no longer connected to, and any topic not handled here.
+Customers and orders go through integrations/shopify/customers.py (which links the calls again); the
+privacy topics to integrations/shopify/privacy.py, after an uninstall too.
 """
 
 from __future__ import annotations
@@ -23,13 +25,18 @@ from django.utils import timezone
 
 from integrations.models import ShopifyConnection, WebhookEvent, WebhookStatus
 from integrations.processing import PermanentError, RefusedEvent
-from integrations.shopify import catalogue, services
+from integrations.shopify import catalogue, customers, privacy, services
 from integrations.shopify import client as shopify
 from integrations.shopify.payloads import (
     APP_UNINSTALLED,
+    CUSTOMER_DELETE,
+    CUSTOMER_TOPICS,
+    ORDER_TOPICS,
     PRODUCT_DELETE,
     PRODUCT_TOPICS,
     PayloadError,
+    customer_from_rest,
+    order_from_rest,
     product_from_rest,
     shopify_id,
     timestamp,
@@ -37,6 +44,7 @@ from integrations.shopify.payloads import (
 )
 
 PRODUCT_QUERY = "query CalyProductExists($id: ID!) { product(id: $id) { id } }"
+CUSTOMER_QUERY = "query CalyCustomerExists($id: ID!) { customer(id: $id) { id } }"
 SHOP_QUERY = "{ shop { myshopifyDomain } }"
 
 
@@ -46,7 +54,10 @@ def handle_event(event: WebhookEvent) -> str:
     headers = {name.lower(): value for name, value in event.headers.items()}
     connection = ShopifyConnection.objects.select_related("client").filter(client=event.client).first()
     shop = str(headers.get("x-shopify-shop-domain", "")).lower()
-    if connection is None or shop != connection.shop_domain or connection.uninstalled_at is not None:
+    if connection is None or shop != connection.shop_domain:
+        return WebhookStatus.IGNORED
+    # Privacy deliveries count after an uninstall too: shop/redact only ever comes 48 hours after one.
+    if connection.uninstalled_at is not None and event.topic not in privacy.TOPICS:
         return WebhookStatus.IGNORED
     try:
         payload = json.loads(bytes(event.body))
@@ -70,6 +81,46 @@ def handle_event(event: WebhookEvent) -> str:
             return WebhookStatus.IGNORED
         written = catalogue.products_upsert(client=event.client, products=[product], synced_at=timezone.now())
         return WebhookStatus.IGNORED if written.skipped else WebhookStatus.PROCESSED
+
+    if event.topic in CUSTOMER_TOPICS:
+        try:
+            customer = customer_from_rest(payload)
+        except PayloadError as exc:
+            raise PermanentError(str(exc)) from None
+        if customer.updated_at is None:
+            customer = replace(customer, updated_at=happened_at)
+        if not _lock_unchanged(connection):
+            return WebhookStatus.IGNORED
+        written = customers.customers_upsert(client=event.client, customers=[customer], synced_at=timezone.now())
+        return WebhookStatus.IGNORED if written.skipped else WebhookStatus.PROCESSED
+
+    if event.topic in ORDER_TOPICS:
+        try:
+            order = order_from_rest(payload)
+        except PayloadError as exc:
+            raise PermanentError(str(exc)) from None
+        if order.updated_at is None:
+            order = replace(order, updated_at=happened_at)
+        if not _lock_unchanged(connection):
+            return WebhookStatus.IGNORED
+        written = customers.orders_upsert(client=event.client, orders=[order], synced_at=timezone.now())
+        return WebhookStatus.IGNORED if written.skipped else WebhookStatus.PROCESSED
+
+    if event.topic == CUSTOMER_DELETE:
+        try:
+            customer_id = shopify_id(payload.get("id"))
+        except PayloadError as exc:
+            raise PermanentError(str(exc)) from None
+        _confirm_customer_gone(connection, customer_id)
+        if not _lock_unchanged(connection):
+            return WebhookStatus.IGNORED
+        done = customers.customer_delete(client=event.client, shopify_id=customer_id)
+        return WebhookStatus.PROCESSED if done else WebhookStatus.IGNORED
+
+    if event.topic in privacy.TOPICS:
+        if not _lock_unchanged(connection, uninstalled=True):
+            return WebhookStatus.IGNORED
+        return privacy.handle(event.topic, connection=connection, payload=payload)
 
     if event.topic == PRODUCT_DELETE:
         try:
@@ -109,6 +160,13 @@ def _confirm_product_gone(connection: ShopifyConnection, product_id: int) -> Non
         raise RefusedEvent(f"Shopify still has product {product_id}: the delete was not applied.")
 
 
+def _confirm_customer_gone(connection: ShopifyConnection, customer_id: int) -> None:
+    with shopify.ShopifyClient(connection, http_attempts=1, wait=False) as api:
+        data = api.query(CUSTOMER_QUERY, {"id": f"gid://shopify/Customer/{customer_id}"})
+    if data.get("customer") is not None:
+        raise RefusedEvent(f"Shopify still has customer {customer_id}: the delete was not applied.")
+
+
 def _confirm_token_revoked(connection: ShopifyConnection) -> None:
     try:
         with shopify.ShopifyClient(connection, http_attempts=1, wait=False) as api:
@@ -121,12 +179,15 @@ def _confirm_token_revoked(connection: ShopifyConnection) -> None:
     )
 
 
-def _lock_unchanged(connection: ShopifyConnection) -> bool:
-    """Hold the connection's row lock for the writes; False when it no longer points at the same shop."""
+def _lock_unchanged(connection: ShopifyConnection, *, uninstalled: bool = False) -> bool:
+    """Hold the connection's row lock for the writes; False when it no longer points at the same shop
+    (or, unless `uninstalled` is allowed, the app was uninstalled meanwhile)."""
     locked = (
         ShopifyConnection.objects.select_for_update()
         .filter(pk=connection.pk)
         .values("shop_domain", "uninstalled_at")
         .first()
     )
-    return locked is not None and locked["shop_domain"] == connection.shop_domain and not locked["uninstalled_at"]
+    if locked is None or locked["shop_domain"] != connection.shop_domain:
+        return False
+    return uninstalled or not locked["uninstalled_at"]

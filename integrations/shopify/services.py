@@ -7,9 +7,7 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta
 
-from django.conf import settings
 from django.db import transaction
-from django.urls import reverse
 from django.utils import timezone
 
 from accounts.audit import audit_record
@@ -18,8 +16,9 @@ from caly.foundation.tasks import enqueue_with_transaction
 from integrations.credentials import CheckResult
 from integrations.models import CheckStatus, ShopifyConnection
 from integrations.services import connection_check_record
-from integrations.shopify import sync, tasks
+from integrations.shopify import customer_sync, sync, tasks
 from integrations.shopify.credentials import shopify_credentials_check
+from integrations.shopify.subscriptions import shopify_webhook_url as shopify_webhook_url
 
 # A sync still "running" after this long died with its worker; a new request may start another.
 SYNC_STALE_AFTER = timedelta(hours=1)
@@ -48,6 +47,7 @@ def shopify_uninstall_apply(*, connection: ShopifyConnection, reason: str) -> No
     ShopifyConnection.objects.filter(pk=connection.pk).update(
         access_token="",
         webhook_secret="",
+        webhook_subscriptions={},  # Shopify deletes an app's subscriptions when it is uninstalled
         verified_at=None,
         uninstalled_at=now,
         check_status=CheckStatus.FAILED,
@@ -62,12 +62,6 @@ def shopify_uninstall_apply(*, connection: ShopifyConnection, reason: str) -> No
         target=connection,
         metadata={"provider": "shopify", "reason": reason},
     )
-
-
-def shopify_webhook_url(*, connection: ShopifyConnection) -> str:
-    """The address to give Shopify for this connection's webhooks (absolute, from SITE_URL)."""
-    path = reverse("shopify-webhook", kwargs={"public_id": connection.public_id})
-    return settings.SITE_URL.rstrip("/") + path
 
 
 # --- sync state ----------------------------------------------------------------------------------
@@ -105,4 +99,18 @@ def shopify_sync_request(*, connection: ShopifyConnection, actor: User | None) -
         started = shopify_sync_begin(connection=connection, actor=actor, source="request")
         if started is not None:
             enqueue_with_transaction(tasks.sync_products, connection.pk)
+    return started is not None
+
+
+# --- customers and orders ------------------------------------------------------------------------
+
+
+def shopify_customers_sync_request(*, connection: ShopifyConnection, actor: User | None, full: bool = True) -> bool:
+    """Queue a customers and orders sync (full, or incremental from the watermark) unless one is running;
+    whether it was queued."""
+    mode = customer_sync.FULL if full else customer_sync.INCREMENTAL
+    with transaction.atomic():
+        started = customer_sync.customers_sync_begin(connection=connection, actor=actor, source="request")
+        if started is not None:
+            enqueue_with_transaction(tasks.sync_customers, connection.pk, mode)
     return started is not None

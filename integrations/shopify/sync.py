@@ -89,14 +89,14 @@ def products_sync(*, connection: ShopifyConnection, started: datetime) -> SyncRe
         with shopify.ShopifyClient(connection) as api:
             for page in product_pages(api):
                 with transaction.atomic():
-                    _lock_unchanged(connection)
+                    lock_unchanged(connection)
                     written = catalogue.products_upsert(
                         client=connection.client, products=page, synced_at=timezone.now(), sync_started=started
                     )
                 for name in ("created", "updated", "variants"):
                     counts[name] += getattr(written, name)
         with transaction.atomic():
-            _lock_unchanged(connection)
+            lock_unchanged(connection)
             counts["deleted"] = catalogue.products_delete_unseen(client=connection.client, seen_since=started)
     except (shopify.ShopifyError, PayloadError, SyncAborted) as exc:
         message = str(exc) if not isinstance(exc, PayloadError) else f"Shopify sent an unusable product: {exc}"
@@ -135,11 +135,11 @@ def product_pages(api: shopify.ShopifyClient) -> Iterator[list[ProductData]]:
             {"first": PRODUCTS_PER_PAGE, "after": after, "variants": VARIANTS_PER_PRODUCT},
             cost=PAGE_COST,
         )
-        nodes, has_next, cursor = _connection(data.get("products"))
+        nodes, has_next, cursor = connection_nodes(data.get("products"))
         page = []
         for node in nodes:
             product = product_from_graphql(node)
-            more, variants_cursor = _connection(node.get("variants"))[1:]
+            more, variants_cursor = connection_nodes(node.get("variants"))[1:]
             if more:
                 rest = _more_variants(api, f"gid://shopify/Product/{product.shopify_id}", variants_cursor)
                 product = replace(product, variants=product.variants + rest)
@@ -161,7 +161,7 @@ def _more_variants(api: shopify.ShopifyClient, product_gid: str, after: str) -> 
         product = data.get("product")
         if not isinstance(product, dict):
             return variants  # deleted meanwhile: its webhook will tombstone it
-        nodes, has_next, cursor = _connection(product.get("variants"))
+        nodes, has_next, cursor = connection_nodes(product.get("variants"))
         variants += variants_from_graphql(nodes)
         if not has_next:
             return variants
@@ -170,7 +170,7 @@ def _more_variants(api: shopify.ShopifyClient, product_gid: str, after: str) -> 
         after = cursor
 
 
-def _connection(value) -> tuple[list, bool, str | None]:
+def connection_nodes(value) -> tuple[list, bool, str | None]:
     """(nodes, hasNextPage, endCursor) of a GraphQL connection, refusing shapes that could loop forever."""
     if not isinstance(value, dict) or not isinstance(value.get("nodes"), list):
         raise shopify.ShopifyError("Shopify answered with an unexpected shape.")
@@ -182,7 +182,7 @@ def _connection(value) -> tuple[list, bool, str | None]:
     return value["nodes"], has_next, cursor
 
 
-def _lock_unchanged(connection: ShopifyConnection) -> None:
+def lock_unchanged(connection: ShopifyConnection) -> None:
     """Hold the connection's row lock (inside a transaction) and check it still points at the same shop."""
     locked = ShopifyConnection.objects.select_for_update().filter(pk=connection.pk).values("shop_domain").first()
     if locked is None:

@@ -4,7 +4,8 @@ Order matters: the connection is looked up (404), the size checked (413) and the
 against the connection's webhook secret (401) before anything else looks at the body: an unverified
 body is never parsed, so it can only ever get a 401. A verified one that is not JSON is a 415 or 400.
 Shopify signs the body only, so the X-Shopify-Topic header must fit the body (a product for
-products/*, this shop for app/uninstalled): a replayed body under another topic is a 400.
+products/*, a customer for customers/*, an order for orders/*, this shop for app/uninstalled and the
+privacy topics): a replayed body under another topic is a 400.
 
 Two limits: failed verifications (and topics that do not fit their body) count per source address
 (RATE_LIMIT_WEBHOOK_UNVERIFIED), so nobody can spend a connection's allowance with forged posts;
@@ -71,11 +72,16 @@ class ShopifyWebhookView(PublicAPIView):
         tags=["webhooks"],
         summary="Receive a Shopify webhook delivery",
         description=(
-            "Give Shopify this URL (shown on the integrations page) for the topics products/create, "
-            "products/update, products/delete and app/uninstalled. Deliveries are verified with the "
-            "connection's webhook secret, stored once per X-Shopify-Webhook-Id and applied in the background. "
-            "The topic must fit the signed body (a product for products/*, this shop for app/uninstalled): a "
-            "mismatch is a 400. Deletes and uninstalls are confirmed with Shopify's Admin API before they apply."
+            "The URL (shown on the integrations page) Caly subscribes, through the Admin API when the store "
+            "connects, to the topics products/create, products/update, products/delete, customers/create, "
+            "customers/update, customers/delete, orders/create, orders/updated, orders/cancelled, "
+            "orders/fulfilled, orders/paid and app/uninstalled; the privacy topics customers/data_request, "
+            "customers/redact and shop/redact are set in the app's configuration to the same URL. Deliveries "
+            "are verified with the connection's webhook secret, stored once per X-Shopify-Webhook-Id and "
+            "applied in the background; other topics are stored and ignored. The topic must fit the signed "
+            "body (a product for products/*, a customer for customers/*, an order for orders/*, this shop for "
+            "app/uninstalled and the privacy topics): a mismatch is a 400. Deletes and uninstalls are "
+            "confirmed with Shopify's Admin API before they apply."
         ),
         parameters=[
             _header("X-Shopify-Hmac-Sha256", "Base64 HMAC-SHA256 of the raw body, keyed with the webhook secret."),
