@@ -28,7 +28,7 @@ from accounts.roles import Capability, can
 from accounts.views import client_user_required
 from caly.foundation.api.pagination import KeysetPagination
 from caly.foundation.errors import DomainError
-from recordings import fetch_queue, selectors, services
+from recordings import call_context, fetch_queue, selectors, services
 from recordings.api.serializers import CallFilterSerializer
 from recordings.api.views import CallListView
 from recordings.models import Call, CallStatus, Direction, Recording, RecordingStatus
@@ -171,6 +171,14 @@ class CallFilterForm(forms.Form):
     has_recording = forms.ChoiceField(
         label="Recording", required=False, choices=[("", "Any"), ("true", "Recorded"), ("false", "Not recorded")]
     )
+    order = forms.CharField(
+        label="Order",
+        required=False,
+        max_length=64,
+        widget=forms.TextInput(attrs={"autocomplete": "off", "placeholder": "#1042"}),
+    )
+    # Set by a customer's "their calls" link and kept by the form; the page names the customer above the list.
+    customer = forms.UUIDField(required=False, widget=forms.HiddenInput)
 
     def full_clean(self):
         self._errors = ErrorDict()
@@ -180,9 +188,9 @@ class CallFilterForm(forms.Form):
             self.cleaned_data = dict(serializer.validated_data)
             return
         for name, problems in serializer.errors.items():
-            if name in self.fields:
+            if name in self.fields and not self.fields[name].widget.is_hidden:
                 self.add_error(name, list(problems))
-            else:  # a parameter typed into the address (min_duration, q…) or the whole form
+            else:  # a parameter typed into the address (min_duration, customer…) or the whole form
                 prefix = "" if name == "non_field_errors" else f"{name}: "
                 self.add_error(None, [f"{prefix}{problem}" for problem in problems])
 
@@ -192,9 +200,11 @@ def _filters(request) -> dict[str, str]:
     return {key: value for key, value in request.GET.items() if value != "" and key != "cursor"}
 
 
-def _list_row(values: dict) -> dict:
+def _list_row(values: dict, extra: dict) -> dict:
+    """A row of the list from its `.values()` and what settings.CALL_CONTEXT adds to it (its customer)."""
     return {
         **values,
+        **extra,
         "url": reverse("recordings:call", args=[values["public_id"]]),
         "status_label": STATUS_LABELS.get(values["status"], values["status"]),
         "direction_label": DIRECTION_LABELS.get(values["direction"], values["direction"]),
@@ -234,13 +244,30 @@ def calls(request: HttpRequest) -> HttpResponse:
     def page_url(cursor: str | None) -> str | None:
         return f"{request.path}?{urlencode({**filters, 'cursor': cursor})}" if cursor else None
 
+    extra = call_context.call_rows(client=request.user.client, call_ids=[values["id"] for values in page])
+    rows = [_list_row(values, extra.get(values["id"], {})) for values in page]
     context.update(
-        rows=[_list_row(values) for values in page],
+        rows=rows,
+        customer_filter=_customer_named(form.cleaned_data.get("customer"), rows),
+        all_customers_url=_url_without(request.path, filters, "customer"),
         older_url=page_url(meta["next_cursor"]),
         newer_url=page_url(meta["previous_cursor"]),
         filtered=any(key not in PAGING_PARAMS for key in filters),
     )
     return render(request, "recordings/calls.html", context)
+
+
+def _url_without(path: str, filters: dict[str, str], name: str) -> str:
+    kept = {key: value for key, value in filters.items() if key != name}
+    return f"{path}?{urlencode(kept)}" if kept else path
+
+
+def _customer_named(customer_id, rows: list[dict]) -> dict | None:
+    """The customer the list is filtered by, named from its calls (every row is theirs)."""
+    if customer_id is None:
+        return None
+    named = next((row["customer"] for row in rows if row.get("customer")), None)
+    return {"id": customer_id, "name": named["name"] if named else ""}
 
 
 # --- one call ----------------------------------------------------------------------------------
@@ -300,6 +327,7 @@ def _call_page(request, call: Call, form: CallUpdateForm | None) -> HttpResponse
         "can_play": can(role, Capability.PLAY_RECORDINGS),
         "can_retry": can(role, Capability.MANAGE_INTEGRATIONS),
         "form": form if can_update else None,
+        "customer_card": call_context.call_card(call=call),
     }
     return render(request, "recordings/call.html", context)
 

@@ -9,10 +9,13 @@ from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 
 import pytest
+from django.db import connection
 from django.test import Client as BrowserClient
+from django.test.utils import CaptureQueriesContext
 
 from accounts.roles import Role
 from integrations.models import CallCustomer, CallMatch, PhoneSource, ShopifyCustomer, ShopifyOrder, ShopifyPhone
+from integrations.shopify import linking
 from recordings.models import Call
 from tests.factories import CallFactory, ShopifyConnectionFactory, UserFactory
 
@@ -23,6 +26,11 @@ SINCE = datetime(2024, 1, 10, 9, 0, tzinfo=UTC)
 
 def text(response) -> str:
     return html.unescape(response.content.decode())
+
+
+def words(response) -> str:
+    """The page's text without tags, spaces collapsed: what a reader sees."""
+    return " ".join(re.sub(r"<[^>]+>", "", text(response)).split())
 
 
 def signed_in(user) -> BrowserClient:
@@ -306,3 +314,258 @@ def test_the_customer_pages_answer_only_safe_methods(alice, client_a):
 
     assert browser.post("/customers/").status_code == 405
     assert browser.post(f"/customers/{customer.public_id}/").status_code == 405
+
+
+# --- the customer card on a call page --------------------------------------------------------------
+
+
+def card_state(response) -> str | None:
+    match = re.search(r'data-customer-state="([a-z]+)"', response.content.decode())
+    return match.group(1) if match else None
+
+
+def test_a_call_from_a_customers_number_shows_their_card(alice, client_a):
+    ShopifyConnectionFactory(client=client_a, shop_domain="acme-apparel.myshopify.com")
+    customer = make_customer(
+        client_a, 1, phones=("+919876500001",), tags=["vip", "cod"], orders_count=7, total_spent=Decimal("10493.00")
+    )
+    for n in range(7):
+        make_order(customer, 1040 + n, days=n)
+    call = CallFactory(client=client_a, from_number="+919876500001")
+    linking.call_link(call=call)
+
+    response = signed_in(alice).get(f"/calls/{call.public_id}/")
+
+    assert response.status_code == 200 and card_state(response) == "phone"
+    body = text(response)
+    assert f'<a href="/customers/{customer.public_id}/">First1 Last1</a>' in body
+    assert "customer1@example.in" in body and "vip" in body and "cod" in body
+    assert "INR 10,493.00 · 7 orders" in body
+    shown = re.findall(r"#(10[0-9]{2})", body)
+    assert shown == ["1046", "1045", "1044", "1043", "1042"]  # the latest five, newest first
+    assert 'href="https://acme-apparel.myshopify.com/admin/orders/901046"' in body
+    assert "No Shopify customer has this number" not in body
+
+
+def test_an_outbound_call_is_matched_by_the_dialled_number(alice, client_a):
+    make_customer(client_a, 1, phones=("+919876500001",))
+    call = CallFactory(client=client_a, direction="outbound", from_number="+918047181234", to_number="+919876500001")
+    linking.call_link(call=call)
+
+    assert "First1 Last1" in text(signed_in(alice).get(f"/calls/{call.public_id}/"))
+
+
+def test_an_order_named_in_the_custom_field_links_the_call_from_an_unknown_number(alice, client_a):
+    customer = make_customer(client_a, 1, phones=("+919876500001",))
+    make_order(customer, 1041, days=1)
+    make_order(customer, 1042, days=0)  # older than 1041, yet shown first: the call is about it
+    call = CallFactory(client=client_a, from_number="+919811111111", metadata={"custom_field": "order-1042"})
+    linking.call_link(call=call)
+
+    response = signed_in(alice).get(f"/calls/{call.public_id}/")
+
+    assert card_state(response) == "order"
+    body = text(response)
+    assert "Order #1042 was named on this call; the number +919811111111 is not one of the customer's." in words(
+        response
+    )
+    assert "First1 Last1" in body
+    assert body.index("#1042") < body.index("#1041")
+
+
+def test_an_order_named_by_the_customer_calling_from_their_own_number(alice, client_a):
+    customer = make_customer(client_a, 1, phones=("+919876500001",))
+    make_order(customer, 1042)
+    call = CallFactory(client=client_a, from_number="+919876500001", notes="Wants to return order #1042")
+    linking.call_link(call=call)
+
+    body = text(signed_in(alice).get(f"/calls/{call.public_id}/"))
+
+    assert "Order #1042 was named on this call." in body
+
+
+def test_a_shared_number_lists_the_customers_and_guesses_none(alice, client_a):
+    one = make_customer(client_a, 1, phones=("+919876500009",))
+    two = make_customer(client_a, 2, phones=("+919876500009",), first_name="Sunita")
+    call = CallFactory(client=client_a, from_number="+919876500009")
+    linking.call_link(call=call)
+
+    response = signed_in(alice).get(f"/calls/{call.public_id}/")
+
+    assert card_state(response) == "ambiguous"
+    body = text(response)
+    assert "Several Shopify customers share this number (+919876500009)" in words(response)
+    assert f'href="/customers/{one.public_id}/"' in body and f'href="/customers/{two.public_id}/"' in body
+    assert "Latest orders" not in body
+
+
+def test_a_number_no_customer_has(alice, client_a, client_b):
+    make_customer(client_b, 1, phones=("+919876500001",))  # another client's customer never counts
+    call = CallFactory(client=client_a, from_number="+919876500001")
+    linking.call_link(call=call)
+
+    response = signed_in(alice).get(f"/calls/{call.public_id}/")
+
+    assert card_state(response) == "none"
+    body = text(response)
+    assert "No Shopify customer has this number (+919876500001)." in words(response)
+    assert "First1" not in body
+    assert "Connect Shopify on the Integrations page" in body
+
+
+def test_a_call_not_linked_yet_says_no_customer(alice, client_a):
+    ShopifyConnectionFactory(client=client_a)
+    call = CallFactory(client=client_a)
+
+    response = signed_in(alice).get(f"/calls/{call.public_id}/")
+
+    assert card_state(response) == "none" and "No Shopify customer has this number" in text(response)
+    assert "Connect Shopify" not in text(response)
+
+
+@pytest.mark.parametrize("role", list(Role))
+def test_every_role_sees_the_card(client_a, role):
+    make_customer(client_a, 1, phones=("+919876500001",))
+    call = CallFactory(client=client_a, from_number="+919876500001")
+    linking.call_link(call=call)
+
+    response = signed_in(member(client_a, role)).get(f"/calls/{call.public_id}/")
+
+    assert card_state(response) == "phone" and "First1 Last1" in text(response)
+
+
+def test_the_card_costs_a_few_queries_whatever_the_orders(alice, client_a, django_assert_max_num_queries):
+    customer = make_customer(client_a, 1, phones=("+919876500001",))
+    for n in range(30):
+        make_order(customer, 2000 + n, days=n)
+    call = CallFactory(client=client_a, from_number="+919876500001", metadata={"custom_field": "order-2003"})
+    linking.call_link(call=call)
+    browser = signed_in(alice)
+    browser.get(f"/calls/{call.public_id}/")  # sessions and caches warm
+
+    with CaptureQueriesContext(connection) as queries:
+        browser.get(f"/calls/{call.public_id}/")
+    shopify = [q["sql"] for q in queries.captured_queries if "integrations_" in q["sql"]]
+    assert len(shopify) <= 4, shopify
+
+
+# --- the calls list: customer column and filters ---------------------------------------------------
+
+
+def calls_listed(response) -> list[str]:
+    return re.findall(r'<tr data-call="([0-9a-f-]{36})">', response.content.decode())
+
+
+@pytest.fixture
+def linked_calls(client_a):
+    """Priya (two calls, one about order #1042), Rahul (one call), an unknown number and a shared one."""
+    now = datetime.now(UTC)
+    priya = make_customer(client_a, 1, first_name="Priya", last_name="Sharma", phones=("+919876500001",))
+    rahul = make_customer(client_a, 2, first_name="Rahul", last_name="Verma", phones=("+919876500002",))
+    make_customer(client_a, 3, phones=("+919876500009",))
+    make_customer(client_a, 4, phones=("+919876500009",))
+    make_order(priya, 1042)
+    calls = {
+        "priya": CallFactory(client=client_a, from_number="+919876500001", started_at=now - timedelta(hours=1)),
+        "priya_order": CallFactory(
+            client=client_a,
+            from_number="+919876500001",
+            started_at=now - timedelta(hours=2),
+            metadata={"custom_field": "order-1042"},
+        ),
+        "rahul": CallFactory(client=client_a, from_number="+919876500002", started_at=now - timedelta(hours=3)),
+        "unknown": CallFactory(client=client_a, from_number="+919811111111", started_at=now - timedelta(hours=4)),
+        "shared": CallFactory(client=client_a, from_number="+919876500009", started_at=now - timedelta(hours=5)),
+    }
+    for call in calls.values():
+        linking.call_link(call=call)
+    return {"priya": priya, "rahul": rahul, **{f"call_{k}": str(v.public_id) for k, v in calls.items()}}
+
+
+def test_the_calls_list_has_a_customer_column(alice, linked_calls):
+    response = signed_in(alice).get("/calls/")
+
+    body = text(response)
+    assert '<th scope="col">Customer</th>' in body
+    rows = dict(
+        re.findall(
+            r'<tr data-call="([0-9a-f-]{36})">.*?<td data-label="Customer" class="customer">(.*?)</td>', body, re.S
+        )
+    )
+    assert f'href="/customers/{linked_calls["priya"].public_id}/">Priya Sharma</a>' in rows[linked_calls["call_priya"]]
+    assert "Priya Sharma" in rows[linked_calls["call_priya_order"]]
+    assert "Rahul Verma" in rows[linked_calls["call_rahul"]]
+    assert "—" in rows[linked_calls["call_unknown"]] and "—" in rows[linked_calls["call_shared"]]
+
+
+def test_the_customer_column_is_one_query_for_a_page(alice, client_a, linked_calls):
+    browser = signed_in(alice)
+    browser.get("/calls/")
+
+    with CaptureQueriesContext(connection) as queries:
+        response = browser.get("/calls/")
+    assert response.status_code == 200
+    links = [q["sql"] for q in queries.captured_queries if "integrations_callcustomer" in q["sql"]]
+    assert len(links) == 1, links
+
+
+def test_the_calls_of_one_customer(alice, linked_calls):
+    priya = linked_calls["priya"]
+
+    response = signed_in(alice).get("/calls/", {"customer": str(priya.public_id)})
+
+    assert response.status_code == 200
+    assert calls_listed(response) == [linked_calls["call_priya"], linked_calls["call_priya_order"]]
+    body = text(response)
+    assert f'Calls with <a href="/customers/{priya.public_id}/">Priya Sharma</a>' in body
+    assert 'href="/calls/">Show every caller\'s calls</a>' in body
+    assert f'<input type="hidden" name="customer" value="{priya.public_id}"' in body  # the form keeps it
+
+
+def test_the_customer_page_links_to_their_calls_in_the_list(alice, linked_calls):
+    priya = linked_calls["priya"]
+    browser = signed_in(alice)
+
+    body = text(browser.get(f"/customers/{priya.public_id}/"))
+    url = re.search(r'href="(/calls/\?customer=[^"]+)"', body).group(1)
+
+    assert calls_listed(browser.get(url)) == [linked_calls["call_priya"], linked_calls["call_priya_order"]]
+
+
+@pytest.mark.parametrize("order", ["#1042", "1042", "order-1042"])
+def test_the_calls_about_one_order(alice, linked_calls, order):
+    response = signed_in(alice).get("/calls/", {"order": order})
+
+    assert response.status_code == 200
+    assert calls_listed(response) == [linked_calls["call_priya_order"]]
+    assert 'name="order"' in response.content.decode()
+
+
+def test_q_finds_calls_by_the_customers_name_and_email(alice, linked_calls):
+    browser = signed_in(alice)
+
+    assert calls_listed(browser.get("/calls/", {"q": "Verma"})) == [linked_calls["call_rahul"]]
+    assert calls_listed(browser.get("/calls/", {"q": "customer1@example.in"})) == [
+        linked_calls["call_priya"],
+        linked_calls["call_priya_order"],
+    ]
+
+
+def test_another_clients_customer_or_order_finds_nothing(charlie, linked_calls):
+    browser = signed_in(charlie)
+
+    assert calls_listed(browser.get("/calls/", {"customer": str(linked_calls["priya"].public_id)})) == []
+    assert calls_listed(browser.get("/calls/", {"order": "#1042"})) == []
+    assert calls_listed(browser.get("/calls/", {"q": "Priya"})) == []
+
+
+@pytest.mark.parametrize(
+    "query",
+    [{"customer": "not-a-uuid"}, {"customer": "1"}, {"order": "x" * 65}],
+)
+def test_bad_customer_or_order_filters_are_a_400_page(alice, linked_calls, query):
+    response = signed_in(alice).get("/calls/", query)
+
+    assert response.status_code == 400
+    assert calls_listed(response) == []
+    assert "Correct the filters above" in text(response)

@@ -10,6 +10,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from django.core.management import call_command
 from django.db import connection
+from django.test import Client as BrowserClient
 from django.test.utils import CaptureQueriesContext
 from rest_framework.test import APIClient
 
@@ -328,3 +329,16 @@ def test_each_demo_client_gets_its_own_customers(media):
         assert linked.count() == Call.objects.for_client(client).count()
         assert not linked.exclude(customer__isnull=True).exclude(customer__client=client).exists()
         assert not linked.exclude(order__isnull=True).exclude(order__client=client).exists()
+
+
+def test_the_demo_owner_sees_customers_on_the_call_pages(media):
+    seed("--calls", "60", "--no-audio")
+    owner = User.objects.get(email="owner@demo-store.caly.local")
+    browser = BrowserClient()
+    browser.force_login(owner)
+    link = CallCustomer.objects.filter(customer__isnull=False).select_related("call", "customer").first()
+
+    page = browser.get(f"/calls/{link.call.public_id}/")
+    assert page.status_code == 200 and link.customer.first_name in page.content.decode()
+    assert browser.get(f"/customers/{link.customer.public_id}/").status_code == 200
+    assert link.customer.last_name in browser.get("/customers/").content.decode()

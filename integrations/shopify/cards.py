@@ -30,7 +30,7 @@ class Store:
     connected: bool = False
 
 
-def store_of(client: Client) -> Store:
+def store_of(client: Client | int) -> Store:
     """The client's store; an uninstalled one keeps its domain (old orders still link) but is not connected."""
     connection = (
         ShopifyConnection.objects.for_client(client).only("shop_domain", "verified_at", "uninstalled_at").first()

@@ -37,7 +37,7 @@ def looks_like_phone(q: str) -> bool:
     return bool(PHONE_LIKE.match(q.strip()))
 
 
-def customers_with_phone(*, client: Client, phone: str) -> QuerySet[ShopifyCustomer]:
+def customers_with_phone(*, client: Client | int, phone: str) -> QuerySet[ShopifyCustomer]:
     """Customers of `client` one of whose numbers (or one of whose orders' numbers) is `phone` (E.164)."""
     indexed = ShopifyPhone.objects.for_client(client).filter(phone=phone)
     return ShopifyCustomer.objects.for_client(client).filter(
