@@ -43,7 +43,8 @@ class CallStatus(models.TextChoices):
 
 
 class Call(models.Model):
-    client = models.ForeignKey(Client, on_delete=models.PROTECT, related_name="+")
+    # No index of its own: every composite index below leads with client (migration 0005).
+    client = models.ForeignKey(Client, on_delete=models.PROTECT, related_name="+", db_index=False)
     public_id = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
     provider = models.CharField(max_length=20, choices=Provider.choices, default=Provider.EXOTEL)
     provider_call_id = models.CharField(max_length=100)
@@ -107,7 +108,8 @@ class RecordingStatus(models.TextChoices):
 
 
 class Recording(models.Model):
-    client = models.ForeignKey(Client, on_delete=models.PROTECT, related_name="+")
+    # No index of its own: rec_rec_client_started and rec_rec_client_status lead with it (migration 0005).
+    client = models.ForeignKey(Client, on_delete=models.PROTECT, related_name="+", db_index=False)
     call = models.ForeignKey(Call, on_delete=models.PROTECT, related_name="recordings")
     public_id = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
     status = models.CharField(max_length=10, choices=RecordingStatus.choices, default=RecordingStatus.PENDING)
@@ -159,7 +161,8 @@ class CallStatsBucket(models.Model):
     table stays empty and the summary reads the calls directly.
     """
 
-    client = models.ForeignKey(Client, on_delete=models.CASCADE, related_name="+")
+    # No index of its own: rec_stats_bucket_client_start leads with it (migration 0005).
+    client = models.ForeignKey(Client, on_delete=models.CASCADE, related_name="+", db_index=False)
     bucket_start = models.DateTimeField()
     calls = models.IntegerField(default=0)
     answered = models.IntegerField(default=0)
