@@ -16,6 +16,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import datetime
 from decimal import Decimal
+from functools import lru_cache
 from typing import Any
 
 from django.db import transaction
@@ -23,9 +24,8 @@ from django.db.models import OuterRef, Subquery
 
 from accounts.models import Client
 from integrations.models import PhoneSource, ShopifyCustomer, ShopifyOrder, ShopifyPhone
-from integrations.shopify import linking
+from integrations.shopify import linking, phones
 from integrations.shopify.payloads import CustomerData, OrderData
-from integrations.shopify.phones import e164
 
 DEFAULT_REGION = "IN"
 CUSTOMER_UPDATE_FIELDS = [
@@ -69,6 +69,12 @@ class UpsertResult:
     relinked: int = 0
     phones: set[str] = field(default_factory=set)  # numbers that appeared or went away
     order_numbers: set[int] = field(default_factory=set)  # order numbers written
+
+
+@lru_cache(maxsize=65_536)
+def e164(value: str, *, region: str) -> str | None:
+    """phones.e164, remembered: a sync reads the same free-text numbers (a customer's, on every order) often."""
+    return phones.e164(value, region=region)
 
 
 def region_of(client: Client) -> str:
