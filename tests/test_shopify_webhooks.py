@@ -270,7 +270,7 @@ def test_a_second_delete_is_ignored(deliver, connection):
     ]
 
 
-def test_app_uninstalled_keeps_the_connection_wipes_its_credentials_and_keeps_the_products(
+def test_app_uninstalled_keeps_the_connection_wipes_its_token_and_keeps_the_products(
     deliver, connection, client_a, shopify
 ):
     deliver(connection, "products/create", rest_product())
@@ -281,7 +281,8 @@ def test_app_uninstalled_keeps_the_connection_wipes_its_credentials_and_keeps_th
     assert WebhookEvent.objects.get(topic="app/uninstalled").status == WebhookStatus.PROCESSED
     kept = ShopifyConnection.objects.get()
     assert (kept.public_id, kept.state, kept.verified_at) == (connection.public_id, "uninstalled", None)
-    assert (kept.access_token, kept.webhook_secret) == ("", "")
+    # The signing secret stays, so shop/redact (48 hours later) can still be verified and applied.
+    assert (kept.access_token, kept.webhook_secret) == ("", WEBHOOK_SECRET)
     assert live_product(client_a) is not None
     audit = AuditEvent.objects.get(action=AuditAction.INTEGRATION_DISCONNECTED)
     assert (audit.client, audit.actor, audit.metadata["reason"]) == (client_a, None, "app/uninstalled")
@@ -632,3 +633,15 @@ def test_a_topic_that_does_not_fit_its_body_counts_as_a_failed_verification(
 
     assert forged == [400, 400, 429]
     assert deliver(connection, "products/update", rest_product()).status_code == 200
+
+
+def test_a_shop_redaction_after_an_uninstall_is_verified_and_applied(deliver, connection, client_a, shopify):
+    deliver(connection, "products/create", rest_product())
+    shopify.token = "shpat_new_install"
+    deliver(connection, "app/uninstalled", shop_body())
+
+    response = deliver(connection, "shop/redact", {"shop_id": 954889, "shop_domain": connection.shop_domain})
+
+    assert response.status_code == 200
+    assert WebhookEvent.objects.get(topic="shop/redact").status == WebhookStatus.PROCESSED
+    assert live_product(client_a) is None

@@ -35,18 +35,21 @@ def shopify_connection_check(*, connection: ShopifyConnection) -> CheckResult:
 
 UNINSTALLED_MESSAGE = (
     "The app was uninstalled in Shopify and its access token no longer works. Save a new access token "
-    "and webhook secret to connect again: the webhook URL stays the same."
+    "(and the webhook secret, if it changed) to connect again: the webhook URL stays the same."
 )
 
 
 def shopify_uninstall_apply(*, connection: ShopifyConnection, reason: str) -> None:
-    """Shopify confirmed the app is gone: wipe the credentials and release the shop, but keep the row,
+    """Shopify confirmed the app is gone: wipe the access token and release the shop, but keep the row,
     so the webhook URL (it carries the connection's id) still works when the store reconnects.
-    Products already synced stay. Call inside a transaction holding the connection's row lock."""
+
+    The webhook secret stays: it opens nothing in the store, it only proves a delivery came from Shopify,
+    and Shopify's shop/redact arrives 48 hours after the uninstall; without it that mandatory request
+    could never be verified, so the store's data could never be erased. Products already synced stay.
+    Call inside a transaction holding the connection's row lock."""
     now = timezone.now()
     ShopifyConnection.objects.filter(pk=connection.pk).update(
         access_token="",
-        webhook_secret="",
         webhook_subscriptions={},  # Shopify deletes an app's subscriptions when it is uninstalled
         verified_at=None,
         uninstalled_at=now,
