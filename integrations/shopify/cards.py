@@ -32,9 +32,9 @@ class Store:
 
 def store_of(client: Client | int) -> Store:
     """The client's store; an uninstalled one keeps its domain (old orders still link) but is not connected."""
-    connection = (
-        ShopifyConnection.objects.for_client(client).only("shop_domain", "verified_at", "uninstalled_at").first()
-    )
+    # One connection per client: no ordering needed to pick it.
+    found = ShopifyConnection.objects.for_client(client).only("shop_domain", "verified_at", "uninstalled_at")
+    connection = next(iter(found.order_by()[:1]), None)
     if connection is None:
         return Store()
     return Store(domain=connection.shop_domain, connected=connection.state != ConnectionState.UNINSTALLED)
