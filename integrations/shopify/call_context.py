@@ -19,22 +19,24 @@ CUSTOMERS_PER_SEARCH = 200
 
 
 def call_detail(call: Call) -> dict[str, Any]:
-    """`customer` (or None), its latest `orders` (the call's own order first) and `customer_match`."""
-    link = (
+    """`customer` (or None), its latest `orders` (the call's own order first) and `customer_match`: two indexed
+    queries (the link with its customer and the store's domain, then the orders)."""
+    links = (
         CallCustomer.objects.filter(call_id=call.pk, client_id=call.client_id)
-        .values("match", "order_id", *(f"customer__{name}" for name in selectors.CUSTOMER_FIELDS))
-        .first()
+        .annotate(shop_domain=selectors.shop_domain_subquery())
+        .values("match", "order_id", "shop_domain", *(f"customer__{name}" for name in selectors.CUSTOMER_FIELDS))
     )
+    link = next(iter(links), None)
     if link is None:
         return {"customer": None, "orders": [], "customer_match": CallMatch.NONE}
     customer = {name: link[f"customer__{name}"] for name in selectors.CUSTOMER_FIELDS}
-    orders: list[dict] = []
-    if link["order_id"]:
-        orders = list(ShopifyOrder.objects.filter(pk=link["order_id"]).values(*selectors.ORDER_FIELDS))
-    if customer["id"]:
-        latest = selectors.orders_latest(client=call.client_id, customer_ids=[customer["id"]])
-        orders += [row for row in latest if row["id"] != link["order_id"]][: selectors.ORDERS_SHOWN - len(orders)]
-    domain = selectors.shop_domain_of(call.client_id) if orders else ""
+    order_id = link["order_id"]
+    orders = selectors.orders_latest(client=call.client_id, customer_ids=[customer["id"]]) if customer["id"] else []
+    named = [row for row in orders if row["id"] == order_id]
+    if order_id and not named:  # an order outside the latest few, or of no customer: one more query
+        named = list(ShopifyOrder.objects.filter(pk=order_id).values(*selectors.ORDER_FIELDS))
+    orders = named + [row for row in orders if row["id"] != order_id][: selectors.ORDERS_SHOWN - len(named)]
+    domain = link["shop_domain"] or ""
     return {
         "customer": selectors.customer_row(customer) if customer["id"] else None,
         "orders": [selectors.order_row(row, shop_domain=domain) for row in orders],

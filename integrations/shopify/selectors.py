@@ -6,7 +6,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import Any
 
-from django.db.models import Exists, OuterRef, Prefetch, Q, QuerySet
+from django.db.models import Exists, OuterRef, Prefetch, Q, QuerySet, Subquery
 
 from accounts.models import Client
 from integrations.models import (
@@ -154,6 +154,12 @@ def order_row(values: dict[str, Any], *, shop_domain: str) -> dict[str, Any]:
     }
 
 
+def shop_domain_subquery() -> Subquery:
+    """The shop domain of the row's client, as an annotation: the store's links without a query of their own."""
+    connections = ShopifyConnection.objects.filter(client_id=OuterRef("client_id")).values("shop_domain")
+    return Subquery(connections[:1])
+
+
 def shop_domain_of(client: Client | int) -> str:
     """The client's store domain ("" without a Shopify connection), for links into its admin."""
     return ShopifyConnection.objects.for_client(client).values_list("shop_domain", flat=True).first() or ""
@@ -202,8 +208,9 @@ def customer_detail(*, client: Client, customer: ShopifyCustomer) -> dict[str, A
 
 def customer_lookup(*, client: Client, phone: str) -> dict[str, Any]:
     """The screen-pop for one E.164 number: its customer (or the candidates when several share it), their open
-    orders, and the last calls with the number. Index-only work: (client, phone) on the numbers, the orders'
-    (customer, -processed_at) and the calls' (client, from_number) / (client, to_number)."""
+    orders, and the last calls with the number. Four indexed queries at most, whatever the store's size: the
+    numbers on (client, phone), the customers by id, their open orders on (customer, -processed_at) with the
+    store's domain, the calls on (client, from_number) and (client, to_number)."""
     indexed = list(
         ShopifyPhone.objects.for_client(client)
         .filter(phone=phone)
@@ -211,38 +218,31 @@ def customer_lookup(*, client: Client, phone: str) -> dict[str, Any]:
     )
     customer_ids = sorted({customer_id or order_customer_id for customer_id, _, order_customer_id in indexed} - {None})
     guest_order_ids = sorted(
-        {
-            order_id
-            for customer_id, order_id, order_customer_id in indexed
-            if order_id and not (customer_id or order_customer_id)
-        }
+        {order_id for customer_id, order_id, order_customer_id in indexed if not (customer_id or order_customer_id)}
+        - {None}
     )
+    shown_ids = customer_ids[:CANDIDATES_SHOWN]
     customers = (
         list(
             ShopifyCustomer.objects.for_client(client)
-            .filter(pk__in=customer_ids[:CANDIDATES_SHOWN])
+            .filter(pk__in=shown_ids)
             .order_by("-shopify_created_at", "-id")
             .values(*CUSTOMER_FIELDS)
         )
-        if customer_ids
+        if shown_ids
         else []
     )
     match = CallMatch.PHONE if len(customer_ids) == 1 else CallMatch.AMBIGUOUS if customer_ids else CallMatch.NONE
-    domain = shop_domain_of(client) if customer_ids or guest_order_ids else ""
-    open_orders = (
-        ShopifyOrder.objects.for_client(client)
-        .filter(OPEN_ORDER)
-        .order_by("-processed_at", "-id")
-        .values(*ORDER_FIELDS)
-    )
-    orders = [
-        row
-        for customer_id in customer_ids[:CANDIDATES_SHOWN]
-        for row in open_orders.filter(customer_id=customer_id)[:ORDERS_SHOWN]
-    ]
-    if guest_order_ids:
-        orders += list(open_orders.filter(pk__in=guest_order_ids[:ORDERS_SHOWN]))
-    orders.sort(key=lambda row: (row["processed_at"] is not None, row["processed_at"], row["id"]), reverse=True)
+    orders: list[dict] = []
+    if shown_ids or guest_order_ids:
+        of_them = Q(customer_id__in=shown_ids) | Q(pk__in=guest_order_ids[:ORDERS_SHOWN], customer__isnull=True)
+        orders = list(
+            ShopifyOrder.objects.for_client(client)
+            .filter(of_them, OPEN_ORDER)
+            .annotate(shop_domain=shop_domain_subquery())
+            .order_by("-processed_at", "-id")
+            .values(*ORDER_FIELDS, "shop_domain")[: ORDERS_SHOWN * 2]
+        )
     calls = Call.objects.for_client(client).filter(Q(from_number=phone) | Q(to_number=phone))
     rows = [customer_row(row) for row in customers]
     return {
@@ -250,6 +250,6 @@ def customer_lookup(*, client: Client, phone: str) -> dict[str, Any]:
         "customer_match": match,
         "customer": rows[0] if match == CallMatch.PHONE else None,
         "candidates": rows if match == CallMatch.AMBIGUOUS else [],
-        "open_orders": [order_row(row, shop_domain=domain) for row in orders[: ORDERS_SHOWN * 2]],
+        "open_orders": [order_row(row, shop_domain=row["shop_domain"] or "") for row in orders],
         "calls": call_summaries(calls, limit=ORDERS_SHOWN),
     }
