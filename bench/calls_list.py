@@ -1,5 +1,8 @@
 """The calls list at the first and the last page: keyset API vs naive DRF offset vs a .values() floor.
 
+The API's rows carry each call's Shopify customer (one query a page through settings.CALL_CONTEXT); run
+bench/customers.py once to give the client's calls customers, then this again to time the list with them.
+
 Run by hand on PostgreSQL, never in the test suite (see bench/README.md):
 
     DATABASE_URL=postgres://postgres@127.0.0.1:5432/caly_bench .venv/bin/python bench/calls_list.py --calls 1000000
@@ -45,8 +48,10 @@ from accounts.models import Client, User
 from accounts.roles import Role
 from caly.foundation.adapters.django import rows_before
 from caly.foundation.api.pagination import KeysetPagination
+from integrations.models import CallCustomer
 from recordings import demo, selectors
 from recordings.api.serializers import CallSerializer
+from recordings.api.views import CallListView
 from recordings.models import Call
 
 PAGE = 50
@@ -54,6 +59,8 @@ TARGETS = {
     "keyset last / first page": ("<=", 1.5),
     "naive / keyset at the last page": (">=", 20.0),
     "keyset / floor at the first page": ("<=", 2.5),
+    "floor / keyset at the first page": (">=", 0.7),
+    "keyset with / without customer, first page": ("<=", 1.3),
 }
 
 
@@ -81,8 +88,18 @@ def floor_call_list(request):
     return JsonResponse({"data": list(calls.values(*selectors.CALL_LIST_FIELDS)[:PAGE])})
 
 
+_call_list_view = CallListView.as_view()
+
+
+def call_list_without_customers(request):
+    """The real endpoint with settings.CALL_CONTEXT empty: the list as it was before rows carried a customer."""
+    with override_settings(CALL_CONTEXT=""):
+        return _call_list_view(request)
+
+
 bench_urls = types.ModuleType("bench_urls")
 bench_urls.urlpatterns = [
+    path("bench/plain/calls", call_list_without_customers),
     path("bench/naive/calls", NaiveCallList.as_view()),
     path("bench/floor/calls", floor_call_list),
     path("", include("caly.urls")),
@@ -186,6 +203,8 @@ def main() -> int:
     urls = {
         ("keyset API", "first page"): f"/api/v1/calls?limit={PAGE}",
         ("keyset API", "last page"): f"/api/v1/calls?limit={PAGE}&cursor={cursor}",
+        ("keyset, no customer", "first page"): f"/bench/plain/calls?limit={PAGE}",
+        ("keyset, no customer", "last page"): f"/bench/plain/calls?limit={PAGE}&cursor={cursor}",
         ("naive DRF offset", "first page"): f"/bench/naive/calls?limit={PAGE}&offset=0",
         ("naive DRF offset", "last page"): f"/bench/naive/calls?limit={PAGE}&offset={total - PAGE}",
         ("floor .values()", "first page"): "/bench/floor/calls",
@@ -194,10 +213,9 @@ def main() -> int:
     }
     with override_settings(ROOT_URLCONF=bench_urls):
         for depth in ("first page", "last page"):  # all three answer the same rows
-            pages = [
-                ids(http.get(urls[(case, depth)])) for case in ("keyset API", "naive DRF offset", "floor .values()")
-            ]
-            assert len(pages[0]) == PAGE and pages[0] == pages[1] == pages[2], f"the {depth}s differ"
+            cases = ("keyset API", "keyset, no customer", "naive DRF offset", "floor .values()")
+            pages = [ids(http.get(urls[(case, depth)])) for case in cases]
+            assert len(pages[0]) == PAGE and all(page == pages[0] for page in pages), f"the {depth}s differ"
         medians = measure(http, urls, runs=args.runs, warmup=args.warmup)
 
     ratios = {
@@ -208,12 +226,21 @@ def main() -> int:
         "keyset / floor at the first page": (
             medians[("keyset API", "first page")] / medians[("floor .values()", "first page")]
         ),
+        # The same, as the share of the floor's throughput the API keeps with its customer column.
+        "floor / keyset at the first page": (
+            medians[("floor .values()", "first page")] / medians[("keyset API", "first page")]
+        ),
     }
+    ratios["keyset with / without customer, first page"] = (
+        medians[("keyset API", "first page")] / medians[("keyset, no customer", "first page")]
+    )
+    linked = CallCustomer.objects.filter(client=client, customer__isnull=False).count()
     with connection.cursor() as db:
         db.execute("SHOW server_version")
         (version,) = db.fetchone()
     print()
     print(f"PostgreSQL {version}; client {client.slug}: {total:,} calls ({table_rows:,} in the table)")
+    print(f"calls with a Shopify customer (the list's customer column): {linked:,}")
     print(f"seeding: {seed_seconds:.0f} s" if seed_seconds else "seeding: data already present")
     print(f"{args.runs} timed runs per case after {args.warmup} warm-up; page = {PAGE} rows; depth = the page")
     print()
@@ -221,13 +248,13 @@ def main() -> int:
     for (case, depth), value in medians.items():
         print(f"{case:<20} {depth:<12} {value:>10.2f}")
     print()
-    print(f"{'ratio':<36} {'value':>8}  target")
+    print(f"{'ratio':<44} {'value':>8}  target")
     missed = 0
     for name, value in ratios.items():
         op, target = TARGETS[name]
         met = value <= target if op == "<=" else value >= target
         missed += not met
-        print(f"{name:<36} {value:>8.2f}  {op} {target:<5} {'ok' if met else 'MISSED'}")
+        print(f"{name:<44} {value:>8.2f}  {op} {target:<5} {'ok' if met else 'MISSED'}")
     return 1 if missed else 0
 
 
