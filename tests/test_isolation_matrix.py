@@ -278,6 +278,8 @@ LIST_PROBES = [
     Probe("dashboard", "GET", "page"),
     Probe("recordings:calls", "GET", "page"),
     Probe("recordings:calls", "GET", "page", query={"number_prefix": "+9198"}, note="number prefix both have"),
+    Probe("recordings:calls", "GET", "page", query={"q": "asha"}, note="customer name both have"),
+    Probe("recordings:calls", "GET", "page", query={"order": "#1000"}, note="order name both have"),
     Probe("integrations:products", "GET", "page"),
     Probe("integrations:products", "GET", "page", query={"q": "kurta"}, note="search"),
     Probe("integrations:customers", "GET", "page"),
