@@ -155,6 +155,13 @@ class CallFilterForm(forms.Form):
     """Shows the list's filters; the API's CallFilterSerializer validates them, so the page and
     GET /api/v1/calls accept exactly the same query strings."""
 
+    q = forms.CharField(
+        label="Search",
+        required=False,
+        max_length=100,
+        help_text="A number, words in the notes, a customer's name or e-mail, or an order (3+ characters).",
+        widget=forms.TextInput(attrs={"type": "search", "autocomplete": "off", "placeholder": "Priya, #1042…"}),
+    )
     started_from = forms.DateField(label="From", required=False, widget=forms.DateInput(attrs={"type": "date"}))
     started_to = forms.DateField(label="To", required=False, widget=forms.DateInput(attrs={"type": "date"}))
     status = forms.ChoiceField(label="Status", required=False, choices=[("", "Any"), *CallStatus.choices])

@@ -569,3 +569,14 @@ def test_bad_customer_or_order_filters_are_a_400_page(alice, linked_calls, query
     assert response.status_code == 400
     assert calls_listed(response) == []
     assert "Correct the filters above" in text(response)
+
+
+def test_the_search_box_finds_customers_calls_and_says_what_is_wrong(alice, linked_calls):
+    browser = signed_in(alice)
+
+    found = browser.get("/calls/", {"q": "priya"})
+    assert calls_listed(found) == [linked_calls["call_priya"], linked_calls["call_priya_order"]]
+    assert 'name="q" value="priya"' in found.content.decode()
+    short = browser.get("/calls/", {"q": "pr"})
+    assert short.status_code == 400 and calls_listed(short) == []
+    assert 'id="id_q_error"' in short.content.decode()
