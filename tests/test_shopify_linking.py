@@ -10,6 +10,8 @@ from decimal import Decimal
 import pytest
 from django.utils import timezone
 
+from integrations.exotel.payload import CallFacts
+from integrations.exotel.services import exotel_call_upsert
 from integrations.models import CallCustomer, CallMatch, CallOrderReference, ShopifyCustomer
 from integrations.shopify import linking
 from integrations.shopify.customers import customer_delete, customers_upsert, orders_upsert
@@ -316,3 +318,25 @@ def test_relinking_a_batch_costs_the_same_few_queries_whatever_its_size(client_a
     assert linked == 1000
     add_customers(client_a, *customers)
     assert CallCustomer.objects.filter(client=client_a, match=CallMatch.PHONE).count() == 1000
+
+
+def test_a_later_exotel_delivery_naming_an_order_relinks_the_call(client_a, django_capture_on_commit_callbacks):
+    add_customers(client_a, asha(CALLER), asha("+919000000001", shopify_id=2, first_name="Ravi"))
+    add_orders(client_a, order(1042, customer_shopify_id=2))
+    first = CallFacts(
+        call_sid="sid-7",
+        source="passthru",
+        direction=Direction.INBOUND,
+        from_number=CALLER,
+        to_number=EXOPHONE,
+        started_at=T0,
+    )
+    with django_capture_on_commit_callbacks(execute=True):
+        call = exotel_call_upsert(client=client_a, facts=first).call
+    assert link(call).customer == customer_of(client_a)
+
+    later = CallFacts(call_sid="sid-7", source="status-callback", metadata={"custom_field": "order-1042"})
+    with django_capture_on_commit_callbacks(execute=True):
+        exotel_call_upsert(client=client_a, facts=later)
+
+    assert (link(call).match, link(call).customer) == (CallMatch.ORDER, customer_of(client_a, 2))

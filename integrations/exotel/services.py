@@ -33,6 +33,7 @@ from integrations.models import ExotelConnection
 from integrations.services import connection_check_record
 from recordings.models import Call, CallStatus, Direction, Provider, Recording
 from recordings.services import call_create
+from recordings.signals import call_saved_on_commit
 
 STATUS_RANK: dict[str, int] = {CallStatus.QUEUED: 0, CallStatus.RINGING: 1, CallStatus.IN_PROGRESS: 2}
 TERMINAL_RANK = 3
@@ -93,6 +94,7 @@ def exotel_call_upsert(*, client: Client, facts: payload.CallFacts) -> CallUpser
             call.save(update_fields=[*changed, "updated_at"])
             if "started_at" in changed:
                 Recording.objects.filter(call=call).update(started_at=call.started_at)
+            call_saved_on_commit(call=call, created=False, fields=changed)  # a new CustomField relinks the call
         became_terminal = not was_terminal and call.status in payload.TERMINAL
         return CallUpsert(call=call, created=False, became_terminal=became_terminal)
 
