@@ -143,7 +143,9 @@ class User(AbstractBaseUser, PermissionsMixin):
     public_id = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
     first_name = models.CharField(max_length=150, blank=True)
     last_name = models.CharField(max_length=150, blank=True)
-    client = models.ForeignKey(Client, on_delete=models.PROTECT, null=True, blank=True, related_name="users")
+    client = models.ForeignKey(
+        Client, on_delete=models.PROTECT, null=True, blank=True, related_name="users", db_index=False
+    )
     role = models.CharField(
         max_length=10, choices=Role.choices, blank=True, help_text="A client user's role; staff have none."
     )
@@ -214,7 +216,7 @@ class User(AbstractBaseUser, PermissionsMixin):
 class Invitation(models.Model):
     """An invitation to join a client with a role; single-use, expiring. Only a hash of the token is kept."""
 
-    client = models.ForeignKey(Client, on_delete=models.CASCADE, related_name="invitations")
+    client = models.ForeignKey(Client, on_delete=models.CASCADE, related_name="invitations", db_index=False)
     public_id = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
     email = models.EmailField(max_length=254)
     role = models.CharField(max_length=10, choices=Role.choices)
@@ -264,7 +266,7 @@ class RefreshFamily(models.Model):
     """
 
     id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
-    user = models.ForeignKey(User, on_delete=models.CASCADE, related_name="refresh_families")
+    user = models.ForeignKey(User, on_delete=models.CASCADE, related_name="refresh_families", db_index=False)
     current_jti = models.CharField(max_length=64)
     previous_jti = models.CharField(max_length=64, blank=True)
     rotated_at = models.DateTimeField(null=True, blank=True)
@@ -342,7 +344,9 @@ class AppendOnlyQuerySet(TenantQuerySet):
 class AuditEvent(models.Model):
     """Who did what to which object, from where, when. Append-only: never updated or deleted."""
 
-    client = models.ForeignKey(Client, on_delete=models.PROTECT, null=True, blank=True, related_name="+")
+    client = models.ForeignKey(
+        Client, on_delete=models.PROTECT, null=True, blank=True, related_name="+", db_index=False
+    )
     public_id = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
     actor = models.ForeignKey(User, on_delete=models.PROTECT, null=True, blank=True, related_name="+")
     action = models.CharField(max_length=40, choices=AuditAction.choices)

@@ -172,7 +172,7 @@ class WebhookEvent(models.Model):
     collide with (or pre-empt) another's.
     """
 
-    client = models.ForeignKey(Client, on_delete=models.CASCADE, related_name="+")
+    client = models.ForeignKey(Client, on_delete=models.CASCADE, related_name="+", db_index=False)
     public_id = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
     provider = models.CharField(max_length=20, choices=WebhookProvider.choices)
     dedupe_key = models.CharField(max_length=300)
@@ -223,7 +223,7 @@ class Product(models.Model):
     late or retried webhook about it cannot bring it back; lists and the API show live products only.
     """
 
-    client = models.ForeignKey(Client, on_delete=models.CASCADE, related_name="+")
+    client = models.ForeignKey(Client, on_delete=models.CASCADE, related_name="+", db_index=False)
     public_id = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
     shopify_id = models.BigIntegerField()
     title = models.CharField(max_length=255)
@@ -256,7 +256,7 @@ class Product(models.Model):
 
 
 class ProductVariant(models.Model):
-    client = models.ForeignKey(Client, on_delete=models.CASCADE, related_name="+")
+    client = models.ForeignKey(Client, on_delete=models.CASCADE, related_name="+", db_index=False)
     product = models.ForeignKey(Product, on_delete=models.CASCADE, related_name="variants")
     shopify_id = models.BigIntegerField()
     sku = models.CharField(max_length=255, blank=True)
