@@ -233,3 +233,11 @@ def test_the_products_page_pages_and_refuses_bad_pages(alice, client_a):
 
 def test_the_products_page_says_how_to_get_products(alice):
     assert "Connect Shopify on the Integrations page" in text(browser(alice).get("/products/"))
+
+
+def test_only_owners_see_the_link_to_customer_data_requests(alice, client_a):
+    browser(alice).post("/integrations/shopify/", SHOPIFY_FORM)
+    admin = UserFactory(client=client_a, role=Role.ADMIN)
+
+    assert "/integrations/privacy/" in text(browser(alice).get("/integrations/"))
+    assert "/integrations/privacy/" not in text(browser(admin).get("/integrations/"))
