@@ -24,7 +24,7 @@ from integrations.forms import ConnectionForm, ProductSearchForm
 from integrations.models import Connection, WebhookEvent
 from integrations.providers import PROVIDERS, SHOPIFY, Provider
 from integrations.shopify.selectors import product_list
-from integrations.shopify.services import shopify_sync_request
+from integrations.shopify.services import shopify_customers_sync_request, shopify_sync_request
 
 MANAGE = Capability.MANAGE_INTEGRATIONS
 RECENT_EVENTS = 20
@@ -131,6 +131,10 @@ def shopify_sync(request, provider: Provider, connection) -> None:
         messages.success(request, "The product sync has started. Reload this page to see how it went.")
     else:
         messages.info(request, "A product sync is already running.")
+    if shopify_customers_sync_request(connection=connection, actor=request.user):
+        messages.success(request, "The customers and orders sync has started.")
+    else:
+        messages.info(request, "A customers and orders sync is already running.")
 
 
 @client_user_required(Capability.READ)
