@@ -4,8 +4,8 @@ recordings shows calls but cannot import the apps that know who was on them (int
 its Shopify customer and orders). CALL_CONTEXT names a module providing:
 
 - `call_detail(call) -> dict`: extra keys of the call's detail (the customer, latest orders, how matched);
-- `call_rows(*, client, call_ids) -> dict[int, dict]`: extra keys for each row of a page of the list, by
-  call id, in one query for the whole page;
+- `call_rows(*, client, call_ids) -> dict[int, dict]`: extra keys for the rows of a page of the list, by
+  call id, in one query for the whole page (a call left out gets None for each of LIST_ROW_FIELDS);
 - `call_filter(*, client, customer=None, order=None, q=None) -> Q | None`: a condition on calls for the
   list's `customer=`, `order=` and the extra arms of `q=` (None: nothing to add).
 
