@@ -317,7 +317,8 @@ def _lookup_sql(alias: str) -> str:
     # Identifiers from the models' _meta; every value is a parameter.
     return (
         "WITH hits AS (SELECT p.customer_id, p.order_id, o.customer_id AS order_customer_id"  # noqa: S608
-        f" FROM {phones} p LEFT JOIN {orders} o ON o.id = p.order_id"
+        # An order's customer counts only for a number indexed without its own customer: only those are joined.
+        f" FROM {phones} p LEFT JOIN {orders} o ON o.id = p.order_id AND p.customer_id IS NULL"
         " WHERE p.client_id = %(client)s AND p.phone = %(phone)s),"
         " matched AS (SELECT DISTINCT COALESCE(customer_id, order_customer_id) AS id FROM hits"
         " WHERE COALESCE(customer_id, order_customer_id) IS NOT NULL),"
