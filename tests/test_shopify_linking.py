@@ -4,6 +4,7 @@ Customers and orders are written the way syncs and webhooks write them (customer
 their phone numbers are read in the client's country and the calls concerned are linked again.
 """
 
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 
@@ -340,3 +341,8 @@ def test_a_later_exotel_delivery_naming_an_order_relinks_the_call(client_a, djan
         exotel_call_upsert(client=client_a, facts=later)
 
     assert (link(call).match, link(call).customer) == (CallMatch.ORDER, customer_of(client_a, 2))
+
+
+def test_a_customer_sent_without_a_creation_time_still_gets_one(client_a):
+    add_customers(client_a, replace(asha(CALLER), created_at=None))
+    assert customer_of(client_a).shopify_created_at == T0  # its update time: the customers list pages by it

@@ -100,7 +100,16 @@ def customers_upsert(*, client: Client, customers: list[CustomerData], synced_at
         row["shopify_id"]: row
         for row in ShopifyCustomer.objects.for_client(client)
         .filter(shopify_id__in=list(batch))
-        .values("shopify_id", "pk", "shopify_updated_at", "tags", "orders_count", "total_spent", "currency")
+        .values(
+            "shopify_id",
+            "pk",
+            "shopify_created_at",
+            "shopify_updated_at",
+            "tags",
+            "orders_count",
+            "total_spent",
+            "currency",
+        )
     }
     rows: list[ShopifyCustomer] = []
     seen_only = []
@@ -111,7 +120,9 @@ def customers_upsert(*, client: Client, customers: list[CustomerData], synced_at
             seen_only.append(stored["pk"])
             continue
         kept: dict[str, Any] = (
-            dict(stored) if stored else {"tags": [], "orders_count": 0, "total_spent": Decimal(0), "currency": ""}
+            dict(stored)
+            if stored
+            else {"tags": [], "orders_count": 0, "total_spent": Decimal(0), "currency": "", "shopify_created_at": None}
         )
         rows.append(
             ShopifyCustomer(
@@ -125,7 +136,8 @@ def customers_upsert(*, client: Client, customers: list[CustomerData], synced_at
                 orders_count=data.orders_count if data.orders_count is not None else kept["orders_count"],
                 total_spent=data.total_spent if data.total_spent is not None else kept["total_spent"],
                 currency=data.currency or kept["currency"],
-                shopify_created_at=data.created_at,
+                # Never empty: the customers list and its cursors are ordered by it.
+                shopify_created_at=data.created_at or kept["shopify_created_at"] or data.updated_at or synced_at,
                 shopify_updated_at=data.updated_at,
                 synced_at=synced_at,
             )
