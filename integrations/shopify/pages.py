@@ -23,26 +23,14 @@ from caly.foundation.api.pagination import KeysetPagination
 from integrations.models import CallCustomer, CallMatch, ShopifyCustomer, ShopifyOrder
 from integrations.shopify import cards
 from integrations.shopify.search import CUSTOMER_ORDERING, customer_search, looks_like_phone, phone_query
+from integrations.shopify.selectors import CUSTOMER_FIELDS
 from recordings.models import CallStatus
 
 PAGING_PARAMS = ("cursor", "limit")
 PAGING_LABELS = {"cursor": "Page link", "limit": "Rows per page"}
 ORDERS_ON_PAGE = 20
 CALLS_ON_PAGE = 20
-LIST_FIELDS = (
-    "id",
-    "public_id",
-    "shopify_id",
-    "first_name",
-    "last_name",
-    "email",
-    "phone",
-    "tags",
-    "orders_count",
-    "total_spent",
-    "currency",
-    "shopify_created_at",
-)
+LIST_FIELDS = (*CUSTOMER_FIELDS, "shopify_id")  # the API's columns, and the id the admin link needs
 STATUS_LABELS = dict(CallStatus.choices)
 MATCH_LABELS = {
     CallMatch.PHONE: "Their number",

@@ -21,7 +21,7 @@ from typing import Any
 from django.utils.html import strip_tags
 
 from integrations.models import ProductStatus
-from integrations.shopify import privacy
+from integrations.shopify import ids, privacy
 
 TEXT_MAX = 255
 DESCRIPTION_MAX = 50_000
@@ -32,9 +32,6 @@ ORDER_NAME_MAX = 64
 STATUS_MAX = 30
 PRICE_LIMIT = Decimal(10) ** 12  # DecimalField(max_digits=14, decimal_places=2)
 INT_LIMIT = 2**31 - 1
-ID_LIMIT = 2**63 - 1
-_DIGITS = re.compile(r"[0-9]{1,19}")
-_GID = re.compile(r"gid://shopify/[A-Za-z]+/([0-9]{1,19})")
 _CURRENCY = re.compile(r"[A-Z]{3}")
 _ORDER_NUMBER = re.compile(r"([0-9]{1,18})(?!.*[0-9])")
 
@@ -369,7 +366,7 @@ def order_status(value: Any) -> str:
 
 def _unsigned(value: Any) -> Any:
     """GraphQL's UnsignedInt64 is a JSON string ("12")."""
-    return int(value) if isinstance(value, str) and _DIGITS.fullmatch(value) else value
+    return int(value) if isinstance(value, str) and ids.DIGITS.fullmatch(value) else value
 
 
 def _dict(value: Any) -> dict[str, Any]:
@@ -382,18 +379,14 @@ def _field(value: Any, name: str) -> Any:
 
 def shopify_id(value: Any) -> int:
     """A positive 64-bit id from an integer, a string of digits or a `gid://shopify/Type/123`."""
-    if isinstance(value, bool):
-        raise PayloadError("A Shopify id is not a number.")
-    if isinstance(value, int):
-        number = value
-    elif isinstance(value, str) and (_DIGITS.fullmatch(value) or _GID.fullmatch(value)):
-        match = _GID.fullmatch(value)
-        number = int(match.group(1) if match else value)
-    else:
-        raise PayloadError("An object has no valid Shopify id.")
-    if not 0 < number <= ID_LIMIT:
-        raise PayloadError("A Shopify id is out of range.")
-    return number
+    try:
+        return ids.parse(value)
+    except ids.InvalidId as exc:
+        if exc.out_of_range:
+            raise PayloadError("A Shopify id is out of range.") from None
+        if isinstance(value, bool):
+            raise PayloadError("A Shopify id is not a number.") from None
+        raise PayloadError("An object has no valid Shopify id.") from None
 
 
 def text(value: Any, limit: int = TEXT_MAX, *, strip: bool = True) -> str:

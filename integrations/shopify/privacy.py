@@ -20,7 +20,6 @@ is refused before it is stored (topic_problem) and, processed anyway, fails with
 from __future__ import annotations
 
 import json
-import re
 import uuid
 from collections.abc import Iterable, Iterator
 from typing import Any
@@ -49,7 +48,7 @@ from integrations.models import (
     WebhookStatus,
 )
 from integrations.processing import PermanentError, RefusedEvent
-from integrations.shopify import phones
+from integrations.shopify import ids, phones
 from recordings.models import Call
 from recordings.services import calls_number_mask
 
@@ -71,12 +70,9 @@ _REQUIRED_KEYS = {
     CUSTOMER_REDACT: frozenset({"shop_domain", "customer"}),
     SHOP_REDACT: frozenset({"shop_domain"}),
 }
-ID_LIMIT = 2**63 - 1
 IDS_MAX = 10_000  # order ids one delivery may list
 FILE_MAX_BYTES = 256 * 1024 * 1024
 DATA_REQUEST_PREFIX = "privacy"
-_DIGITS = re.compile(r"[0-9]{1,19}")
-_GID = re.compile(r"gid://shopify/[A-Za-z]+/([0-9]{1,19})")
 
 
 class _Malformed(ValueError):
@@ -431,15 +427,7 @@ def _id_or_none(value: Any) -> int | None:
 
 def _id(value: Any) -> int:
     """A positive 64-bit id from an integer, a string of digits or a gid (old deliveries sent strings)."""
-    if isinstance(value, bool):
-        raise _Malformed("an id is not a number")
-    if isinstance(value, int):
-        number = value
-    elif isinstance(value, str) and (_DIGITS.fullmatch(value) or _GID.fullmatch(value)):
-        match = _GID.fullmatch(value)
-        number = int(match.group(1) if match else value)
-    else:
-        raise _Malformed("an id is not a number")
-    if not 0 < number <= ID_LIMIT:
-        raise _Malformed("an id is out of range")
-    return number
+    try:
+        return ids.parse(value)
+    except ids.InvalidId as exc:
+        raise _Malformed("an id is out of range" if exc.out_of_range else "an id is not a number") from None
