@@ -70,41 +70,9 @@ def handle_event(event: WebhookEvent) -> str:
         raise PermanentError(problem)
     happened_at = _happened_at(headers, event.received_at)
 
-    if event.topic in PRODUCT_TOPICS:
-        try:
-            product = product_from_rest(payload)
-        except PayloadError as exc:
-            raise PermanentError(str(exc)) from None
-        if product.updated_at is None:
-            product = replace(product, updated_at=happened_at)
-        if not _lock_unchanged(connection):
-            return WebhookStatus.IGNORED
-        written = catalogue.products_upsert(client=event.client, products=[product], synced_at=timezone.now())
-        return WebhookStatus.IGNORED if written.skipped else WebhookStatus.PROCESSED
-
-    if event.topic in CUSTOMER_TOPICS:
-        try:
-            customer = customer_from_rest(payload)
-        except PayloadError as exc:
-            raise PermanentError(str(exc)) from None
-        if customer.updated_at is None:
-            customer = replace(customer, updated_at=happened_at)
-        if not _lock_unchanged(connection):
-            return WebhookStatus.IGNORED
-        written = customers.customers_upsert(client=event.client, customers=[customer], synced_at=timezone.now())
-        return WebhookStatus.IGNORED if written.skipped else WebhookStatus.PROCESSED
-
-    if event.topic in ORDER_TOPICS:
-        try:
-            order = order_from_rest(payload)
-        except PayloadError as exc:
-            raise PermanentError(str(exc)) from None
-        if order.updated_at is None:
-            order = replace(order, updated_at=happened_at)
-        if not _lock_unchanged(connection):
-            return WebhookStatus.IGNORED
-        written = customers.orders_upsert(client=event.client, orders=[order], synced_at=timezone.now())
-        return WebhookStatus.IGNORED if written.skipped else WebhookStatus.PROCESSED
+    for topics, parse, write in _WRITES:
+        if event.topic in topics:
+            return _write_one(event, connection, payload, happened_at, parse=parse, write=write)
 
     if event.topic == CUSTOMER_DELETE:
         try:
@@ -144,6 +112,45 @@ def handle_event(event: WebhookEvent) -> str:
         return WebhookStatus.PROCESSED
 
     return WebhookStatus.IGNORED
+
+
+def _write_one(event: WebhookEvent, connection, payload: dict, happened_at: datetime, *, parse, write) -> str:
+    """A product, customer or order of a create/update topic, written like a sync's batch of one; its time is
+    the body's updated_at, else when it happened. PROCESSED, or IGNORED when what is stored is newer."""
+    try:
+        item = parse(payload)
+    except PayloadError as exc:
+        raise PermanentError(str(exc)) from None
+    if item.updated_at is None:
+        item = replace(item, updated_at=happened_at)
+    if not _lock_unchanged(connection):
+        return WebhookStatus.IGNORED
+    written = write(client=event.client, items=[item], synced_at=timezone.now())
+    return WebhookStatus.IGNORED if written.skipped else WebhookStatus.PROCESSED
+
+
+# (topics, the body's parser, the batch write) of the topics that create or update one row.
+_WRITES = (
+    (
+        PRODUCT_TOPICS,
+        product_from_rest,
+        lambda *, client, items, synced_at: catalogue.products_upsert(
+            client=client, products=items, synced_at=synced_at
+        ),
+    ),
+    (
+        CUSTOMER_TOPICS,
+        customer_from_rest,
+        lambda *, client, items, synced_at: customers.customers_upsert(
+            client=client, customers=items, synced_at=synced_at
+        ),
+    ),
+    (
+        ORDER_TOPICS,
+        order_from_rest,
+        lambda *, client, items, synced_at: customers.orders_upsert(client=client, orders=items, synced_at=synced_at),
+    ),
+)
 
 
 def _happened_at(headers: dict[str, str], received_at: datetime) -> datetime:
