@@ -18,17 +18,19 @@ class Role(models.TextChoices):
 class Capability(StrEnum):
     READ = "read"  # calls, recordings' metadata, stats, own profile and client
     PLAY_RECORDINGS = "play_recordings"  # listen to and download recordings
-    UPDATE_CALLS = "update_calls"  # mark resolved, rate satisfaction, write notes
+    UPDATE_CALLS = "update_calls"  # mark resolved, rate satisfaction, write notes, tag
+    PLACE_CALLS = "place_calls"  # click-to-call: ring one's own phone, then the customer
     EXPORT_CALLS = "export_calls"  # CSV exports of calls (customer numbers in bulk)
     DELETE_RECORDINGS = "delete_recordings"
     MANAGE_INTEGRATIONS = "manage_integrations"  # Exotel and Shopify connections
     MANAGE_TEAM = "manage_team"  # invite, change roles, deactivate
     MANAGE_CLIENT = "manage_client"  # company details and business settings
     VIEW_AUDIT = "view_audit"  # the audit log
+    MANAGE_DEVELOPERS = "manage_developers"  # API keys and outbound webhook endpoints
 
 
 _VIEWER = {Capability.READ}
-_AGENT = _VIEWER | {Capability.PLAY_RECORDINGS, Capability.UPDATE_CALLS}
+_AGENT = _VIEWER | {Capability.PLAY_RECORDINGS, Capability.UPDATE_CALLS, Capability.PLACE_CALLS}
 _ADMIN = _AGENT | {
     Capability.MANAGE_INTEGRATIONS,
     Capability.MANAGE_TEAM,
@@ -36,6 +38,7 @@ _ADMIN = _AGENT | {
     Capability.VIEW_AUDIT,
     Capability.EXPORT_CALLS,
     Capability.DELETE_RECORDINGS,
+    Capability.MANAGE_DEVELOPERS,
 }
 # What only an owner may do (grant the owner role, stay the last owner) the team services check.
 _OWNER = _ADMIN

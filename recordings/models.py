@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 import uuid
 
+from django.conf import settings
 from django.core.validators import MaxValueValidator, MinValueValidator, RegexValidator
 from django.db import models
 from django.db.models import Q
@@ -64,6 +65,12 @@ class Call(models.Model):
     transcript = models.TextField(blank=True)
     metadata = models.JSONField(default=dict, blank=True)
     has_recording = models.BooleanField(default=False, help_text="Kept in step with its stored recording.")
+    # The member of the client's team who took or placed the call (None: nobody matched), and the number
+    # of the agent's side of the call as the provider reported it (kept when no member has that number).
+    agent = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+", db_index=False
+    )
+    agent_number = models.CharField(max_length=16, blank=True, validators=[e164_or_masked])
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
 
@@ -82,6 +89,7 @@ class Call(models.Model):
         indexes = [
             models.Index(fields=["client", "-started_at", "-id"], name="rec_call_client_started"),
             models.Index(fields=["client", "status", "-started_at", "-id"], name="rec_call_client_status"),
+            models.Index(fields=["client", "agent", "-started_at", "-id"], name="rec_call_client_agent"),
             models.Index(
                 fields=["client", "from_number"], name="rec_call_client_from", opclasses=["", "varchar_pattern_ops"]
             ),

@@ -62,7 +62,7 @@ def call_row(values: dict, extra: dict | None = None) -> dict:
 
 
 class CallListView(ListModelMixin, TenantAPIView):
-    capabilities = {"GET": Capability.READ, "POST": Capability.UPDATE_CALLS}
+    capabilities = {"GET": Capability.READ, "POST": Capability.PLACE_CALLS}
     serializer_class = s.CallSerializer
     pagination_class = KeysetPagination
     keyset_ordering = ("-started_at", "-id")
