@@ -327,6 +327,10 @@ class AuditAction(models.TextChoices):
     SHOPIFY_SHOP_REDACTED = "shopify.shop_redacted", "Shopify store's data erased"
     SHOPIFY_CUSTOMERS_PURGED = "shopify.customers_purged", "Inactive Shopify customers removed"
     SHOPIFY_CUSTOMER_VIEWED = "shopify.customer_viewed", "Shopify customer viewed by Caly staff"
+    TAG_CREATED = "tag.created", "Tag created"
+    TAG_UPDATED = "tag.updated", "Tag renamed or recoloured"
+    TAG_DELETED = "tag.deleted", "Tag deleted"
+    CALL_TAGS_CHANGED = "call.tags_changed", "Call tags changed"
 
 
 class AppendOnlyQuerySet(TenantQuerySet):

@@ -255,6 +255,20 @@ def client_update(*, client: Client, actor: User, **fields: Any) -> Client:
     return client
 
 
+@transaction.atomic
+def client_retention_set(*, client: Client, actor: User, days: int | None) -> Client:
+    """Delete recordings older than `days` days (None keeps them); owners only, as deleting audio cannot be undone.
+    Audited as a settings change with the old and new values. Raises PERMISSION_DENIED or VALIDATION_ERROR."""
+    if actor.client_id != client.pk or actor.role != Role.OWNER:
+        raise DomainError(ErrorCode.PERMISSION_DENIED, "Only an owner can change how long recordings are kept.")
+    changed = _apply(client, {"recording_retention_days": days}, allowed=("recording_retention_days",))
+    if changed:
+        audit_record(
+            action=AuditAction.CLIENT_SETTINGS_CHANGED, client=client, actor=actor, target=client, metadata=changed
+        )
+    return client
+
+
 def _apply(instance, fields: dict[str, Any], *, allowed: tuple[str, ...]) -> dict[str, dict[str, str]]:
     changed = {}
     for name, value in fields.items():

@@ -28,6 +28,7 @@ urlpatterns = [
     # Any other /api/ path answers the envelope's 404 itself, so DEBUG's HTML page never shows there.
     re_path(r"^api/", error_views.api_not_found, name="api-not-found"),
     path("accounts/onboarding/", include("caly.onboarding_urls")),
+    path("settings/", include("caly.settings_urls")),
     path("accounts/", include("accounts.urls")),
     path("admin/system/", admin.site.admin_view(admin_views.system), name="admin-system"),
     # Ahead of admin.site.urls: the admin's sign-in behind the shared limits, and its second factor.

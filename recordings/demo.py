@@ -23,7 +23,17 @@ from django.utils import timezone
 
 from accounts.models import Client
 from recordings import services
-from recordings.models import Call, CallStatus, Direction, Provider, Recording, RecordingStatus
+from recordings.models import (
+    Call,
+    CallStatus,
+    CallTag,
+    Direction,
+    Provider,
+    Recording,
+    RecordingStatus,
+    Tag,
+    TagColour,
+)
 
 DEMO_ID_PREFIX = "demo-"
 BATCH_SIZE = 5000
@@ -112,6 +122,46 @@ def calls_seed(
         created += len(fresh)
         existing += len(present)
     return created, existing
+
+
+# The demo's tags and the words of the demo notes (NOTES) that put each on a call.
+DEMO_TAGS = (
+    ("refund", TagColour.RED, ("Refund",)),
+    ("delivery", TagColour.BLUE, ("tracking link", "delivery address", "Delivery partner", "delivery tomorrow")),
+    ("exchange", TagColour.PURPLE, ("size exchange", "replacement raised")),
+    ("return", TagColour.ORANGE, ("return pickup",)),
+    ("damaged item", TagColour.PINK, ("Damaged item",)),
+    ("invoice", TagColour.GREY, ("GST invoice",)),
+    ("payment", TagColour.GREEN, ("COD order", "Coupon did not apply")),
+)
+
+
+def tags_seed(*, client: Client, batch_size: int = BATCH_SIZE) -> tuple[int, int]:
+    """The demo tags (created when missing) on the demo calls whose notes speak of them; returns (tags created,
+    calls tagged). Idempotent: a tag already on a call is left as it is."""
+    created = tagged = 0
+    for name, colour, phrases in DEMO_TAGS:
+        tag = Tag.objects.for_client(client).filter(name__iexact=name).first()
+        if tag is None:
+            tag = Tag(client=client, name=name, colour=colour)
+            tag.full_clean()
+            tag.save()
+            created += 1
+        wanted = Call.objects.none()
+        for phrase in phrases:
+            wanted |= Call.objects.for_client(client).filter(
+                provider_call_id__startswith=DEMO_ID_PREFIX, notes__contains=phrase
+            )
+        present = set(CallTag.objects.filter(tag=tag).values_list("call_id", flat=True))
+        missing = [
+            pk for pk in wanted.values_list("pk", flat=True).iterator(chunk_size=batch_size) if pk not in present
+        ]
+        for start in range(0, len(missing), batch_size):
+            CallTag.objects.bulk_create(
+                [CallTag(call_id=pk, tag=tag) for pk in missing[start : start + batch_size]], ignore_conflicts=True
+            )
+        tagged += len(missing)
+    return created, tagged
 
 
 def recordings_seed(*, client: Client, wanted: int = RECORDINGS_WANTED) -> int:

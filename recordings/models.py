@@ -9,6 +9,7 @@ from django.conf import settings
 from django.core.validators import MaxValueValidator, MinValueValidator, RegexValidator
 from django.db import models
 from django.db.models import Q
+from django.db.models.functions import Lower
 
 from accounts.models import Client
 from caly.foundation.tenancy import TenantQuerySet
@@ -190,3 +191,64 @@ class CallStatsBucket(models.Model):
 
     def __str__(self) -> str:
         return f"{self.client_id} {self.bucket_start:%Y-%m-%d %H:%M}: {self.calls} calls"
+
+
+class TagColour(models.TextChoices):
+    """The small fixed palette a tag may be shown in (the stylesheet has a class for each)."""
+
+    GREY = "grey", "Grey"
+    RED = "red", "Red"
+    ORANGE = "orange", "Orange"
+    YELLOW = "yellow", "Yellow"
+    GREEN = "green", "Green"
+    TEAL = "teal", "Teal"
+    BLUE = "blue", "Blue"
+    PURPLE = "purple", "Purple"
+    PINK = "pink", "Pink"
+
+
+TAG_NAME_MAX_LENGTH = 40
+
+
+class Tag(models.Model):
+    """A reason a client's team marks calls with (refund, delivery, exchange…); the client defines the list."""
+
+    # No index of its own: recordings_tag_unique_name leads with it.
+    client = models.ForeignKey(Client, on_delete=models.PROTECT, related_name="+", db_index=False)
+    public_id = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
+    name = models.CharField(max_length=TAG_NAME_MAX_LENGTH)
+    colour = models.CharField(max_length=10, choices=TagColour.choices, default=TagColour.GREY)
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    objects = TenantQuerySet.as_manager()
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                models.F("client"),
+                Lower("name"),
+                name="recordings_tag_unique_name",
+                violation_error_message="There is already a tag with this name.",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class CallTag(models.Model):
+    """A tag on a call, both of one client (the services check it). The filter by tag reads (tag, call) on its
+    unique index. No client column: the tag and the call carry it, and the table stays narrow at millions of rows."""
+
+    call = models.ForeignKey(Call, on_delete=models.CASCADE, related_name="call_tags", db_index=False)
+    # No index of its own: rec_calltag_tag_call leads with it.
+    tag = models.ForeignKey(Tag, on_delete=models.CASCADE, related_name="call_tags", db_index=False)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["tag", "call"], name="rec_calltag_tag_call")]
+        indexes = [models.Index(fields=["call"], name="rec_calltag_call")]
+
+    def __str__(self) -> str:
+        return f"{self.tag_id} on {self.call_id}"

@@ -8,12 +8,20 @@ from datetime import date, datetime, time, timedelta
 from typing import Any
 
 from django.db import connection
-from django.db.models import Count, Q, QuerySet, Sum
+from django.db.models import Count, Exists, OuterRef, Q, QuerySet, Sum
 from django.db.models.functions import Coalesce, TruncDate
 
 from accounts.models import Client
-from recordings import call_context
-from recordings.models import CALL_ANSWERED, STATS_BUCKET_SECONDS, Call, CallStatsBucket, Recording, RecordingStatus
+from recordings import call_context, tags
+from recordings.models import (
+    CALL_ANSWERED,
+    STATS_BUCKET_SECONDS,
+    Call,
+    CallStatsBucket,
+    CallTag,
+    Recording,
+    RecordingStatus,
+)
 
 # What the calls list shows besides its `id` (the public id), in order; the list serializer's fields
 # are built from it, so a new field is one edit here.
@@ -74,6 +82,10 @@ def call_list(*, client: Client, filters: dict[str, Any] | None = None) -> Query
         calls = calls.filter(duration_seconds__gte=filters["min_duration"])
     if filters.get("max_duration") is not None:
         calls = calls.filter(duration_seconds__lte=filters["max_duration"])
+    if filters.get("tag"):
+        # Calls with any of the tags: a semi-join on the (tag, call) index, so a rare tag reads only its calls.
+        tag_ids = tags.tag_filter_ids(client=client, values=filters["tag"])
+        calls = calls.filter(Exists(CallTag.objects.filter(call_id=OuterRef("pk"), tag_id__in=tag_ids)))
     linked = call_context.call_filter(client=client, customer=filters.get("customer"), order=filters.get("order"))
     if linked is not None:
         calls = calls.filter(linked)

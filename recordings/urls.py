@@ -9,5 +9,6 @@ urlpatterns = [
     path("calls/", views.calls, name="calls"),
     path("calls/<uuid:public_id>/", views.call_detail, name="call"),
     path("calls/<uuid:public_id>/update/", views.call_edit, name="call-update"),
+    path("calls/<uuid:public_id>/tags/", views.call_tags_edit, name="call-tags"),
     path("calls/<uuid:public_id>/retry-recording/", views.call_retry_recording, name="call-retry-recording"),
 ]

@@ -27,8 +27,8 @@ from accounts.forms import ServiceForm
 from accounts.roles import Capability, can
 from accounts.views import client_user_required
 from caly.foundation.api.pagination import KeysetPagination
-from caly.foundation.errors import DomainError
-from recordings import call_context, fetch_queue, selectors, services
+from caly.foundation.errors import DomainError, ErrorCode
+from recordings import call_context, fetch_queue, selectors, services, tags
 from recordings.api.serializers import CallFilterSerializer
 from recordings.api.views import CallListView
 from recordings.models import Call, CallStatus, Direction, Recording, RecordingStatus
@@ -184,8 +184,17 @@ class CallFilterForm(forms.Form):
         max_length=64,
         widget=forms.TextInput(attrs={"autocomplete": "off", "placeholder": "#1042"}),
     )
+    tag = forms.ChoiceField(label="Tag", required=False, choices=[("", "Any")])
     # Set by a customer's "their calls" link and kept by the form; the page names the customer above the list.
     customer = forms.UUIDField(required=False, widget=forms.HiddenInput)
+
+    def __init__(self, *args, client=None, **kwargs):
+        super().__init__(*args, **kwargs)
+        choices = [("", "Any"), *((str(tag.public_id), tag.name) for tag in tags.tag_list(client=client))]
+        given = self.data.get("tag")
+        if given and given not in dict(choices):  # several tags, or a name typed into the address
+            choices.append((given, given))
+        self.fields["tag"].choices = choices
 
     def full_clean(self):
         self._errors = ErrorDict()
@@ -226,7 +235,9 @@ def calls(request: HttpRequest) -> HttpResponse:
     if any(value == "" for value in request.GET.values()):
         # The form sends every field; keep shareable links short.
         return redirect(f"{request.path}?{urlencode(filters)}" if filters else request.path)
-    form = CallFilterForm({key: value for key, value in filters.items() if key not in PAGING_PARAMS})
+    form = CallFilterForm(
+        {key: value for key, value in filters.items() if key not in PAGING_PARAMS}, client=request.user.client
+    )
     context = {"form": form, "rows": None, "paging_errors": [], "limit": filters.get("limit")}
     if not form.is_valid():
         return render(request, "recordings/calls.html", context, status=400)
@@ -308,7 +319,9 @@ def _call(request, public_id) -> Call:
     return get_object_or_404(Call.objects.for_client(request.user.client), public_id=public_id)
 
 
-def _call_page(request, call: Call, form: CallUpdateForm | None) -> HttpResponse:
+def _call_page(
+    request, call: Call, form: CallUpdateForm | None, *, tag_errors: list[str] | None = None
+) -> HttpResponse:
     role = request.user.role
     recording = (
         Recording.objects.for_client(request.user.client)
@@ -317,6 +330,8 @@ def _call_page(request, call: Call, form: CallUpdateForm | None) -> HttpResponse
         .first()
     )
     can_update = can(role, Capability.UPDATE_CALLS)
+    call_tags = tags.call_tag_list(call=call)
+    tagged = {tag.pk for tag in call_tags}
     if can_update and form is None:
         form = CallUpdateForm(
             initial={field: getattr(call, field) for field in ("is_resolved", "customer_satisfaction", "notes")}
@@ -335,8 +350,12 @@ def _call_page(request, call: Call, form: CallUpdateForm | None) -> HttpResponse
         "can_retry": can(role, Capability.MANAGE_INTEGRATIONS),
         "form": form if can_update else None,
         "customer_card": call_context.call_card(call=call),
+        "tags": call_tags,
+        "other_tags": [tag for tag in tags.tag_list(client=call.client) if tag.pk not in tagged] if can_update else [],
+        "tag_errors": tag_errors,
+        "can_manage_tags": can(role, Capability.MANAGE_CLIENT),
     }
-    return render(request, "recordings/call.html", context)
+    return render(request, "recordings/call.html", context, status=400 if tag_errors else 200)
 
 
 @client_user_required(Capability.READ)
@@ -360,6 +379,27 @@ def call_edit(request: HttpRequest, public_id) -> HttpResponse:
             messages.success(request, "The call is saved.")
             return redirect("recordings:call", public_id=call.public_id)
     return _call_page(request, call, form)
+
+
+@client_user_required(Capability.UPDATE_CALLS)
+@require_POST
+def call_tags_edit(request: HttpRequest, public_id) -> HttpResponse:
+    """Add (`add`) or take off (`remove`) one tag, by its id, from the call's page."""
+    call = _call(request, public_id)
+    add, remove = request.POST.get("add", ""), request.POST.get("remove", "")
+    try:
+        if not add and not remove:
+            raise DomainError(ErrorCode.VALIDATION_ERROR, "Choose a tag to add.")
+        found = tags.tags_resolve(client=call.client, ids=[add or remove], field="tag")
+        if add:
+            tags.call_tags_change(call=call, actor=request.user, add=found)
+        else:
+            tags.call_tags_change(call=call, actor=request.user, remove=found)
+    except DomainError as error:
+        problems = error.details.get("tag") if isinstance(error.details, dict) else None
+        return _call_page(request, call, None, tag_errors=problems or [error.message])
+    messages.success(request, f"Tag “{found[0].name}” {'added' if add else 'removed'}.")
+    return redirect(reverse("recordings:call", args=[call.public_id]) + "#tags")
 
 
 @client_user_required(Capability.MANAGE_INTEGRATIONS)

@@ -49,6 +49,16 @@ class ClientUpdateSerializer(RequestModelSerializer):
         extra_kwargs = {"name": {"min_length": 1, "max_length": 200}}
 
 
+class RecordingRetentionSerializer(RequestSerializer):
+    recording_retention_days = serializers.IntegerField(
+        min_value=1,
+        max_value=3650,
+        allow_null=True,
+        help_text="Recordings older than this many days are deleted (daily); null keeps them. Wasabi bills an "
+        "object deleted within 90 days of its upload for 90 days, so fewer days save nothing on storage.",
+    )
+
+
 class ProfileSerializer(serializers.ModelSerializer):
     id = serializers.UUIDField(source="public_id", read_only=True)
     email_verified = serializers.BooleanField(read_only=True)

@@ -15,6 +15,7 @@ urlpatterns = [
     path("auth/invitations/accept", views.InvitationAcceptView.as_view(), name="auth-invitation-accept"),
     path("me", views.MeView.as_view(), name="me"),
     path("client", views.ClientView.as_view(), name="client"),
+    path("client/recording-retention", views.RecordingRetentionView.as_view(), name="client-recording-retention"),
     path("team/members", views.MemberListView.as_view(), name="team-members"),
     path("team/members/<uuid:public_id>", views.MemberDetailView.as_view(), name="team-member"),
     path(

@@ -223,6 +223,28 @@ class ClientView(TenantAPIView):
         return Response(s.ClientSerializer(client).data)
 
 
+class RecordingRetentionView(TenantAPIView):
+    """Separate from the client's settings: only an owner may change it (deleting audio cannot be undone)."""
+
+    capabilities = {"GET": Capability.MANAGE_CLIENT, "PUT": Capability.MANAGE_CLIENT}
+    serializer_class = s.RecordingRetentionSerializer
+
+    @extend_schema(tags=["client"], summary="How long your recordings are kept")
+    def get(self, request):
+        return Response({"recording_retention_days": self.client.recording_retention_days})
+
+    @extend_schema(
+        tags=["client"],
+        request=s.RecordingRetentionSerializer,
+        responses={200: s.RecordingRetentionSerializer, 403: OpenApiResponse(description="Not an owner")},
+        summary="Change how long recordings are kept (owners)",
+    )
+    def put(self, request):
+        days = _valid(s.RecordingRetentionSerializer, request)["recording_retention_days"]
+        client = services.client_retention_set(client=self.client, actor=request.user, days=days)
+        return Response({"recording_retention_days": client.recording_retention_days})
+
+
 # --- team --------------------------------------------------------------------------------------
 
 

@@ -6,8 +6,9 @@ from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from caly.foundation.api.serializers import RequestModelSerializer, RequestSerializer
-from recordings import call_context
-from recordings.models import Call, CallStatus, Direction, Recording, RecordingStatus
+from recordings import call_context, tags
+from recordings.api.tags import TagBriefSerializer
+from recordings.models import TAG_NAME_MAX_LENGTH, Call, CallStatus, Direction, Recording, RecordingStatus
 from recordings.selectors import CALL_LIST_SHOWN_FIELDS
 from recordings.services import CALL_EDITABLE_FIELDS
 
@@ -104,6 +105,7 @@ class CallSerializer(serializers.ModelSerializer):
 
 class CallDetailSerializer(CallSerializer):
     recordings = serializers.SerializerMethodField()
+    tags = serializers.SerializerMethodField()
     orders = serializers.SerializerMethodField()
     customer_match = serializers.SerializerMethodField()
 
@@ -117,8 +119,13 @@ class CallDetailSerializer(CallSerializer):
             "created_at",
             "updated_at",
             "recordings",
+            "tags",
         ]
         read_only_fields = fields
+
+    @extend_schema_field(TagBriefSerializer(many=True))
+    def get_tags(self, call) -> list[dict]:
+        return TagBriefSerializer(tags.call_tag_list(call=call), many=True).data
 
     def _call_extra(self, call) -> dict:
         """What settings.CALL_CONTEXT adds to the call, read once for the three fields."""
@@ -203,6 +210,21 @@ def _number_prefix(value: str) -> str:
     return value
 
 
+class TagFilterField(serializers.CharField):
+    """`tag=refund` or `tag=<id>,<id>` (or the parameter repeated): calls with any of these tags, each named by
+    its id or its name in any case. A value that is none of your tags matches no call."""
+
+    def to_internal_value(self, data) -> list[str]:
+        values = [value.strip() for value in super().to_internal_value(data).split(",")]
+        if not all(values):
+            raise serializers.ValidationError("Tag ids or names separated by commas, none empty.")
+        if len(values) > tags.TAG_FILTER_MAX:
+            raise serializers.ValidationError(f"At most {tags.TAG_FILTER_MAX} tags at a time.")
+        if any(len(value) > TAG_NAME_MAX_LENGTH for value in values):
+            raise serializers.ValidationError(f"A tag's name has at most {TAG_NAME_MAX_LENGTH} characters.")
+        return values
+
+
 class CallFilterSerializer(DateRangeFilterSerializer):
     status = serializers.ChoiceField(choices=CallStatus.choices, required=False)
     direction = serializers.ChoiceField(choices=Direction.choices, required=False)
@@ -221,6 +243,11 @@ class CallFilterSerializer(DateRangeFilterSerializer):
     customer = serializers.UUIDField(required=False, help_text="Calls linked to this customer (its id).")
     order = serializers.CharField(
         required=False, max_length=64, help_text="Calls about this order: its name (#1042, CP-1042) or number."
+    )
+    tag = TagFilterField(
+        required=False,
+        max_length=2000,
+        help_text="Calls with any of these tags: ids or names, separated by commas (tag=refund,delivery).",
     )
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import csv
 import functools
 import io
+import itertools
 import re
 import zoneinfo
 from datetime import timedelta
@@ -22,7 +23,7 @@ from accounts.api.base import TenantAPIView
 from accounts.roles import Capability
 from caly.foundation.api.pagination import KeysetPagination
 from caly.foundation.ratelimit import enforce_rate
-from recordings import call_context, downloads, providers, selectors, services
+from recordings import call_context, downloads, providers, selectors, services, tags
 from recordings.api import serializers as s
 from recordings.models import E164_PATTERN, Call, Provider, Recording, RecordingStatus
 
@@ -42,6 +43,8 @@ def _filters(serializer_class, request) -> dict:
     # A plain dict, not the QueryDict: DRF reads a blank value in a QueryDict as "not given", so
     # `?status=` would list every call instead of answering 400. The pages drop blank fields first.
     data = request.query_params.dict()
+    if len(tag_values := request.query_params.getlist("tag")) > 1:
+        data["tag"] = ",".join(tag_values)  # tag=a&tag=b is tag=a,b
     if not data.keys() & _filter_names(serializer_class):
         return {}  # no filter given (a page's cursor and limit only): what validating would answer, cheaper
     serializer = serializer_class(data=data)
@@ -137,6 +140,8 @@ CSV_COLUMNS = [
     "has_recording",
     "notes",
 ]
+# Calls read and tagged per round trip of the export (the Tags column: one query per batch).
+EXPORT_BATCH = 2000
 _FORMULA_PREFIXES = ("=", "+", "-", "@", "\t", "\r")
 # A whole cell of + and digits is a number to a spreadsheet, never a formula that can call anything.
 _E164_CELL = re.compile(E164_PATTERN)
@@ -171,7 +176,7 @@ class CallExportView(TenantAPIView):
         rows = (
             self.get_queryset()
             .order_by("-started_at", "-id")
-            .values_list("public_id", *CSV_COLUMNS[1:])[: settings.CALL_EXPORT_MAX_ROWS]
+            .values_list("pk", "public_id", *CSV_COLUMNS[1:])[: settings.CALL_EXPORT_MAX_ROWS]
         )
         local = timezone.localtime
         zone = zoneinfo.ZoneInfo(self.client.timezone)
@@ -179,14 +184,18 @@ class CallExportView(TenantAPIView):
         def lines():
             buffer = io.StringIO()
             writer = csv.writer(buffer)
-            writer.writerow(CSV_COLUMNS)
-            for row in rows.iterator(chunk_size=2000):
-                values = list(row)
-                values[1] = local(values[1], zone).isoformat()
-                writer.writerow([csv_safe(value) for value in values])
-                yield buffer.getvalue()
-                buffer.seek(0)
-                buffer.truncate()
+            writer.writerow([*CSV_COLUMNS[:-1], "tags", CSV_COLUMNS[-1]])  # the notes, long, stay last
+            read = rows.iterator(chunk_size=EXPORT_BATCH)
+            while batch := list(itertools.islice(read, EXPORT_BATCH)):
+                names = tags.tag_names_by_call(call_ids=[row[0] for row in batch])
+                for row in batch:
+                    values = list(row[1:])
+                    values[1] = local(values[1], zone).isoformat()
+                    values.insert(-1, "; ".join(names.get(row[0], ())))
+                    writer.writerow([csv_safe(value) for value in values])
+                    yield buffer.getvalue()
+                    buffer.seek(0)
+                    buffer.truncate()
             yield buffer.getvalue()
 
         stamp = timezone.now().strftime("%Y%m%d-%H%M%S")

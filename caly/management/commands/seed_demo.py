@@ -34,7 +34,7 @@ from caly.foundation.database import tables_analyze
 from integrations.models import CallCustomer, Product, ProductVariant, ShopifyCustomer, ShopifyOrder, ShopifyPhone
 from integrations.shopify.demo import seed_customers, seed_products
 from recordings import demo
-from recordings.models import Call, Recording
+from recordings.models import Call, CallTag, Recording
 
 DEMO_STAFF_EMAIL = "admin@caly.local"
 DEMO_OWNER_EMAIL = "owner@demo-store.caly.local"
@@ -176,6 +176,8 @@ class Command(BaseCommand):
                 logins.append((f"{role.label.lower()}", email, "accounts:login", password))
         # Calls go in batch by batch (each committed), so a large interrupted run resumes where it stopped.
         self._seed_calls(client, calls)
+        tags_made, calls_tagged = demo.tags_seed(client=client)
+        self.stdout.write(f"Tags: created {tags_made}; tagged {calls_tagged} call(s) of {client.name} by their notes.")
         seeded = [client]
         for number in range(2, clients + 2):
             extra, _ = Client.objects.get_or_create(
@@ -206,7 +208,7 @@ class Command(BaseCommand):
                 f"Recordings: added {rows} stored recording rows sharing sample objects ({seconds:.1f} s)."
             )
         tables_analyze(
-            Call, Recording, Product, ProductVariant, ShopifyCustomer, ShopifyOrder, ShopifyPhone, CallCustomer
+            Call, CallTag, Recording, Product, ProductVariant, ShopifyCustomer, ShopifyOrder, ShopifyPhone, CallCustomer
         )
         self.stdout.write(self.style.SUCCESS(f"Demo data ready. Sign in as staff or as one of {client.name}'s team:"))
         for label, email, url_name, password in logins:
