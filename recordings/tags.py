@@ -158,9 +158,13 @@ def _apply(call: Call, actor: User, current: dict[int, Tag], target: dict[int, T
             client=call.client,
             actor=actor,
             target=call,
-            metadata={"added": [tag.name for tag in added], "removed": [tag.name for tag in removed]},
+            metadata={"added": _names(added), "removed": _names(removed)},
         )
     return call_tag_list(call=call)
+
+
+def _names(found: list[Tag]) -> list[str]:
+    return sorted((tag.name for tag in found), key=str.lower)
 
 
 def _current(call: Call) -> dict[int, Tag]:

@@ -7,7 +7,7 @@ from factory.django import DjangoModelFactory
 from accounts.models import Client, OnboardingStep, User
 from accounts.roles import Role
 from integrations.models import CheckStatus, ShopifyConnection
-from recordings.models import Call, CallStatus, Direction, Recording, RecordingStatus
+from recordings.models import Call, CallStatus, Direction, Recording, RecordingStatus, Tag, TagColour
 
 PASSWORD = "correct horse battery staple"
 
@@ -81,6 +81,15 @@ class RecordingFactory(DjangoModelFactory):
     client = factory.SelfAttribute("call.client")
     started_at = factory.SelfAttribute("call.started_at")
     status = RecordingStatus.PENDING
+
+
+class TagFactory(DjangoModelFactory):
+    class Meta:
+        model = Tag
+
+    client = factory.SubFactory(ClientFactory)
+    name = factory.Sequence(lambda n: f"tag {n}")
+    colour = TagColour.GREY
 
 
 class ShopifyConnectionFactory(DjangoModelFactory):
