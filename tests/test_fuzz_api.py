@@ -131,6 +131,7 @@ def _ids_for(world) -> dict[str, list[str]]:
         "recordings/": [str(world.recording.public_id), str(world.failed_recording.public_id)],
         "products/": [str(product.public_id) for product in world.products],
         "customers/": [str(world.customer.public_id)],
+        "tags/": [str(world.tag.public_id)],
         "team/members/": [str(user.public_id) for user in (world.agent, world.inactive_member, world.owner)],
         "team/invitations/": [str(world.invitation.public_id)],
         "webhooks/exotel/": [str(world.exotel.public_id)],
@@ -166,6 +167,8 @@ def _body_values(path: str, world) -> dict[str, object]:
         values.update(email=world.owner.email, password=PASSWORD)
     if path == "calls":
         values.update({"to": CUSTOMER, "from": AGENT, "caller_id": world.exotel.caller_ids[0]})
+    if path == "calls/{public_id}/tags":  # the world's tag, so sets and changes can succeed
+        values.update(tags=[str(world.tag.public_id)], add=[str(world.tag.public_id)], remove=[])
     if path == "integrations/shopify":
         values.update(shop_domain=world.shopify.shop_domain, api_version=shopify_fake.API_VERSION)
     if path == "integrations/exotel":  # credentials the fake Exotel accepts, so saves can succeed

@@ -36,7 +36,7 @@ from accounts import jwt
 from accounts.api.base import TenantAPIView
 from accounts.models import AuditEvent, Invitation, User
 from integrations.models import Product, ShopifyCustomer, ShopifyDataRequest, ShopifyOrder
-from recordings.models import Call, Recording
+from recordings.models import Call, Recording, Tag
 from tests import shopify_fake
 from tests.exotel_fake import exotel_fixture  # noqa: F401
 from tests.s3 import local_storage  # noqa: F401
@@ -84,6 +84,7 @@ def traces_of(world: World) -> set[str]:
         ShopifyOrder,
         ShopifyDataRequest,
         AuditEvent,
+        Tag,
     ):
         ids |= set(model.objects.filter(client=world.client).values_list("public_id", flat=True))
     return {str(public_id) for public_id in ids} | {world.client.slug, world.exotel.webhook_token}
@@ -216,6 +217,32 @@ OBJECT_PROBES = [
     Probe("accounts:member-deactivate", "POST", "page", "agent", control=(302,)),
     Probe("accounts:member-activate", "POST", "page", "inactive_member", control=(302,)),
     Probe("accounts:invitation-revoke", "POST", "page", "invitation", control=(302,)),
+    Probe("tag", "GET", "api", "tag"),
+    Probe("tag", "PATCH", "api", "tag", body={"name": "Renamed by another company"}),
+    Probe("tag", "DELETE", "api", "tag", control=(204,)),
+    Probe("call-tags", "GET", "api", "call"),
+    Probe("call-tags", "PUT", "api", "call", body={"tags": []}),
+    Probe("call-tags", "PATCH", "api", "call", body=lambda worlds: {"add": [str(worlds.a.tag.public_id)]}),
+    Probe(
+        "recordings:call-tags",
+        "POST",
+        "page",
+        "call",
+        body=lambda worlds: {"remove": str(worlds.a.tag.public_id)},
+        control=(302,),
+    ),
+    Probe(
+        "settings:tag",
+        "POST",
+        "page",
+        "tag",
+        body=lambda worlds: {
+            f"tag-{worlds.a.tag.public_id}-name": "Renamed by another company",
+            f"tag-{worlds.a.tag.public_id}-colour": "pink",
+        },
+        control=(302,),
+    ),
+    Probe("settings:tag-delete", "POST", "page", "tag", control=(302,)),
     # Webhook URLs: A's connection id with B's token (and B's with A's) is an unknown URL.
     Probe("exotel-status-callback", "POST", "webhook", build=exotel_url("status-callback")),
     Probe("exotel-passthru", "GET", "webhook", build=exotel_url("passthru")),
@@ -289,6 +316,11 @@ LIST_PROBES = [
     Probe("integrations:index", "GET", "page"),
     Probe("integrations:data-requests", "GET", "page"),
     Probe("accounts:team", "GET", "page"),
+    Probe("tags", "GET", "api"),
+    Probe("calls", "GET", "api", query={"tag": "refund"}, note="tag name both have"),
+    Probe("calls-export", "GET", "api", query={"tag": "refund"}, note="tag name both have"),
+    Probe("recordings:calls", "GET", "page", query={"tag": "refund"}, note="tag name both have"),
+    Probe("settings:index", "GET", "page"),
 ]
 LIST_PROBES += [
     Probe("recordings:dashboard-part", "GET", "page", kwargs={"name": name}, note=name)
@@ -378,6 +410,19 @@ OWN_PROBES = [
         expect=(302,),
         note="invite A's invitee",
     ),
+    Probe("tags", "POST", "api", body={"name": "exchange"}, expect=(201,)),
+    Probe("tags", "POST", "api", body={"name": "Refund"}, expect=(400,), note="a name both have"),
+    Probe("client-recording-retention", "GET", "api"),
+    Probe("client-recording-retention", "PUT", "api", body={"recording_retention_days": 200}),
+    Probe(
+        "settings:company",
+        "POST",
+        "page",
+        body={"company-name": "Bolt Books Ltd", "company-country": "IN", "company-timezone": "Europe/London"},
+        expect=(302,),
+    ),
+    Probe("settings:tags", "POST", "page", body={"new-tag-name": "exchange", "new-tag-colour": "teal"}, expect=(302,)),
+    Probe("settings:retention", "POST", "page", body={"retention-recording_retention_days": "200"}, expect=(302,)),
     # Data of no client, which a client's owner must not see either.
     Probe("health-detailed", "GET", "page", expect=(403,)),
     Probe("metrics", "GET", "page", expect=(403, 404)),

@@ -39,7 +39,8 @@ from integrations.models import (
     WebhookStatus,
 )
 from recordings import services as recording_services
-from recordings.models import Call, Recording, RecordingStatus
+from recordings import tags as recording_tags
+from recordings.models import Call, CallTag, Recording, RecordingStatus, Tag
 from tests.factories import UserFactory
 
 AUDIO = b"ID3\x03\x00\x00\x00\x00\x00\x00" + bytes((i * 13 + 5) % 251 for i in range(4000))
@@ -70,6 +71,7 @@ class World:
     extra: dict = field(default_factory=dict)
     customer: ShopifyCustomer | None = None  # the Shopify customer of the first call, with one order
     data_request: ShopifyDataRequest | None = None  # a customers/data_request answered, its file stored
+    tag: Tag | None = None  # "refund", on the call with the stored recording
 
     @property
     def product(self) -> Product:
@@ -127,6 +129,9 @@ def populate(
         status=RecordingStatus.FAILED,
         last_error="Exotel answered 404",
     )
+
+    tag = recording_tags.tag_create(client=client, actor=owner, name="refund", colour="red")
+    recording_tags.call_tags_set(call=call, actor=owner, tags=[tag])
 
     products = []
     for n in range(2):
@@ -238,6 +243,7 @@ def populate(
         webhook_event=event,
         customer=customer,
         data_request=data_request,
+        tag=tag,
     )
 
 
@@ -267,6 +273,8 @@ def world_state(world: World) -> dict:
         "customers": list(ShopifyCustomer.objects.filter(client=client).order_by("pk").values()),
         "orders": list(ShopifyOrder.objects.filter(client=client).order_by("pk").values()),
         "call_customers": list(CallCustomer.objects.filter(client=client).order_by("pk").values()),
+        "tags": list(Tag.objects.filter(client=client).order_by("pk").values()),
+        "call_tags": list(CallTag.objects.filter(call__client=client).order_by("pk").values()),
         "audit": list(AuditEvent.objects.filter(client=client).order_by("pk").values_list("pk", flat=True)),
         "objects": {
             key: _sha256(key) for key in recordings.exclude(storage_key="").values_list("storage_key", flat=True)
