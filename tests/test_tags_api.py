@@ -10,7 +10,7 @@ from accounts import jwt
 from accounts.models import AuditAction, AuditEvent
 from accounts.roles import Role
 from caly.foundation.errors import DomainError
-from recordings import tags
+from recordings import demo, tags
 from recordings.models import Call, CallTag, Tag
 from tests.factories import CallFactory, TagFactory, UserFactory
 
@@ -377,3 +377,19 @@ def test_the_unfiltered_export_leaves_untagged_calls_blank(as_user, alice, tagge
     rows = list(csv.DictReader(io.StringIO(b"".join(response.streaming_content).decode())))
     assert len(rows) == 5
     assert sorted(row["tags"] for row in rows) == ["", "", "delivery", "delivery; refund", "refund"]
+
+
+# --- demo data ----------------------------------------------------------------------------------------
+
+
+def test_the_demo_tags_go_on_the_demo_calls_their_notes_speak_of_once(client_a):
+    demo.calls_seed(client=client_a, count=300)
+    made, tagged = demo.tags_seed(client=client_a)
+    assert made == len(demo.DEMO_TAGS) and tagged > 20
+    refund = Tag.objects.get(client=client_a, name="refund")
+    refunded = Call.objects.filter(call_tags__tag=refund)
+    assert refunded.exists() and all("Refund" in call.notes for call in refunded)
+    for tag in Tag.objects.filter(client=client_a):
+        tag.full_clean()
+    assert demo.tags_seed(client=client_a) == (0, 0)
+    assert CallTag.objects.count() == tagged
