@@ -90,7 +90,7 @@ class Call(models.Model):
         indexes = [
             models.Index(fields=["client", "-started_at", "-id"], name="rec_call_client_started"),
             models.Index(fields=["client", "status", "-started_at", "-id"], name="rec_call_client_status"),
-            models.Index(fields=["client", "agent", "-started_at", "-id"], name="rec_call_client_agent"),
+            models.Index(fields=["agent", "-started_at", "-id"], name="rec_call_agent_started"),
             models.Index(
                 fields=["client", "from_number"], name="rec_call_client_from", opclasses=["", "varchar_pattern_ops"]
             ),
