@@ -101,7 +101,7 @@ def onboarding_advance(*, client: Client, actor: User, step: str, skipped: bool 
 
 @transaction.atomic
 def onboarding_company_save(*, client: Client, actor: User, **fields: Any) -> Client:
-    """Step 1: save the company's details and business settings (services.client_update), then move on."""
+    """Step 1: save the company's details (services.client_update), then move on."""
     # A copy takes the change: if it is refused, the caller's client keeps its valid values.
     fresh = Client.objects.select_for_update().get(pk=client.pk)
     services.client_update(client=fresh, actor=actor, **fields)
