@@ -89,6 +89,7 @@ def declared_jobs() -> tuple[Job, ...]:
             Daily(time(21, 20)),
         ),
         Job("resync-shopify-customers", "integrations.shopify.tasks.resync_customers", Every(timedelta(minutes=30))),
+        Job("sweep-stuck-calls", "integrations.exotel.tasks.sweep_stuck_calls", Every(timedelta(minutes=5))),
         Job(
             "backup-database",
             "caly.foundation.ops.tasks.backup_database",
