@@ -112,7 +112,7 @@ def test_a_new_owner_sets_up_the_company_skips_the_connections_and_sees_what_is_
 
     # Done: what is left, then the dashboard's card.
     expect(page).to_have_url(re.compile("/accounts/onboarding/done/$"))
-    expect(page.get_by_role("heading", level=1)).to_have_text("Chai Point Retail is set up")
+    expect(page.get_by_role("heading", level=1)).to_have_text("Chai Point Retail: the set-up wizard is finished")
     page.get_by_role("link", name="Go to the dashboard").click()
     expect(page).to_have_url(re.compile("/dashboard/$"))
     card = page.locator("section.onboarding-card")

@@ -352,7 +352,8 @@ def test_step_two_connects_exotel_and_shows_the_callback_urls(wizard, new_client
     assert response.redirect_chain == [("/accounts/onboarding/exotel/", 302)]
     connection = ExotelConnection.objects.for_client(new_client).get()
     body = text(response)
-    assert "Exotel is connected. Paste the callback URLs below into Exotel." in body
+    assert "Exotel is connected: Exotel accepted the credentials. Paste the callback URLs below into Exotel." in body
+    assert 'data-status="connected">Connected, checked' in body
     assert f"/{connection.public_id}/{connection.webhook_token}/status-callback" in body
     assert f"/{connection.public_id}/{connection.webhook_token}/passthru" in body
     assert EXOTEL_FORM["exotel-api_token"] not in body and EXOTEL_FORM["exotel-api_key"] not in body
@@ -391,7 +392,7 @@ def test_skipped_steps_are_remembered_and_the_wizard_ends(wizard, new_client):
     new_client.refresh_from_db()
     assert new_client.onboarding_step == OnboardingStep.DONE and new_client.onboarding_completed_at is not None
     body = text(response)
-    assert "Chai Point Retail is set up" in body
+    assert "Chai Point Retail: the set-up wizard is finished" in body and "All done" not in body
     assert 'Exotel not connected — <a href="/accounts/onboarding/exotel/">connect</a>' in body
     assert 'Shopify not connected — <a href="/accounts/onboarding/shopify/">connect</a>' in body
     assert 'data-step="exotel"' in body and "Skipped" in body
@@ -460,9 +461,11 @@ def test_a_connection_saved_while_shopify_cannot_be_reached_says_it_is_not_verif
     body = text(wizard.post("/accounts/onboarding/shopify/", SHOPIFY_FORM, follow=True))
 
     assert ShopifyConnection.objects.for_client(new_client).get().verified_at is None
-    assert "Not verified: Shopify has not accepted these credentials yet" in body
+    assert "Not connected: Shopify has not accepted these credentials yet" in body
     assert "chai-point.myshopify.com is not linked to this account" in body
-    assert "Shopify is saved but not verified yet" in body and "Shopify is connected" not in body
+    assert "Shopify is not connected until a check passes." in body and "Shopify is connected" not in body
+    assert 'data-status="check-failed">Not connected: checking failed' in body
+    assert "Not connected yet" in body and ">Connected<" not in body  # the step in the wizard's steps
 
 
 def test_going_back_to_a_finished_step_saves_it_and_keeps_the_progress(wizard, new_client):

@@ -88,7 +88,8 @@ def exotel_stuck_calls_sweep(*, now: datetime | None = None) -> SweepSummary:
     now = now or timezone.now()
     summary = SweepSummary()
     budget = STUCK_CALLS_PER_RUN
-    connections = ExotelConnection.objects.select_related("client").filter(client__is_active=True).order_by("pk")
+    connections = ExotelConnection.objects.connected().select_related("client").filter(client__is_active=True)
+    connections = connections.order_by("pk")
     for connection in connections.iterator():
         if budget <= 0:
             break
