@@ -93,7 +93,10 @@ EXOTEL = Provider(
     links=lambda connection: {"callback_urls": exotel_callback_urls(connection=connection)},
     links_hint="Paste the callback URLs below into Exotel.",
     check_summary="Check the Exotel credentials against Exotel",
-    disconnect_summary="Disconnect Exotel (calls and recordings stay)",
+    disconnect_summary=(
+        "Disconnect Exotel: the credentials are wiped and callbacks refused (calls, recordings and the callback "
+        "URLs stay: a PUT connects it again with the same URLs)"
+    ),
     disconnected_message=(
         "Exotel is disconnected. Calls and recordings already in Caly stay; the callback URLs stay the same "
         "for when you connect it again."
