@@ -25,7 +25,6 @@ from django_otp.plugins.otp_totp.models import TOTPDevice
 
 from accounts import services, staff_auth
 from accounts.models import (
-    CLIENT_BUSINESS_SETTINGS,
     AuditEvent,
     Client,
     Invitation,
@@ -123,8 +122,8 @@ class ClientAdmin(RecheckMixin, admin.ModelAdmin):
             {"fields": ["name", "slug", "public_id", "timezone", "country", "is_active", "created_at", "updated_at"]},
         ),
         (
-            "Business settings",
-            {"fields": [*CLIENT_BUSINESS_SETTINGS, "recording_retention_days"]},
+            "Recordings",
+            {"fields": ["recording_retention_days"]},
         ),
         ("Onboarding", {"fields": ["onboarding_step", "onboarding_completed_at"]}),
     ]

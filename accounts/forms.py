@@ -174,22 +174,13 @@ def country_choices() -> list[tuple[str, str]]:
 
 
 class CompanyForm(ServiceForm):
-    """The company's details and business settings (accounts.services.CLIENT_SETTINGS_FIELDS), typed
-    and bounded from the model's fields."""
+    """The company's details (accounts.services.CLIENT_SETTINGS_FIELDS), typed and bounded from the model's fields."""
 
     labels = {
         "name": "Company name",
         "timezone": "Time zone",
         "country": "Country (two letters, such as IN)",
-        "return_window_days": "Return window (days)",
-        "refund_auto_threshold_inr": "Refunds approved automatically up to (₹)",
-        "cancel_window_hours": "Orders can be cancelled within (hours)",
-        "escalation_threshold": "Escalate after this many calls a day",
-        "notify_by_email": "Email",
-        "notify_by_sms": "SMS",
-        "notify_by_whatsapp": "WhatsApp",
     }
-    checkboxes = ("notify_by_email", "notify_by_sms", "notify_by_whatsapp")
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
@@ -203,12 +194,6 @@ class CompanyForm(ServiceForm):
 
     def clean_country(self) -> str:
         return self.cleaned_data["country"] or self.initial.get("country") or Client._meta.get_field("country").default
-
-    def text_fields(self):
-        return [self[name] for name in self.fields if name not in self.checkboxes]
-
-    def checkbox_fields(self):
-        return [self[name] for name in self.checkboxes]
 
 
 class OnboardClientForm(ServiceForm):

@@ -35,18 +35,6 @@ class OnboardingStep(models.TextChoices):
     DONE = "done", "Done"
 
 
-# The business settings a client's owners and admins change (API, company page, wizard); one list for all.
-CLIENT_BUSINESS_SETTINGS = (
-    "return_window_days",
-    "refund_auto_threshold_inr",
-    "cancel_window_hours",
-    "escalation_threshold",
-    "notify_by_email",
-    "notify_by_sms",
-    "notify_by_whatsapp",
-)
-
-
 class Client(models.Model):
     """A company using Caly: the tenant every other row belongs to."""
 
@@ -62,28 +50,6 @@ class Client(models.Model):
         help_text="Two letters (ISO 3166): phone numbers written without a country code are read as this country's.",
     )
 
-    # Business settings the call agents work by.
-    return_window_days = models.PositiveSmallIntegerField(
-        default=30, validators=[MinValueValidator(1), MaxValueValidator(365)]
-    )
-    refund_auto_threshold_inr = models.DecimalField(
-        max_digits=10,
-        decimal_places=2,
-        default=0,
-        validators=[MinValueValidator(0), MaxValueValidator(10_000_000)],
-        help_text="Refunds up to this amount (₹) need no approval.",
-    )
-    cancel_window_hours = models.PositiveSmallIntegerField(
-        default=24, validators=[MinValueValidator(0), MaxValueValidator(720)]
-    )
-    escalation_threshold = models.PositiveSmallIntegerField(
-        default=3,
-        validators=[MinValueValidator(1), MaxValueValidator(100)],
-        help_text="Calls from one customer within a day before the case is escalated.",
-    )
-    notify_by_email = models.BooleanField(default=True)
-    notify_by_sms = models.BooleanField(default=False)
-    notify_by_whatsapp = models.BooleanField(default=False)
     recording_retention_days = models.PositiveIntegerField(
         null=True,
         blank=True,

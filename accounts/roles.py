@@ -24,7 +24,7 @@ class Capability(StrEnum):
     DELETE_RECORDINGS = "delete_recordings"
     MANAGE_INTEGRATIONS = "manage_integrations"  # Exotel and Shopify connections
     MANAGE_TEAM = "manage_team"  # invite, change roles, deactivate
-    MANAGE_CLIENT = "manage_client"  # company details and business settings
+    MANAGE_CLIENT = "manage_client"  # company details
     VIEW_AUDIT = "view_audit"  # the audit log
     MANAGE_DEVELOPERS = "manage_developers"  # API keys and outbound webhook endpoints
 

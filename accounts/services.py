@@ -20,13 +20,13 @@ from django.utils.text import slugify
 
 from accounts import emails, jwt, signed_tokens, tasks
 from accounts.audit import audit_record
-from accounts.models import CLIENT_BUSINESS_SETTINGS, AuditAction, Client, Invitation, User
+from accounts.models import AuditAction, Client, Invitation, User
 from accounts.roles import Role
 from accounts.signups import signup_discard
 from caly.foundation import context
 from caly.foundation.errors import DomainError, ErrorCode
 
-CLIENT_SETTINGS_FIELDS = ("name", "timezone", "country", *CLIENT_BUSINESS_SETTINGS)
+CLIENT_SETTINGS_FIELDS = ("name", "timezone", "country")
 
 
 def _invalid(field: str, message: str) -> DomainError:
@@ -246,7 +246,7 @@ def user_update_profile(*, user: User, **fields: Any) -> User:
 
 @transaction.atomic
 def client_update(*, client: Client, actor: User, **fields: Any) -> Client:
-    """Change the company's details and business settings (validated); audited with old and new values."""
+    """Change the company's details (validated); audited with old and new values."""
     changed = _apply(client, fields, allowed=CLIENT_SETTINGS_FIELDS)
     if changed:
         audit_record(

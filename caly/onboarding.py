@@ -101,7 +101,7 @@ def onboarding_advance(*, client: Client, actor: User, step: str, skipped: bool 
 
 @transaction.atomic
 def onboarding_company_save(*, client: Client, actor: User, **fields: Any) -> Client:
-    """Step 1: save the company's details and business settings (services.client_update), then move on."""
+    """Step 1: save the company's details (services.client_update), then move on."""
     # A copy takes the change: if it is refused, the caller's client keeps its valid values.
     fresh = Client.objects.select_for_update().get(pk=client.pk)
     services.client_update(client=fresh, actor=actor, **fields)
@@ -140,8 +140,13 @@ class LeftToDo:
 
 
 def connected(*, client: Client) -> dict[str, bool]:
-    """Whether each connection step's provider is connected, by step."""
+    """Whether each connection step's provider is connected (its credentials accepted), by step."""
     return {step: provider.is_connected(client) for step, provider in CONNECTION_STEPS.items()}
+
+
+def connections(*, client: Client) -> dict[str, Connection | None]:
+    """Each connection step's saved connection (connected or not; a disconnected one counts as none), by step."""
+    return {step: provider.connection_in_use(client) for step, provider in CONNECTION_STEPS.items()}
 
 
 def onboarding_left(*, client: Client, user: User) -> list[LeftToDo]:
@@ -154,12 +159,18 @@ def onboarding_left(*, client: Client, user: User) -> list[LeftToDo]:
             )
         )
     if can(user.role, Capability.MANAGE_INTEGRATIONS):
+        saved = connections(client=client)
         for step, is_connected in connected(client=client).items():
             if is_connected:
                 continue
             # Before the wizard gets there, the integrations page connects it just as well.
             url = step_url(step) if step_reached(client=client, step=step) else reverse("integrations:index")
-            left.append(LeftToDo(step, f"{CONNECTION_STEPS[step].label} not connected", "connect", url))
+            label = CONNECTION_STEPS[step].label
+            if saved[step] is not None:
+                text = f"{label} not connected: its credentials are saved but {label} has not accepted them yet"
+                left.append(LeftToDo(step, text, "check them", url))
+            else:
+                left.append(LeftToDo(step, f"{label} not connected", "connect", url))
     return left
 
 

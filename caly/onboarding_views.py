@@ -32,6 +32,7 @@ def _wizard_page(request, page: OnboardingStep, context: dict, *, status: int = 
     client = request.user.client
     request.session[ONBOARDING_SEEN_SESSION_KEY] = True  # left now, the wizard is not forced on them again
     is_connected = onboarding.connected(client=client)
+    connections = onboarding.connections(client=client)
     steps = [
         {
             "step": step,
@@ -41,6 +42,8 @@ def _wizard_page(request, page: OnboardingStep, context: dict, *, status: int = 
             "reached": onboarding.step_reached(client=client, step=step),
             "finished": onboarding.step_reached(client=client, step=step) and step != client.onboarding_step,
             "connected": is_connected.get(step),
+            # Saved, but not accepted by the provider (yet): never shown as connected.
+            "saved": connections.get(step) is not None and not is_connected.get(step),
             "current": step == page,
         }
         for number, step in enumerate(onboarding.WIZARD_STEPS, start=1)
@@ -100,10 +103,11 @@ def _connection_step(request: HttpRequest, provider: Provider) -> HttpResponse:
             except DomainError as error:
                 form.add_service_error(error)
             else:
-                if saved.verified_at:
-                    messages.success(request, f"{provider.label} is connected. {provider.links_hint}")
+                connected, message = provider.saved_message(saved)
+                if connected:
+                    messages.success(request, f"{message} {provider.links_hint}")
                 else:
-                    messages.warning(request, f"{provider.label} is saved but not verified yet: see below.")
+                    messages.warning(request, message)
                 return redirect(onboarding.step_url(step))
         status = 400
     index = onboarding.STEPS.index(step)
@@ -111,6 +115,7 @@ def _connection_step(request: HttpRequest, provider: Provider) -> HttpResponse:
     context = {
         "form": form,
         "connection": connection,
+        "in_use": connection is not None and connection == provider.connection_in_use(client),
         "provider": provider,
         "links": provider.links(connection) if connection else {},
         "step_url": onboarding.step_url(step),
@@ -157,8 +162,14 @@ def onboarding_skip(request: HttpRequest, step: str) -> HttpResponse:
 def onboarding_done(request: HttpRequest) -> HttpResponse:
     if (response := _not_reached(request, OnboardingStep.DONE)) is not None:
         return response
-    left = onboarding.onboarding_left(client=request.user.client, user=request.user)
-    return _wizard_page(request, OnboardingStep.DONE, {"left": left})
+    client = request.user.client
+    left = onboarding.onboarding_left(client=client, user=request.user)
+    connections = onboarding.connections(client=client)
+    providers = [
+        {"provider": provider, "connection": connections[step]}
+        for step, provider in onboarding.CONNECTION_STEPS.items()
+    ]
+    return _wizard_page(request, OnboardingStep.DONE, {"left": left, "providers": providers})
 
 
 @client_user_required(Capability.READ)

@@ -31,6 +31,16 @@ def _kept_help(connection, name: str) -> str:
     return f"Set{ending}. Leave empty to keep it."
 
 
+def _require_unless_kept(form: forms.Form, connection, names: tuple[str, ...]) -> None:
+    """A required secret is required until it is stored; then leaving it empty keeps it, which the page says
+    instead of calling it optional (the `keeps_stored` mark)."""
+    for name in names:
+        field = form.fields[name]
+        kept = _kept_help(connection, name)
+        field.required = not kept
+        field.keeps_stored = bool(kept)  # type: ignore[attr-defined]
+
+
 class ConnectionForm(ServiceForm):
     """A provider's connection settings, filled in from the saved connection (secrets never)."""
 
@@ -78,6 +88,8 @@ class ExotelForm(ConnectionForm):
         self.fields["api_host"].choices = [(host, labels.get(host, host)) for host in settings.EXOTEL_API_HOSTS]
         for name in ("api_key", "api_token", "callback_password"):
             self.fields[name].help_text = _kept_help(connection, name) or self.fields[name].help_text
+        _require_unless_kept(self, connection, ("api_key", "api_token"))
+        self.fields["callback_password"].keeps_stored = bool(_kept_help(connection, "callback_password"))  # type: ignore[attr-defined]
 
     @staticmethod
     def initial_for(connection) -> dict:
@@ -107,6 +119,8 @@ class ShopifyForm(ConnectionForm):
         self.fields["api_version"].help_text = f"Empty: {settings.SHOPIFY_API_VERSION}."
         for name in ("access_token", "webhook_secret"):
             self.fields[name].help_text = _kept_help(connection, name) or self.fields[name].help_text
+        _require_unless_kept(self, connection, ("access_token",))
+        self.fields["webhook_secret"].keeps_stored = bool(_kept_help(connection, "webhook_secret"))  # type: ignore[attr-defined]
 
     @staticmethod
     def initial_for(connection) -> dict:

@@ -33,6 +33,7 @@ class ConnectionState(models.TextChoices):
     VERIFIED = "verified", "Verified"
     UNVERIFIED = "unverified", "Not verified"
     UNINSTALLED = "uninstalled", "Uninstalled in Shopify"
+    DISCONNECTED = "disconnected", "Disconnected"
 
 
 class Connection(models.Model):
@@ -74,8 +75,18 @@ class ExotelRegion(models.TextChoices):
     MUMBAI = "api.in.exotel.com", "Mumbai (api.in.exotel.com)"
 
 
+class ExotelConnectionQuerySet(TenantQuerySet):
+    def connected(self):
+        """Connections not disconnected: the only ones Caly may call Exotel with or take callbacks for."""
+        return self.filter(disconnected_at__isnull=True)
+
+
 class ExotelConnection(Connection):
-    """A client's Exotel account. Callback URLs carry `public_id` and the random `webhook_token`."""
+    """A client's Exotel account. Callback URLs carry `public_id` and the random `webhook_token`.
+
+    Disconnecting keeps the row (with its public id and token) and wipes the credentials, so connecting
+    again gives the same callback URLs: only rotating the token changes them.
+    """
 
     SECRET_FIELDS = ("api_key", "api_token", "webhook_token", "callback_password")
 
@@ -87,12 +98,24 @@ class ExotelConnection(Connection):
     webhook_token = EncryptedTextField(default=new_webhook_token)
     callback_username = models.CharField(max_length=100, blank=True)
     callback_password = EncryptedTextField(blank=True)
+    disconnected_at = models.DateTimeField(
+        null=True,
+        blank=True,
+        help_text="When it was disconnected (credentials wiped, callbacks refused); empty: in use.",
+    )
+
+    # The base's manager, with `connected()`: mypy takes the base's `objects` for a class variable.
+    objects = ExotelConnectionQuerySet.as_manager()  # type: ignore[misc]
 
     class Meta:
         verbose_name = "Exotel connection"
 
     def __str__(self) -> str:
         return f"Exotel {self.account_sid}"
+
+    @property
+    def state(self) -> str:
+        return ConnectionState.DISCONNECTED if self.disconnected_at else super().state
 
 
 class ShopifyConnection(Connection):

@@ -124,6 +124,10 @@ def connection_save(
         raise invalid_request(exc.message_dict) from None
     if rules is not None:
         changed += rules(connection)
+    reconnected = isinstance(connection, ExotelConnection) and connection.disconnected_at is not None
+    if isinstance(connection, ExotelConnection) and reconnected:
+        connection.disconnected_at = None  # the same row, so the same callback URLs
+        changed.append("disconnected_at")
     # Unchanged credentials are not asked about again: "Test connection" does that.
     recheck = created or any(name in changed for name in credentials)
     if not (created or changed):
@@ -159,7 +163,7 @@ def connection_save(
             raise _shop_not_available() from None  # another account's claim committed a moment ago
         if created or changed:
             audit_record(
-                action=AuditAction.INTEGRATION_CONNECTED if created else AuditAction.INTEGRATION_UPDATED,
+                action=AuditAction.INTEGRATION_CONNECTED if created or reconnected else AuditAction.INTEGRATION_UPDATED,
                 client=client,
                 actor=actor,
                 target=connection,
@@ -176,9 +180,15 @@ DISCONNECT_HOOKS: dict[str, str] = {
 }
 
 
+# Disconnecting keeps an Exotel connection's row, with its public id and callback token (connecting again
+# gives the same callback URLs), and wipes these.
+EXOTEL_WIPED_ON_DISCONNECT = ("api_key", "api_token", "callback_username", "callback_password")
+
+
 @transaction.atomic
 def connection_disconnect(*, connection: Connection, actor: User | None, reason: str = "disconnected") -> None:
-    """Forget the credentials (the calls, recordings and products already in Caly stay)."""
+    """Forget the credentials (the calls, recordings and products already in Caly stay). An Exotel
+    connection keeps its callback URLs for when it is connected again, refusing callbacks meanwhile."""
     hook = DISCONNECT_HOOKS.get(type(connection).__name__)
     if hook:
         import_string(hook)(connection)
@@ -190,7 +200,25 @@ def connection_disconnect(*, connection: Connection, actor: User | None, reason:
         target=connection,
         metadata={"provider": provider, "reason": reason},
     )
-    connection.delete()
+    if not isinstance(connection, ExotelConnection):
+        connection.delete()
+        return
+    for name in EXOTEL_WIPED_ON_DISCONNECT:
+        setattr(connection, name, "")
+    connection.disconnected_at = timezone.now()
+    connection.verified_at = connection.checked_at = None
+    connection.check_status, connection.check_message = CheckStatus.NEVER, ""
+    connection.save(
+        update_fields=[
+            *EXOTEL_WIPED_ON_DISCONNECT,
+            "disconnected_at",
+            "verified_at",
+            "checked_at",
+            "check_status",
+            "check_message",
+            "updated_at",
+        ]
+    )
 
 
 @transaction.atomic

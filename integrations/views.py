@@ -15,13 +15,13 @@ from django.urls import reverse
 from django.views.decorators.http import require_POST, require_safe
 
 from accounts.roles import Capability
-from accounts.views import client_user_required
+from accounts.views import client_user_required, get_and_post
 from caly.foundation.errors import DomainError
 from integrations import services
 from integrations.credentials import CheckResult
 from integrations.exotel.credentials import exotel_webhook_token_rotate
 from integrations.forms import ConnectionForm, ProductSearchForm
-from integrations.models import Connection, WebhookEvent
+from integrations.models import Connection, ConnectionState, WebhookEvent
 from integrations.providers import PROVIDERS, SHOPIFY, Provider
 from integrations.shopify.selectors import product_list
 from integrations.shopify.services import shopify_customers_sync_request, shopify_sync_request
@@ -32,11 +32,13 @@ PRODUCTS_PER_PAGE = 50
 
 
 def _card(request, provider: Provider, form: ConnectionForm | None) -> dict:
-    """One provider's part of the page; its own details come from integrations/_<key>.html."""
+    """One provider's part of the page; its own details come from integrations/_<key>.html. A disconnected
+    connection (Exotel keeps its row) shows its callback URLs and the form to connect again."""
     connection = provider.connection(request.user.client)
     return {
         "provider": provider,
         "connection": connection,
+        "in_use": connection is not None and connection.state != ConnectionState.DISCONNECTED,
         "form": form or provider.form(connection=connection),
         "links": provider.links(connection) if connection else {},
         "details": f"integrations/_{provider.key}.html",
@@ -75,12 +77,14 @@ def connection_save(request: HttpRequest, provider: str) -> HttpResponse:
         except DomainError as error:
             form.add_service_error(error)
         else:
-            if connection.verified_at:
-                messages.success(request, f"{described.label} is saved. {connection.check_message}")
-            else:  # the provider could not be reached: saved, but it must not look connected
-                messages.warning(request, f"{described.label} is saved but not verified. {connection.check_message}")
+            _report_save(request, described, connection)
             return redirect("integrations:index")
     return _page(request, forms={provider: form}, status=400)
+
+
+def _report_save(request, provider: Provider, connection: Connection) -> None:
+    connected, message = provider.saved_message(connection)
+    (messages.success if connected else messages.warning)(request, message)
 
 
 def _with_connection(action):
@@ -90,7 +94,7 @@ def _with_connection(action):
     @require_POST
     def view(request: HttpRequest, provider: str) -> HttpResponse:
         described = PROVIDERS[provider]
-        connection = described.connection(request.user.client)
+        connection = described.connection_in_use(request.user.client)
         if connection is None:
             messages.error(request, f"{described.label} is not connected.")
         else:
@@ -113,13 +117,62 @@ def connection_test(request, provider: Provider, connection: Connection) -> None
     _report_check(request, provider.label, provider.check(connection=connection))
 
 
-@_with_connection
+def _confirmed(confirm: str, page):
+    """An action that asks first: GET shows what it will do (`page(provider, connection)` gives the
+    confirmation page's context); a POST acts only with confirm=`confirm`, else it asks again (400)."""
+
+    def decorator(action):
+        @client_user_required(MANAGE)
+        @get_and_post
+        def view(request: HttpRequest, provider: str) -> HttpResponse:
+            described = PROVIDERS[provider]
+            connection = described.connection_in_use(request.user.client)
+            if connection is None:
+                messages.error(request, f"{described.label} is not connected.")
+                return redirect("integrations:index")
+            if request.method == "POST" and request.POST.get("confirm") == confirm:
+                action(request, described, connection)
+                return redirect("integrations:index")
+            context = {"provider": described, "confirm": confirm, **page(described, connection)}
+            return render(
+                request, "integrations/confirm.html", context, status=400 if request.method == "POST" else 200
+            )
+
+        view.__name__ = action.__name__
+        return view
+
+    return decorator
+
+
+def _disconnect_page(provider: Provider, connection: Connection) -> dict:
+    return {
+        "title": f"Disconnect {provider.label}?",
+        "stops": provider.disconnect_stops,
+        "keeps": provider.disconnect_keeps,
+        "button": f"Disconnect {provider.label}",
+    }
+
+
+def _rotate_page(provider: Provider, connection: Connection) -> dict:
+    return {
+        "title": "Make new callback URLs?",
+        "stops": (
+            "The current callback URLs stop working at once: Caly refuses Exotel's callbacks to them.",
+            "Until the new URLs are pasted into Exotel (the StatusCallback of your flows and every Passthru "
+            "applet), new calls are not received and their recordings are not fetched.",
+        ),
+        "keeps": "Do this only if the URLs leaked. The credentials, calls and recordings stay as they are.",
+        "button": "Make new callback URLs",
+    }
+
+
+@_confirmed("disconnect", _disconnect_page)
 def connection_disconnect(request, provider: Provider, connection: Connection) -> None:
     services.connection_disconnect(connection=connection, actor=request.user)
     messages.success(request, provider.disconnected_message)
 
 
-@_with_connection
+@_confirmed("rotate", _rotate_page)
 def exotel_rotate(request, provider: Provider, connection) -> None:
     exotel_webhook_token_rotate(connection=connection, actor=request.user)
     messages.success(request, "New callback URLs are ready: paste them into Exotel. The old ones no longer work.")

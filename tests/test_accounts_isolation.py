@@ -75,8 +75,8 @@ def world(api, client_a, client_b, alice, bob, charlie):
     charlie_token = login(api, charlie.email)
     call(api, "POST", "auth/login", {"email": alice.email, "password": "wrong password"})  # login.failed in A
     call(api, "POST", "auth/login", {"email": "nobody@nowhere.example", "password": "x"})  # login.failed, no client
-    assert call(api, "PATCH", "client", {"escalation_threshold": 5}, alice_token)[0].status_code == 200
-    assert call(api, "PATCH", "client", {"escalation_threshold": 7}, charlie_token)[0].status_code == 200
+    assert call(api, "PATCH", "client", {"timezone": "Asia/Dubai"}, alice_token)[0].status_code == 200
+    assert call(api, "PATCH", "client", {"timezone": "Europe/Paris"}, charlie_token)[0].status_code == 200
     assert call(api, "PATCH", f"team/members/{erin.public_id}", {"role": "agent"}, alice_token)[0].status_code == 200
     assert call(api, "PATCH", f"team/members/{dana.public_id}", {"role": "agent"}, charlie_token)[0].status_code == 200
 

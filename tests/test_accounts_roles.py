@@ -71,7 +71,7 @@ CALLS: dict[tuple[str, str], tuple[dict | None, int]] = {
     ("me", "GET"): (None, 200),
     ("me", "PATCH"): ({"first_name": "Renamed"}, 200),
     ("client", "GET"): (None, 200),
-    ("client", "PATCH"): ({"notify_by_sms": True}, 200),
+    ("client", "PATCH"): ({"timezone": "Asia/Dubai"}, 200),
     ("team-members", "GET"): (None, 200),
     ("team-member", "GET"): (None, 200),
     ("team-member", "PATCH"): ({"role": Role.AGENT.value}, 200),

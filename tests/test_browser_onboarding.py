@@ -79,7 +79,7 @@ def test_a_new_owner_sets_up_the_company_skips_the_connections_and_sees_what_is_
     page.get_by_label("Password").fill(OWNER_PASSWORD)
     page.get_by_role("button", name="Sign in").click()
 
-    # 1. Company details and business settings.
+    # 1. Company details.
     expect(page).to_have_url(re.compile("/accounts/onboarding/company/$"))
     expect(page.get_by_role("heading", level=1)).to_have_text("Set up Chai Point")
     steps = page.get_by_role("navigation", name="Set-up steps")
@@ -87,8 +87,6 @@ def test_a_new_owner_sets_up_the_company_skips_the_connections_and_sees_what_is_
     expect(page.get_by_label("Company name")).to_have_value("Chai Point")
     page.get_by_label("Company name").fill("Chai Point Retail")
     page.get_by_label("Time zone").select_option("Asia/Kolkata")
-    page.get_by_label("Return window (days)").fill("15")
-    page.get_by_label("WhatsApp").check()
     page.get_by_role("button", name="Save and continue").click()
 
     # 2. Exotel, skipped.
@@ -114,7 +112,7 @@ def test_a_new_owner_sets_up_the_company_skips_the_connections_and_sees_what_is_
 
     # Done: what is left, then the dashboard's card.
     expect(page).to_have_url(re.compile("/accounts/onboarding/done/$"))
-    expect(page.get_by_role("heading", level=1)).to_have_text("Chai Point Retail is set up")
+    expect(page.get_by_role("heading", level=1)).to_have_text("Chai Point Retail: the set-up wizard is finished")
     page.get_by_role("link", name="Go to the dashboard").click()
     expect(page).to_have_url(re.compile("/dashboard/$"))
     card = page.locator("section.onboarding-card")
@@ -125,7 +123,7 @@ def test_a_new_owner_sets_up_the_company_skips_the_connections_and_sees_what_is_
     expect(page).to_have_url(re.compile("/accounts/onboarding/exotel/$"))
 
     client = Client.objects.get()
-    assert (client.name, client.return_window_days, client.notify_by_whatsapp) == ("Chai Point Retail", 15, True)
+    assert (client.name, client.timezone) == ("Chai Point Retail", "Asia/Kolkata")
     assert client.onboarding_step == OnboardingStep.DONE and client.onboarding_completed_at is not None
     assert not ExotelConnection.objects.exists() and not ShopifyConnection.objects.exists()
     assert page.csp_errors == []

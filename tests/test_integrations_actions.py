@@ -108,4 +108,4 @@ def test_the_exotel_page_button_says_what_is_wrong(alice, exotel, exotel_connect
     body = html.unescape(page.post("/integrations/exotel/test/", follow=True).content.decode())
 
     assert "Exotel: Exotel refused the API key and token." in body
-    assert "Not working" in body
+    assert "Not connected: checking failed" in body and "Connected," not in body

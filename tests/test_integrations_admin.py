@@ -83,7 +83,8 @@ def test_the_disconnect_action_is_audited(as_staff, connections, staff):
     )
 
     assert response.status_code == 200 and "Disconnected 1 connection." in response.content.decode()
-    assert not ExotelConnection.objects.exists()
+    kept = ExotelConnection.objects.get()  # with its callback URLs, for when it is connected again
+    assert kept.state == "disconnected" and (kept.api_key, kept.api_token) == ("", "")
     audit = AuditEvent.objects.get(action=AuditAction.INTEGRATION_DISCONNECTED)
     assert audit.actor == staff and audit.metadata["reason"] == "disconnected_by_staff"
 

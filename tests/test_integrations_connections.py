@@ -289,10 +289,16 @@ def test_disconnecting_is_audited(as_user, alice, exotel_saved, shopify_saved):
     assert api.delete("/api/v1/integrations/exotel").status_code == 204
     assert api.delete("/api/v1/integrations/shopify").status_code == 204
 
-    assert not ExotelConnection.objects.exists() and not ShopifyConnection.objects.exists()
+    assert not ShopifyConnection.objects.exists()
     assert AuditEvent.objects.filter(action=AuditAction.INTEGRATION_DISCONNECTED).count() == 2
-    assert api.get("/api/v1/integrations/exotel").status_code == 404
-    assert api.get("/api/v1/integrations").json()["data"] == {"exotel": None, "shopify": None}
+    # Exotel keeps its row and callback URLs, its credentials wiped; nothing acts on it any more.
+    exotel = api.get("/api/v1/integrations/exotel").json()["data"]
+    assert exotel["status"] == "disconnected" and not exotel["secrets"]["api_key"]["is_set"]
+    assert exotel["callback_urls"]["status_callback"].endswith(f"/{exotel_saved.webhook_token}/status-callback")
+    assert api.get("/api/v1/integrations").json()["data"]["shopify"] is None
+    for method, path in [("delete", ""), ("patch", ""), ("post", "/test")]:
+        response = getattr(api, method)(f"/api/v1/integrations/exotel{path}", {}, format="json")
+        assert response.status_code == 404 and response.json()["error"]["message"] == "Exotel is not connected."
 
 
 @pytest.mark.django_db

@@ -70,7 +70,8 @@ def test_an_owner_connects_exotel_and_sees_the_callback_urls_but_never_the_secre
     body = text(response)
     connection = ExotelConnection.objects.get()
     assert connection.caller_ids == ["+918047112233", "+918047112244"]
-    assert "Exotel is saved." in body
+    assert "Exotel is connected: Exotel accepted the credentials." in body
+    assert 'data-status="connected">Connected, checked' in body
     assert f"/{connection.public_id}/{connection.webhook_token}/status-callback" in body
     assert f"/{connection.public_id}/{connection.webhook_token}/passthru" in body
     assert 'data-copy="status-callback-url"' in body
@@ -111,11 +112,18 @@ def test_an_owner_connects_shopify_and_disconnects_it(alice):
 
     body = text(page.post("/integrations/shopify/", SHOPIFY_FORM, follow=True))
     connection = ShopifyConnection.objects.get()
-    assert "Shopify is saved." in body and ACCESS_TOKEN not in body
+    assert "Shopify is connected:" in body and ACCESS_TOKEN not in body
     assert str(connection.public_id) in body  # the webhook URL
     assert "Sync now" in body
 
-    body = text(page.post("/integrations/shopify/disconnect/", follow=True))
+    asked = page.get("/integrations/shopify/disconnect/")
+    assert asked.status_code == 200 and "Disconnect Shopify?" in text(asked)
+    assert "Products, customers and orders no longer update from the shop" in text(asked)
+    unconfirmed = page.post("/integrations/shopify/disconnect/")
+    assert unconfirmed.status_code == 400 and "Disconnect Shopify?" in text(unconfirmed)
+    assert ShopifyConnection.objects.exists()
+
+    body = text(page.post("/integrations/shopify/disconnect/", {"confirm": "disconnect"}, follow=True))
     assert "Shopify is disconnected." in body
     assert not ShopifyConnection.objects.exists()
 
@@ -125,7 +133,12 @@ def test_new_callback_urls_replace_the_old_ones(alice, exotel_form):
     page.post("/integrations/exotel/", exotel_form)
     old = ExotelConnection.objects.get().webhook_token
 
-    body = text(page.post("/integrations/exotel/rotate-token/", follow=True))
+    asked = text(page.get("/integrations/exotel/rotate-token/"))
+    assert "Make new callback URLs?" in asked and "The current callback URLs stop working at once" in asked
+    assert page.post("/integrations/exotel/rotate-token/").status_code == 400
+    assert ExotelConnection.objects.get().webhook_token == old
+
+    body = text(page.post("/integrations/exotel/rotate-token/", {"confirm": "rotate"}, follow=True))
 
     new = ExotelConnection.objects.get().webhook_token
     assert new != old and new in body and old not in body

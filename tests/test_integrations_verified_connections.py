@@ -164,8 +164,9 @@ def test_the_integrations_page_says_a_connection_is_not_verified(shopify, alice,
     )
 
     body = saved.content.decode()
-    assert "Shopify is saved but not verified." in body
-    assert "Not verified" in body and f"{SHOP_DOMAIN} is not linked to this account" in body
+    assert "Shopify is not connected until a check passes." in body
+    assert "Not connected: Shopify has not accepted" in body and f"{SHOP_DOMAIN} is not linked to this account" in body
+    assert "Connected," not in body
 
 
 def test_a_junk_token_is_refused_on_the_page_with_what_shopify_said(shopify, charlie, client):

@@ -46,12 +46,7 @@ SHOPIFY_FORM = {
 COMPANY_FORM = {
     "name": "Chai Point Retail",
     "timezone": "Asia/Kolkata",
-    "return_window_days": "15",
-    "refund_auto_threshold_inr": "499.00",
-    "cancel_window_hours": "12",
-    "escalation_threshold": "4",
-    "notify_by_email": "on",
-    "notify_by_whatsapp": "on",
+    "country": "IN",
 }
 WIZARD_PAGES = [
     "/accounts/onboarding/",
@@ -168,7 +163,8 @@ def test_the_set_up_link_makes_the_owner_who_lands_in_the_wizard(client):
     owner = User.objects.get(email="asha@chaipoint.example")
     assert (owner.client.slug, owner.role, owner.email_verified) == ("chai-point", Role.OWNER, True)
     assert response.redirect_chain == [("/", 302), ("/dashboard/", 302), ("/accounts/onboarding/company/", 302)]
-    assert "Company details and business settings" in text(response)
+    assert '<h2 id="company-title">Company details</h2>' in text(response)
+    assert "Return window" not in text(response) and "WhatsApp" not in text(response)
     assert Invitation.objects.get().status == "accepted"
     team = client.get("/accounts/team/")  # an invitation from Caly itself has no inviter
     assert team.status_code == 200 and "asha@chaipoint.example" in text(team)
@@ -307,16 +303,13 @@ def test_step_one_shows_and_saves_the_company_details(wizard, new_client, asha):
     assert response.redirect_chain == [("/accounts/onboarding/exotel/", 302)]
     assert "Company details saved." in text(response)
     new_client.refresh_from_db()
-    assert new_client.name == "Chai Point Retail" and new_client.return_window_days == 15
-    assert str(new_client.refund_auto_threshold_inr) == "499.00" and new_client.cancel_window_hours == 12
-    assert (new_client.notify_by_email, new_client.notify_by_sms, new_client.notify_by_whatsapp) == (True, False, True)
+    assert new_client.name == "Chai Point Retail" and new_client.timezone == "Asia/Kolkata"
     assert new_client.onboarding_step == OnboardingStep.EXOTEL
     changes = AuditEvent.objects.filter(action=AuditAction.CLIENT_SETTINGS_CHANGED, actor=asha).order_by("pk")
     assert [sorted(event.metadata) for event in changes] == [
-        ["cancel_window_hours", "escalation_threshold", "name", "notify_by_whatsapp", "refund_auto_threshold_inr",
-         "return_window_days"],
+        ["name"],
         ["onboarding_step"],
-    ]  # fmt: skip
+    ]
     assert changes[1].metadata["onboarding_step"] == {"old": "company", "new": "exotel"}
 
 
@@ -325,11 +318,8 @@ def test_step_one_shows_and_saves_the_company_details(wizard, new_client, asha):
     [
         ("name", "", "This field is required."),
         ("timezone", "Mars/Olympus_Mons", "Select a valid choice."),
-        ("return_window_days", "0", "Ensure this value is greater than or equal to 1."),
-        ("return_window_days", "ninety", "Enter a whole number."),
-        ("refund_auto_threshold_inr", "-5", "Ensure this value is greater than or equal to 0."),
-        ("refund_auto_threshold_inr", "1e400", "Ensure that there are no more than 10 digits in total."),
-        ("escalation_threshold", "99999999999999999999", "Ensure this value is less than or equal to 100."),
+        ("name", "x" * 201, "Ensure this value has at most 200 characters (it has 201)."),
+        ("country", "ZZ", "Select a valid choice."),
     ],
 )
 def test_step_one_shows_bad_input_next_to_its_field(wizard, new_client, field, value, error):
@@ -362,7 +352,8 @@ def test_step_two_connects_exotel_and_shows_the_callback_urls(wizard, new_client
     assert response.redirect_chain == [("/accounts/onboarding/exotel/", 302)]
     connection = ExotelConnection.objects.for_client(new_client).get()
     body = text(response)
-    assert "Exotel is connected. Paste the callback URLs below into Exotel." in body
+    assert "Exotel is connected: Exotel accepted the credentials. Paste the callback URLs below into Exotel." in body
+    assert 'data-status="connected">Connected, checked' in body
     assert f"/{connection.public_id}/{connection.webhook_token}/status-callback" in body
     assert f"/{connection.public_id}/{connection.webhook_token}/passthru" in body
     assert EXOTEL_FORM["exotel-api_token"] not in body and EXOTEL_FORM["exotel-api_key"] not in body
@@ -401,7 +392,7 @@ def test_skipped_steps_are_remembered_and_the_wizard_ends(wizard, new_client):
     new_client.refresh_from_db()
     assert new_client.onboarding_step == OnboardingStep.DONE and new_client.onboarding_completed_at is not None
     body = text(response)
-    assert "Chai Point Retail is set up" in body
+    assert "Chai Point Retail: the set-up wizard is finished" in body and "All done" not in body
     assert 'Exotel not connected — <a href="/accounts/onboarding/exotel/">connect</a>' in body
     assert 'Shopify not connected — <a href="/accounts/onboarding/shopify/">connect</a>' in body
     assert 'data-step="exotel"' in body and "Skipped" in body
@@ -470,9 +461,11 @@ def test_a_connection_saved_while_shopify_cannot_be_reached_says_it_is_not_verif
     body = text(wizard.post("/accounts/onboarding/shopify/", SHOPIFY_FORM, follow=True))
 
     assert ShopifyConnection.objects.for_client(new_client).get().verified_at is None
-    assert "Not verified: Shopify has not accepted these credentials yet" in body
+    assert "Not connected: Shopify has not accepted these credentials yet" in body
     assert "chai-point.myshopify.com is not linked to this account" in body
-    assert "Shopify is saved but not verified yet" in body and "Shopify is connected" not in body
+    assert "Shopify is not connected until a check passes." in body and "Shopify is connected" not in body
+    assert 'data-status="check-failed">Not connected: checking failed' in body
+    assert "Not connected yet" in body and ">Connected<" not in body  # the step in the wizard's steps
 
 
 def test_going_back_to_a_finished_step_saves_it_and_keeps_the_progress(wizard, new_client):
@@ -481,14 +474,14 @@ def test_going_back_to_a_finished_step_saves_it_and_keeps_the_progress(wizard, n
 
     company = wizard.get("/accounts/onboarding/company/")
     assert company.status_code == 200 and 'value="Chai Point Retail"' in text(company)
-    response = wizard.post("/accounts/onboarding/company/", {**COMPANY_FORM, "return_window_days": "45"})
+    response = wizard.post("/accounts/onboarding/company/", {**COMPANY_FORM, "timezone": "Asia/Dubai"})
     assert response["Location"] == "/accounts/onboarding/exotel/"
     assert wizard.get("/accounts/onboarding/exotel/").status_code == 200
     assert wizard.post("/accounts/onboarding/exotel/skip/")["Location"] == "/accounts/onboarding/shopify/"
     wizard.post("/accounts/onboarding/exotel/", EXOTEL_FORM)  # connected after all, from the wizard
 
     new_client.refresh_from_db()
-    assert new_client.return_window_days == 45 and new_client.onboarding_step == OnboardingStep.SHOPIFY
+    assert new_client.timezone == "Asia/Dubai" and new_client.onboarding_step == OnboardingStep.SHOPIFY
     assert ExotelConnection.objects.for_client(new_client).exists()
     steps = text(wizard.get("/accounts/onboarding/shopify/"))
     assert '<a href="/accounts/onboarding/exotel/">Connect Exotel</a>' in steps and "Connected" in steps

@@ -99,7 +99,7 @@ def populate(
     invitation, token = accounts_services.invitation_create(
         actor=owner, email=f"invitee@{slug}.example", role=Role.VIEWER
     )
-    accounts_services.client_update(client=client, actor=owner, escalation_threshold=4)
+    accounts_services.client_update(client=client, actor=owner, timezone="Asia/Dubai")
 
     started = datetime(2026, 3, 2, 9, 30, tzinfo=UTC)
     calls = [

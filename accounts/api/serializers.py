@@ -1,7 +1,7 @@
 from django.contrib.auth.password_validation import password_validators_help_texts
 from rest_framework import serializers
 
-from accounts.models import CLIENT_BUSINESS_SETTINGS, AuditAction, AuditEvent, Client, Invitation, User
+from accounts.models import AuditAction, AuditEvent, Client, Invitation, User
 from accounts.roles import Role
 from accounts.services import CLIENT_SETTINGS_FIELDS
 from caly.foundation.api.serializers import RequestModelSerializer, RequestSerializer
@@ -26,7 +26,6 @@ class ClientSerializer(serializers.ModelSerializer):
             "timezone",
             "country",
             "is_active",
-            *CLIENT_BUSINESS_SETTINGS,
             "onboarding_step",
             "onboarding_completed_at",
             "created_at",
@@ -47,6 +46,14 @@ class ClientUpdateSerializer(RequestModelSerializer):
         model = Client
         fields = list(CLIENT_SETTINGS_FIELDS)
         extra_kwargs = {"name": {"min_length": 1, "max_length": 200}}
+
+    def validate(self, attrs):
+        # A field this endpoint does not have (the business settings it once had, a typo) is refused,
+        # not silently ignored: the caller would believe it was saved.
+        unknown = sorted(set(self.initial_data) - set(self.fields)) if isinstance(self.initial_data, dict) else []
+        if unknown:
+            raise serializers.ValidationError({name: ["Unknown field."] for name in unknown})
+        return attrs
 
 
 class RecordingRetentionSerializer(RequestSerializer):

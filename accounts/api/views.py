@@ -211,11 +211,11 @@ class ClientView(TenantAPIView):
     capabilities = {"GET": Capability.READ, "PATCH": Capability.MANAGE_CLIENT}
     serializer_class = s.ClientSerializer
 
-    @extend_schema(tags=["client"], summary="Your company and its business settings")
+    @extend_schema(tags=["client"], summary="Your company")
     def get(self, request):
         return Response(s.ClientSerializer(self.client).data)
 
-    @extend_schema(tags=["client"], request=s.ClientUpdateSerializer, summary="Change company details and settings")
+    @extend_schema(tags=["client"], request=s.ClientUpdateSerializer, summary="Change company details")
     def patch(self, request):
         serializer = s.ClientUpdateSerializer(self.client, data=request.data, partial=True)
         serializer.is_valid(raise_exception=True)

@@ -10,7 +10,8 @@ class FoundationConfig(AppConfig):
 
     def ready(self):
         # Every process (gunicorn worker, db_worker, manage.py) passes here once, after the fork:
-        # the metrics' task signal receivers connect, and Sentry / OpenTelemetry start if configured.
-        from caly.foundation import metrics, observability  # noqa: F401
+        # the metrics' and request ids' task signal receivers connect, and Sentry / OpenTelemetry start if
+        # configured.
+        from caly.foundation import metrics, observability, tasks  # noqa: F401
 
         observability.init()

@@ -403,6 +403,15 @@ VARIABLES: tuple[Var, ...] = (
         ".exotel.com,.amazonaws.com",
     ),
     Var(
+        "EXOTEL_STUCK_CALL_MINUTES",
+        _int_between(5, 1440),
+        "30",
+        False,
+        "Minutes a call may stay queued, ringing or in progress before the sweep asks Exotel's Call Details API "
+        "about it (every 5 minutes; after 3 look-ups without a final status it is marked failed, with the reason).",
+        "30",
+    ),
+    Var(
         "WEBHOOK_RETENTION_DAYS",
         _int_between(1, 3650),
         "30",

@@ -280,6 +280,7 @@ CALL_PLACERS = {"exotel": "integrations.exotel.services.exotel_call_place"}
 # The module that adds a call's customer and orders to its detail, list rows and filters (recordings/call_context.py).
 CALL_CONTEXT = "integrations.shopify.call_context"
 WEBHOOK_RETENTION_DAYS = ENV["WEBHOOK_RETENTION_DAYS"]
+EXOTEL_STUCK_CALL_MINUTES = ENV["EXOTEL_STUCK_CALL_MINUTES"]
 CUSTOMER_RETENTION_DAYS = ENV["CUSTOMER_RETENTION_DAYS"]
 RATE_LIMIT_WEBHOOK = ENV["RATE_LIMIT_WEBHOOK"]
 RATE_LIMIT_WEBHOOK_UNVERIFIED = ENV["RATE_LIMIT_WEBHOOK_UNVERIFIED"]

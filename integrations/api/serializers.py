@@ -28,7 +28,8 @@ STATE_HELP = (
     "verified: the provider accepted these credentials (for Shopify: for this very shop, which is then "
     "linked to this account); unverified: saved while the provider could not be reached, or refused by a "
     "later check, so nothing is claimed until a check passes (see check.message); uninstalled: Shopify "
-    "confirmed the app was uninstalled and the credentials were wiped."
+    "confirmed the app was uninstalled and the credentials were wiped; disconnected (Exotel): the credentials were "
+    "wiped and callbacks are refused, but the callback URLs stay the same for when it is connected again (PUT)."
 )
 
 

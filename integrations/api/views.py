@@ -17,6 +17,7 @@ from caly.foundation.errors import DomainError, ErrorCode
 from integrations import services
 from integrations.api import serializers as s
 from integrations.exotel.credentials import exotel_webhook_token_rotate
+from integrations.models import ConnectionState
 from integrations.providers import EXOTEL, PROVIDERS, SHOPIFY, Provider
 from integrations.shopify.services import shopify_sync_request
 
@@ -37,8 +38,11 @@ class _ConnectionView(TenantAPIView):
     def get_tenant_queryset(self):
         return self.provider.model.objects.all()
 
-    def connection(self, *, required: bool = True):
+    def connection(self, *, required: bool = True, disconnected: bool = False):
+        """The client's connection; a disconnected one (Exotel keeps its row) only when `disconnected`."""
         connection = self.get_queryset().first()
+        if connection is not None and not disconnected and connection.state == ConnectionState.DISCONNECTED:
+            connection = None
         if connection is None and required:
             raise DomainError(ErrorCode.NOT_FOUND, f"{self.provider.label} is not connected.")
         return connection
@@ -48,7 +52,7 @@ class ConnectionView(_ConnectionView):
     capabilities = {"GET": MANAGE, "PUT": MANAGE, "PATCH": MANAGE, "DELETE": MANAGE}
 
     def get(self, request):
-        return Response(self.provider.serializer_class(self.connection()).data)
+        return Response(self.provider.serializer_class(self.connection(disconnected=True)).data)
 
     def put(self, request):
         return self._save(request, partial=False)

@@ -45,7 +45,7 @@ def handle_event(event: WebhookEvent) -> WebhookStatus:
 
 
 def _with_details(event: WebhookEvent, facts: payload.CallFacts) -> payload.CallFacts:
-    connection = ExotelConnection.objects.for_client(event.client).first()
+    connection = ExotelConnection.objects.for_client(event.client).connected().first()
     if connection is None:
         raise PermanentError(f"Call {facts.call_sid} is new, the delivery has no numbers and Exotel is not connected.")
     try:

@@ -34,7 +34,7 @@ def exotel_call_reconcile(*, call_id: int, attempt: int = 1) -> Reconciled:
     call = Call.objects.select_related("client").filter(pk=call_id, provider=Provider.EXOTEL).first()
     if call is None:
         return Reconciled(None)
-    connection = ExotelConnection.objects.for_client(call.client).first()
+    connection = ExotelConnection.objects.for_client(call.client).connected().first()
     if connection is None:
         return Reconciled(call)
     try:

@@ -28,7 +28,7 @@ from recordings.services import recording_source_url_set
 @contextmanager
 def exotel_recording_open(recording: Recording) -> Iterator[RecordingSource]:
     """Open the recording's download from Exotel. Raises RecordingFetchRefused or RecordingFetchUnavailable."""
-    connection = ExotelConnection.objects.for_client(recording.client).first()
+    connection = ExotelConnection.objects.for_client(recording.client).connected().first()
     if connection is None:
         raise RecordingFetchRefused("Exotel is not connected, so the recording cannot be fetched.")
     try:

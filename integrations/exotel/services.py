@@ -188,7 +188,7 @@ def exotel_call_place(
     Raises DomainError: CONFLICT (Exotel not connected, no caller id), VALIDATION_ERROR (a caller id
     that is not the connection's), PROVIDER_ERROR (Exotel refused) or SERVICE_UNAVAILABLE.
     """
-    connection = ExotelConnection.objects.for_client(client).first()
+    connection = ExotelConnection.objects.for_client(client).connected().first()
     if connection is None:
         raise DomainError(ErrorCode.CONFLICT, "Exotel is not connected: connect it on the integrations page first.")
     caller_ids = [str(number) for number in connection.caller_ids or []]

@@ -7,7 +7,7 @@ with the attempt number passed along.
 from django_tasks import task
 
 from caly.foundation.tasks import retry_later
-from integrations.exotel import reconcile
+from integrations.exotel import reconcile, stuck
 from recordings import tasks as recordings_tasks
 
 
@@ -17,6 +17,12 @@ def reconcile_call(call_id: int, attempt: int = 1) -> str | None:
     if reconciled.look_again:
         retry_later(reconcile_call, call_id, attempt=attempt + 1, delay_seconds=reconcile.RECONCILE_DELAY_SECONDS)
     return reconciled.call.status if reconciled.call is not None else None
+
+
+@task()
+def sweep_stuck_calls() -> dict:
+    """Scheduled: ask Exotel about calls left queued, ringing or in progress (integrations/exotel/stuck.py)."""
+    return stuck.exotel_stuck_calls_sweep().as_dict()
 
 
 # Fetches queued before recordings took them over name this path in their queue rows. Remove it once

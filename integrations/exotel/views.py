@@ -127,7 +127,9 @@ class _ExotelWebhookView(PublicAPIView):
 
     def _connection(self, request, public_id, token: str) -> ExotelConnection:
         connection = (
-            ExotelConnection.objects.select_related("client")
+            # A disconnected connection keeps its URL for when it is connected again, and takes nothing meanwhile.
+            ExotelConnection.objects.connected()
+            .select_related("client")
             .only(*CONNECTION_FIELDS)
             .filter(public_id=public_id)
             .first()

@@ -28,6 +28,7 @@ from django.db import InterfaceError, OperationalError, close_old_connections, t
 from django.utils import timezone
 from django.utils.module_loading import import_string
 
+from caly.foundation import context
 from caly.foundation.models import ScheduledJob
 from caly.foundation.tasks import enqueue_with_transaction
 
@@ -88,6 +89,7 @@ def declared_jobs() -> tuple[Job, ...]:
             Daily(time(21, 20)),
         ),
         Job("resync-shopify-customers", "integrations.shopify.tasks.resync_customers", Every(timedelta(minutes=30))),
+        Job("sweep-stuck-calls", "integrations.exotel.tasks.sweep_stuck_calls", Every(timedelta(minutes=5))),
         Job(
             "backup-database",
             "caly.foundation.ops.tasks.backup_database",
@@ -141,6 +143,9 @@ def run_due(jobs: Iterable[Job], *, now: datetime | None = None, stop: threading
     for job in jobs:
         if stop is not None and stop.is_set():
             break
+        # Each run gets a request id of its own: the task row carries it, so the task's log lines can be
+        # found with the scheduler's line that queued it.
+        token = context.activate(context.RequestContext(request_id=context.clean_request_id(None)))
         try:
             next_run_at = _claim_and_queue(job, now)
         except (OperationalError, InterfaceError):
@@ -152,9 +157,12 @@ def run_due(jobs: Iterable[Job], *, now: datetime | None = None, stop: threading
                 next_run_at=now + timedelta(seconds=RETRY_SECONDS)
             )
             continue
-        if next_run_at is not None:
-            logger.info("Queued %s (%s); next at %s", job.name, job.task, next_run_at.isoformat())
-            queued.append(job.name)
+        else:
+            if next_run_at is not None:
+                logger.info("Queued %s (%s); next at %s", job.name, job.task, next_run_at.isoformat())
+                queued.append(job.name)
+        finally:
+            context.deactivate(token)
     return queued
 
 
