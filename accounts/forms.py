@@ -225,7 +225,8 @@ class OnboardClientForm(ServiceForm):
 
 
 class PhoneForm(ServiceForm):
-    """A phone number for oneself, or (admins and owners) for any member: `members` lists whom it may be for."""
+    """A phone number for oneself, or (admins and owners) for any member: `members` lists whom it may be for
+    (none chosen: oneself)."""
 
     number = forms.CharField(
         label="Phone number",
@@ -244,7 +245,7 @@ class PhoneForm(ServiceForm):
         super().__init__(*args, **kwargs)
         if members is not None:
             self.fields["member"] = forms.ModelChoiceField(
-                label="Member", queryset=members, to_field_name="public_id", empty_label=None
+                label="Member", queryset=members, to_field_name="public_id", empty_label=None, required=False
             )
             self.fields["member"].label_from_instance = lambda user: f"{user.get_full_name()} ({user.email})"
             self.order_fields(["member", "number", "label"])
