@@ -176,6 +176,11 @@ class Command(BaseCommand):
                 logins.append((f"{role.label.lower()}", email, "accounts:login", password))
         # Calls go in batch by batch (each committed), so a large interrupted run resumes where it stopped.
         self._seed_calls(client, calls)
+        agents = demo.agents_seed(client=client)
+        self.stdout.write(
+            f"Agents: {agents['registered']} phone number(s) registered, {agents['attributed']} call(s) attributed; "
+            f"{agents['missed']} number(s) with missed calls to ring back."
+        )
         seeded = [client]
         for number in range(2, clients + 2):
             extra, _ = Client.objects.get_or_create(
