@@ -2,10 +2,13 @@
 customer; the new call's page opens. Viewers neither see the button nor may post it; Exotel's refusal is shown
 in words; the API's rate limit applies."""
 
+from decimal import Decimal
+
 import pytest
 
 from accounts.models import MemberPhone
 from accounts.roles import Role
+from integrations.models import CallCustomer, CallMatch, ShopifyCustomer
 from recordings.models import Call, Direction
 from tests.exotel_fake import (
     ACCOUNT_SID,
@@ -154,3 +157,26 @@ def test_placing_calls_is_rate_limited(client, bob, bob_phone, exotel, exotel_co
 def test_the_signed_out_are_sent_to_sign_in(client):
     response = place(client)
     assert response.status_code == 302 and "/accounts/login/" in response["Location"]
+
+
+def test_the_customer_card_offers_to_call_the_customers_own_number(client, bob, bob_phone):
+    """A call linked to its customer through an order named on it, from another number: the card calls theirs."""
+    call = CallFactory(client=bob.client, direction=Direction.INBOUND, from_number=CUSTOMER)
+    customer = ShopifyCustomer.objects.create(
+        client=bob.client,
+        shopify_id=5000,
+        first_name="Asha",
+        phone="+919876543210",
+        orders_count=1,
+        total_spent=Decimal("10.00"),
+        currency="INR",
+    )
+    CallCustomer.objects.update_or_create(
+        call=call, defaults={"client": bob.client, "customer": customer, "match": CallMatch.ORDER, "phone": CUSTOMER}
+    )
+    client.force_login(bob)
+
+    page = client.get(f"/calls/{call.public_id}/").content.decode()
+
+    assert "data-card-call" in page and 'name="to" value="+919876543210"' in page
+    assert f'name="to" value="{CUSTOMER}"' in page  # the call's own number, in the call-back card
