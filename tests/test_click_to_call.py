@@ -180,3 +180,15 @@ def test_the_customer_card_offers_to_call_the_customers_own_number(client, bob, 
 
     assert "data-card-call" in page and 'name="to" value="+919876543210"' in page
     assert f'name="to" value="{CUSTOMER}"' in page  # the call's own number, in the call-back card
+
+
+def test_the_customer_page_offers_a_call_to_agents_only(client, client_a, bob, bob_phone):
+    customer = ShopifyCustomer.objects.create(
+        client=client_a, shopify_id=5001, first_name="Ravi", phone="+919876543210", currency="INR"
+    )
+    client.force_login(bob)
+    page = client.get(f"/customers/{customer.public_id}/").content.decode()
+    assert "data-card-call" in page and 'name="to" value="+919876543210"' in page
+
+    client.force_login(UserFactory(client=client_a, role=Role.VIEWER))
+    assert "data-card-call" not in client.get(f"/customers/{customer.public_id}/").content.decode()
