@@ -10,7 +10,8 @@ about a quarter of the calls missed, inbound and outbound), recounts their numbe
 
 - the dashboard's count: `selectors.missed_call_count` against the same figure computed from the calls (every
   missed inbound call without a later answered call with its number: what a page would cost without the table);
-- the list: GET /api/v1/calls/missed (whole requests, every middleware) at its first and its last page;
+- the list: GET /api/v1/calls/missed (whole requests, every middleware) at its first and its last page, and
+  beside it the calls list's first page (GET /api/v1/calls), the reference for what a page costs here;
 - the write side: `services.missed_calls_refresh` of one number (what each saved call adds) in the large client
   against the small one: it reads that number's calls only, so the client's size must not show.
 """
@@ -51,7 +52,7 @@ TARGETS = {
     "list last / first page": ("<=", 1.5),
     "count from the calls / kept count": (">=", 20.0),
     "refresh, large / small client": ("<=", 1.5),
-    "kept count, p99 ms": ("<=", 5.0),
+    "missed list / calls list, first page": ("<=", 1.5),
 }
 
 
@@ -173,6 +174,7 @@ def main() -> int:
     urls = {
         "list first page": f"/api/v1/calls/missed?limit={PAGE}",
         "list last page": f"/api/v1/calls/missed?limit={PAGE}&cursor={last_page_cursor(large)}",
+        "calls list first page": f"/api/v1/calls?limit={PAGE}",
     }
     first_rows = http.get(urls["list first page"]).json()["data"]
     last_rows = http.get(urls["list last page"]).json()["data"]
@@ -189,6 +191,7 @@ def main() -> int:
         "kept count": lambda: selectors.missed_call_count(client=large),
         "list first page": lambda: http.get(urls["list first page"]),
         "list last page": lambda: http.get(urls["list last page"]),
+        "calls list first page": lambda: http.get(urls["calls list first page"]),
         "refresh, large client": lambda: services.missed_calls_refresh(client_id=large.pk, number=next(large_numbers)),
         "refresh, small client": lambda: services.missed_calls_refresh(client_id=small.pk, number=next(small_numbers)),
     }
@@ -209,7 +212,7 @@ def main() -> int:
         "list last / first page": medians["list last page"] / medians["list first page"],
         "count from the calls / kept count": medians["count from the calls"] / medians["kept count"],
         "refresh, large / small client": medians["refresh, large client"] / medians["refresh, small client"],
-        "kept count, p99 ms": p99,
+        "missed list / calls list, first page": medians["list first page"] / medians["calls list first page"],
     }
     with connection.cursor() as db:
         db.execute("SHOW server_version")
@@ -220,7 +223,8 @@ def main() -> int:
         f"{kept:,} numbers to ring back; {small.slug}: {Call.objects.for_client(small).count():,} calls"
     )
     print(f"seeding: {seconds:.0f} s" if seconds else "seeding: data already present")
-    print(f"{args.runs} timed runs per case ({args.naive_runs} of the count from the calls)")
+    print(f"{args.runs} timed runs per case ({args.naive_runs} of the count from the calls); load {os.getloadavg()}")
+    print(f"kept count: p99 {p99:.2f} ms (it reads the {kept:,} rows of the kept table's index, not the calls)")
     print()
     print(f"{'case':<26} {'median ms':>10}")
     for name, value in medians.items():
