@@ -207,3 +207,30 @@ class OnboardClientForm(ServiceForm):
     demo_data = forms.BooleanField(
         label="Add demo data", required=False, help_text="Demo calls with recordings, and demo products."
     )
+
+
+class PhoneForm(ServiceForm):
+    """A phone number for oneself, or (admins and owners) for any member: `members` lists whom it may be for
+    (none chosen: oneself)."""
+
+    number = forms.CharField(
+        label="Phone number",
+        max_length=64,
+        help_text="With its country code (+91 98765 43210); without one it is read as your company's country's.",
+        widget=forms.TextInput(attrs={"inputmode": "tel", "autocomplete": "tel", "placeholder": "+91 98765 43210"}),
+    )
+    label = forms.CharField(
+        label="Label",
+        required=False,
+        max_length=40,
+        widget=forms.TextInput(attrs={"autocomplete": "off", "placeholder": "Mobile, desk…"}),
+    )
+
+    def __init__(self, *args, members=None, **kwargs):
+        super().__init__(*args, **kwargs)
+        if members is not None:
+            self.fields["member"] = forms.ModelChoiceField(
+                label="Member", queryset=members, to_field_name="public_id", empty_label=None, required=False
+            )
+            self.fields["member"].label_from_instance = lambda user: f"{user.get_full_name()} ({user.email})"
+            self.order_fields(["member", "number", "label"])

@@ -9,7 +9,7 @@ from typing import ClassVar
 import phonenumbers
 from django.contrib.auth.models import AbstractBaseUser, BaseUserManager, PermissionsMixin
 from django.core.exceptions import ValidationError
-from django.core.validators import MaxValueValidator, MinValueValidator
+from django.core.validators import MaxValueValidator, MinValueValidator, RegexValidator
 from django.db import models
 from django.db.models.functions import Lower
 from django.utils import timezone
@@ -179,6 +179,44 @@ class User(AbstractBaseUser, PermissionsMixin):
         return ROLE_CAPABILITIES[Role(self.role)]
 
 
+E164_PATTERN = r"^\+[1-9][0-9]{6,14}$"
+MAX_PHONES_PER_MEMBER = 5
+
+
+class MemberPhone(models.Model):
+    """A phone number a member takes and places calls on; calls are attributed to its member by it.
+
+    Unique within the client: a number rings one person, so a call on it has one agent.
+    """
+
+    client = models.ForeignKey(Client, on_delete=models.CASCADE, related_name="+", db_index=False)
+    user = models.ForeignKey(User, on_delete=models.CASCADE, related_name="phones")
+    public_id = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
+    number = models.CharField(
+        max_length=16,
+        validators=[
+            RegexValidator(E164_PATTERN, "Enter a phone number in E.164 form, such as +919876543210."),
+        ],
+        help_text="E.164.",
+    )
+    label = models.CharField(max_length=40, blank=True, help_text="Mobile, desk…")
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    objects = TenantQuerySet.as_manager()
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["client", "number"],
+                name="accounts_memberphone_unique_number",
+                violation_error_message="Another member of your company has this number.",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return self.number
+
+
 class Invitation(models.Model):
     """An invitation to join a client with a role; single-use, expiring. Only a hash of the token is kept."""
 
@@ -297,6 +335,8 @@ class AuditAction(models.TextChoices):
     TAG_UPDATED = "tag.updated", "Tag renamed or recoloured"
     TAG_DELETED = "tag.deleted", "Tag deleted"
     CALL_TAGS_CHANGED = "call.tags_changed", "Call tags changed"
+    PHONE_ADDED = "phone.added", "Phone number registered"
+    PHONE_REMOVED = "phone.removed", "Phone number removed"
 
 
 class AppendOnlyQuerySet(TenantQuerySet):

@@ -7,7 +7,7 @@ from datetime import datetime
 from django.db import models
 from django.db.models import Case, Exists, ForeignObjectRel, IntegerField, OuterRef, QuerySet, Value, When
 
-from accounts.models import AuditAction, AuditEvent, Client, Invitation, RefreshFamily, User
+from accounts.models import AuditAction, AuditEvent, Client, Invitation, MemberPhone, RefreshFamily, User
 
 
 def member_list(*, client: Client) -> QuerySet[User]:
@@ -102,3 +102,17 @@ def signup_is_disposable(*, user: User) -> bool:
         return False
     client = user.client
     return client is not None and not _referenced(client, ignoring={User, AuditEvent})
+
+
+def member_phone_list(*, client: Client, user: User | None = None) -> QuerySet[MemberPhone]:
+    """The client's registered phone numbers (of `user` only, if given), by member then as registered."""
+    phones = MemberPhone.objects.for_client(client).select_related("user")
+    if user is not None:
+        phones = phones.filter(user=user)
+    return phones.order_by("user__first_name", "user__last_name", "user__email", "user_id", "created_at", "id")
+
+
+def member_for_number(*, client: Client, number: str) -> User | None:
+    """The member of the client who registered `number` (E.164), or None."""
+    phone = MemberPhone.objects.for_client(client).filter(number=number).select_related("user").first()
+    return phone.user if phone is not None else None

@@ -18,13 +18,21 @@ from django.db import IntegrityError, transaction
 from django.utils import timezone
 from django.utils.text import slugify
 
-from accounts import emails, jwt, signed_tokens, tasks
+from accounts import emails, jwt, signals, signed_tokens, tasks
 from accounts.audit import audit_record
-from accounts.models import AuditAction, Client, Invitation, User
-from accounts.roles import Role
+from accounts.models import (
+    MAX_PHONES_PER_MEMBER,
+    AuditAction,
+    Client,
+    Invitation,
+    MemberPhone,
+    User,
+)
+from accounts.roles import Capability, Role, can
 from accounts.signups import signup_discard
 from caly.foundation import context
 from caly.foundation.errors import DomainError, ErrorCode
+from caly.foundation.phones import e164
 
 CLIENT_SETTINGS_FIELDS = ("name", "timezone", "country")
 
@@ -564,3 +572,67 @@ def families_revoke_by_staff(*, family_ids: list, actor: User) -> int:
             audit_record(action=AuditAction.FAMILY_REVOKED, client=family.user.client, actor=actor, target=family)
             revoked += 1
     return revoked
+
+
+# --- members' phone numbers --------------------------------------------------------------------
+
+
+def _check_may_edit_phones(actor: User, member: User) -> None:
+    """A member edits their own numbers; admins and owners (manage_team) anyone's of their client."""
+    if actor.client_id is None or actor.client_id != member.client_id:
+        raise DomainError(ErrorCode.NOT_FOUND, "No such member.")
+    if actor.pk != member.pk and not can(actor.role, Capability.MANAGE_TEAM):
+        raise DomainError(ErrorCode.PERMISSION_DENIED, "Only admins and owners can change another member's numbers.")
+
+
+@transaction.atomic
+def member_phone_add(*, actor: User, member: User, number: str, label: str = "") -> MemberPhone:
+    """Register a phone number of `member` (typed in any form; read in the client's country), so calls on it
+    are theirs; past calls that rang it are attributed to them too. Raises DomainError: VALIDATION_ERROR
+    (not a phone number, too many numbers), CONFLICT (the number is already registered in the company)."""
+    client = _client_of(member)
+    _check_may_edit_phones(actor, member)
+    normalized = e164(number, region=client.country)
+    if normalized is None:
+        raise _invalid("number", "Enter a valid phone number with its country code, such as +919876543210.")
+    User.objects.select_for_update().filter(pk=member.pk).first()  # counts and adds one at a time per member
+    taken = MemberPhone.objects.for_client(client).filter(number=normalized).first()
+    if taken is not None:
+        whose = "this member" if taken.user_id == member.pk else "another member of your company"
+        raise DomainError(
+            ErrorCode.CONFLICT, f"{normalized} is already registered to {whose}.", details={"number": [normalized]}
+        )
+    if MemberPhone.objects.filter(user=member).count() >= MAX_PHONES_PER_MEMBER:
+        raise _invalid("number", f"A member can have at most {MAX_PHONES_PER_MEMBER} numbers; remove one first.")
+    phone = MemberPhone(client=client, user=member, number=normalized, label=(label or "").strip())
+    try:
+        phone.full_clean(validate_constraints=False)
+    except ValidationError as exc:
+        raise _validation_error(exc) from None
+    try:
+        with transaction.atomic():
+            phone.save()
+    except IntegrityError:  # registered by a concurrent request a moment ago
+        raise DomainError(
+            ErrorCode.CONFLICT, f"{normalized} is already registered.", details={"number": [normalized]}
+        ) from None
+    audit_record(
+        action=AuditAction.PHONE_ADDED, client=client, actor=actor, target=member, metadata={"number": normalized}
+    )
+    signals.phone_registered.send(sender=MemberPhone, phone=phone)
+    return phone
+
+
+@transaction.atomic
+def member_phone_remove(*, actor: User, phone: MemberPhone) -> None:
+    """Remove a registered number; calls already attributed through it stay with their member."""
+    _check_may_edit_phones(actor, phone.user)
+    number = phone.number
+    phone.delete()
+    audit_record(
+        action=AuditAction.PHONE_REMOVED,
+        client=phone.client,
+        actor=actor,
+        target=phone.user,
+        metadata={"number": number},
+    )

@@ -22,7 +22,7 @@ from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.http import require_http_methods, require_POST, require_safe
 
 from accounts import forms, ratelimits, selectors, services
-from accounts.models import Invitation, User
+from accounts.models import Invitation, MemberPhone, User
 from accounts.roles import Capability, Role, can
 from caly.foundation.api.errors import headers_for, status_for
 from caly.foundation.errors import DomainError, ErrorCode
@@ -389,3 +389,52 @@ def invitation_revoke(request: HttpRequest, public_id) -> HttpResponse:
         lambda: services.invitation_revoke(actor=request.user, invitation=pending),
         done=f"The invitation for {pending.email} is revoked.",
     )
+
+
+# --- phone numbers -----------------------------------------------------------------------------
+
+
+@client_user_required(Capability.READ)
+@get_and_post
+def phones(request: HttpRequest) -> HttpResponse:
+    """One's own phone numbers; admins and owners see and add every member's."""
+    user = request.user
+    manages_team = can(user.role, Capability.MANAGE_TEAM)
+    members = selectors.member_list(client=user.client).filter(is_active=True) if manages_team else None
+    form = forms.PhoneForm(request.POST or None, members=members, initial={"member": user.public_id})
+    if request.method == "POST" and form.is_valid():
+        member = form.cleaned_data.get("member") or user
+        try:
+            phone = services.member_phone_add(
+                actor=user, member=member, number=form.cleaned_data["number"], label=form.cleaned_data["label"]
+            )
+        except DomainError as error:
+            form.add_service_error(error, field="number")
+        else:
+            whose = "Your" if member.pk == user.pk else f"{member.get_full_name()}'s"
+            messages.success(request, f"{whose} number {phone.number} is registered.")
+            return redirect("phones:index")
+    context = {
+        "form": form,
+        "my_phones": selectors.member_phone_list(client=user.client, user=user),
+        "team_phones": selectors.member_phone_list(client=user.client) if manages_team else None,
+        "can_place_calls": can(user.role, Capability.PLACE_CALLS),
+    }
+    return render(request, "accounts/phones.html", context, status=400 if form.errors else 200)
+
+
+@client_user_required(Capability.READ)
+@require_POST
+def phone_remove(request: HttpRequest, public_id) -> HttpResponse:
+    user = request.user
+    phones_shown = MemberPhone.objects.for_client(user.client)
+    if not can(user.role, Capability.MANAGE_TEAM):
+        phones_shown = phones_shown.filter(user=user)
+    phone = get_object_or_404(phones_shown.select_related("user"), public_id=public_id)
+    try:
+        services.member_phone_remove(actor=user, phone=phone)
+    except DomainError as error:
+        messages.error(request, error.message)
+    else:
+        messages.success(request, f"{phone.number} is removed.")
+    return redirect("phones:index")

@@ -21,7 +21,9 @@ from itertools import islice
 
 from django.utils import timezone
 
-from accounts.models import Client
+from accounts import services as accounts_services
+from accounts.models import Client, MemberPhone, User
+from accounts.roles import Role
 from recordings import services
 from recordings.models import (
     Call,
@@ -238,6 +240,50 @@ def recording_rows_seed(*, client: Client, samples: int = SHARED_SAMPLES, batch_
         Call.objects.filter(pk__in=[call_id for call_id, _ in batch]).update(has_recording=True)
         added += len(rows)
     return added
+
+
+# The roles that take and place calls in the demo, and the share of calls on a number no member registered
+# (a colleague's personal phone, a forwarded line): those show only the number that took them.
+AGENT_ROLES = (Role.AGENT, Role.ADMIN, Role.OWNER)
+UNREGISTERED_AGENT_NUMBER = "+919000012345"
+UNMATCHED_SHARE = 0.1
+
+
+def demo_agent_number(user: User) -> str:
+    """A member's demo mobile number: the same on every run."""
+    digits = random.Random(f"caly-demo-agent:{user.email}").randrange(10**9)  # noqa: S311 - demo data
+    return f"+919{digits:09d}"
+
+
+def agents_seed(*, client: Client, batch_size: int = BATCH_SIZE) -> dict[str, int]:
+    """Give the demo client's agents, admins and owners a phone number each, attribute the demo calls that have
+    no agent yet to them (a tenth to a number nobody registered), then recount the numbers to ring back.
+
+    Idempotent: numbers are registered once and only calls without an agent number are attributed."""
+    members = list(User.objects.for_client(client).filter(role__in=AGENT_ROLES, is_active=True).order_by("id"))
+    registered = 0
+    for member in members:
+        number = demo_agent_number(member)
+        if not MemberPhone.objects.for_client(client).filter(number=number).exists():
+            accounts_services.member_phone_add(actor=member, member=member, number=number, label="Mobile")
+            registered += 1
+    attributed = 0
+    calls = Call.objects.for_client(client).filter(provider_call_id__startswith=DEMO_ID_PREFIX, agent_number="")
+    if members:
+        while batch := list(calls.order_by("id").values_list("id", flat=True)[:batch_size]):
+            groups: dict[int | None, list[int]] = {}
+            for call_id in batch:
+                pick = random.Random(f"caly-demo-call-agent:{client.slug}:{call_id}")  # noqa: S311 - demo data
+                member = None if pick.random() < UNMATCHED_SHARE else members[pick.randrange(len(members))]
+                groups.setdefault(member.pk if member else None, []).append(call_id)
+            by_pk = {member.pk: member for member in members}
+            for member_pk, ids in groups.items():
+                member = by_pk.get(member_pk) if member_pk else None
+                number = demo_agent_number(member) if member else UNREGISTERED_AGENT_NUMBER
+                Call.objects.filter(pk__in=ids).update(agent=member, agent_number=number)
+            attributed += len(batch)
+    missed = services.missed_calls_rebuild(client=client)
+    return {"registered": registered, "attributed": attributed, "missed": missed}
 
 
 def wav_tones(*, seconds: int, seed: int, rate: int = 8000) -> bytes:

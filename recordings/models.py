@@ -91,6 +91,12 @@ class Call(models.Model):
             models.Index(fields=["client", "-started_at", "-id"], name="rec_call_client_started"),
             models.Index(fields=["client", "status", "-started_at", "-id"], name="rec_call_client_status"),
             models.Index(fields=["agent", "-started_at", "-id"], name="rec_call_agent_started"),
+            # Calls on a number no member had registered yet: linked to the member who registers it.
+            models.Index(
+                fields=["client", "agent_number"],
+                condition=Q(agent__isnull=True) & ~Q(agent_number=""),
+                name="rec_call_unattributed",
+            ),
             models.Index(
                 fields=["client", "from_number"], name="rec_call_client_from", opclasses=["", "varchar_pattern_ops"]
             ),
@@ -106,6 +112,36 @@ class Call(models.Model):
 # A call is answered when it completed after someone picked up. The stats triggers of migration 0002
 # write this condition in SQL too; tests/test_one_definition_answered.py holds the two equal.
 CALL_ANSWERED = Q(status=CallStatus.COMPLETED, answered_at__isnull=False)
+# A customer's call nobody took: inbound and missed, unanswered, busy or hung up while ringing.
+MISSED_STATUSES = (CallStatus.NO_ANSWER, CallStatus.BUSY, CallStatus.FAILED, CallStatus.CANCELED)
+CALL_MISSED = Q(direction=Direction.INBOUND, status__in=MISSED_STATUSES)
+
+
+class MissedCall(models.Model):
+    """A number to ring back: its inbound calls missed since the last answered call with it (either direction).
+
+    One row per number, kept by recordings.services.missed_calls_refresh whenever a call with the number
+    is saved, so the list and its count read this small table instead of the calls.
+    """
+
+    client = models.ForeignKey(Client, on_delete=models.CASCADE, related_name="+", db_index=False)
+    number = models.CharField(max_length=16, validators=[e164], help_text="The caller's number, E.164.")
+    call = models.ForeignKey(Call, on_delete=models.CASCADE, related_name="+", help_text="The latest missed call.")
+    last_missed_at = models.DateTimeField()
+    first_missed_at = models.DateTimeField()
+    attempts = models.PositiveIntegerField(help_text="Missed calls from the number since it was last answered.")
+    updated_at = models.DateTimeField(auto_now=True)
+
+    objects = TenantQuerySet.as_manager()
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["client", "number"], name="rec_missed_client_number"),
+        ]
+        indexes = [models.Index(fields=["client", "-last_missed_at", "-id"], name="rec_missed_client_latest")]
+
+    def __str__(self) -> str:
+        return f"{self.number}: {self.attempts} missed, latest {self.last_missed_at:%Y-%m-%d %H:%M}"
 
 
 class RecordingStatus(models.TextChoices):

@@ -11,7 +11,7 @@ from django.db import connection
 from django.db.models import Count, Exists, OuterRef, Q, QuerySet, Sum
 from django.db.models.functions import Coalesce, TruncDate
 
-from accounts.models import Client
+from accounts.models import Client, User
 from recordings import call_context, tags
 from recordings.models import (
     CALL_ANSWERED,
@@ -19,9 +19,14 @@ from recordings.models import (
     Call,
     CallStatsBucket,
     CallTag,
+    MissedCall,
     Recording,
     RecordingStatus,
 )
+
+# `agent=` takes a member's id, or one of these.
+AGENT_ME = "me"
+AGENT_NONE = "none"
 
 # What the calls list shows besides its `id` (the public id), in order; the list serializer's fields
 # are built from it, so a new field is one edit here.
@@ -56,11 +61,14 @@ def _local_midnight(client: Client, day: date) -> datetime:
     return datetime.combine(day, time.min, tzinfo=zoneinfo.ZoneInfo(client.timezone))
 
 
-def call_list(*, client: Client, filters: dict[str, Any] | None = None) -> QuerySet[Call]:
+def call_list(*, client: Client, filters: dict[str, Any] | None = None, viewer: User | None = None) -> QuerySet[Call]:
     """The client's calls matching `filters` (see CallFilterSerializer); the paginator orders them. `customer`,
-    `order` and the customer arm of `q` come from settings.CALL_CONTEXT (recordings/call_context.py)."""
+    `order` and the customer arm of `q` come from settings.CALL_CONTEXT (recordings/call_context.py); `agent=me`
+    means `viewer`."""
     filters = filters or {}
-    calls = Call.objects.for_client(client)
+    calls: QuerySet[Call] = Call.objects.for_client(client)
+    if filters.get("agent"):
+        calls = _agent_filter(calls, client, filters["agent"], viewer)
     start, end = local_day_bounds(client, filters.get("started_from"), filters.get("started_to"))
     if start:
         calls = calls.filter(started_at__gte=start)
@@ -96,6 +104,38 @@ def call_list(*, client: Client, filters: dict[str, Any] | None = None) -> Query
         found = call_context.call_filter(client=client, q=q)
         calls = calls.filter(arms | found if found is not None else arms)
     return calls
+
+
+def _agent_filter(calls: QuerySet[Call], client: Client, agent: Any, viewer: User | None) -> QuerySet[Call]:
+    """Calls of one member (an id, or `me`), or of nobody (`none`); on the (client, agent, started_at) index."""
+    if agent == AGENT_NONE:
+        return calls.filter(agent__isnull=True)
+    if agent == AGENT_ME:
+        return calls.filter(agent=viewer) if viewer is not None and viewer.client_id == client.pk else calls.none()
+    member = User.objects.for_client(client).filter(public_id=agent).values_list("pk", flat=True).first()
+    return calls.filter(agent_id=member) if member is not None else calls.none()
+
+
+def call_agent(call: Call) -> dict[str, Any] | None:
+    """Who took or placed the call: the member (id, name) and the number; None when neither is known."""
+    if call.agent is None and not call.agent_number:
+        return None
+    return {
+        "id": call.agent.public_id if call.agent else None,
+        "name": call.agent.get_full_name() if call.agent else "",
+        "number": call.agent_number,
+    }
+
+
+def missed_call_list(*, client: Client) -> QuerySet[MissedCall]:
+    """The client's numbers to ring back (one row each: the latest missed call, how many since the last answered
+    call); the paginator orders them newest first on (client, last_missed_at, id)."""
+    return MissedCall.objects.for_client(client).select_related("call", "call__agent")
+
+
+def missed_call_count(*, client: Client) -> int:
+    """How many numbers have missed calls not yet answered or rung back (one indexed count of a small table)."""
+    return MissedCall.objects.for_client(client).count()
 
 
 def recording_list(*, client: Client, filters: dict[str, Any] | None = None) -> QuerySet[Recording]:

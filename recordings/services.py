@@ -19,7 +19,7 @@ from django.conf import settings
 from django.core.cache import cache
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
-from django.db.models import F, Q
+from django.db.models import Count, F, Min, Q
 from django.utils import timezone
 
 from accounts.audit import audit_record
@@ -28,7 +28,18 @@ from caly.foundation import metrics
 from caly.foundation.errors import DomainError, ErrorCode
 from caly.foundation.tasks import backoff_seconds
 from recordings import providers, signals, storage
-from recordings.models import E164, Call, Recording, RecordingStatus
+from recordings.models import (
+    CALL_ANSWERED,
+    CALL_MISSED,
+    E164,
+    MISSED_STATUSES,
+    Call,
+    CallStatus,
+    Direction,
+    MissedCall,
+    Recording,
+    RecordingStatus,
+)
 from recordings.storage import RecordingTooLarge
 
 logger = logging.getLogger("caly.recordings")
@@ -360,4 +371,118 @@ def calls_number_mask(*, client: Client, numbers: Iterable[str]) -> int:
         if (call.from_number, call.to_number, call.notes, call.transcript, call.metadata) != before:
             call.save(update_fields=["from_number", "to_number", "notes", "transcript", "metadata", "updated_at"])
             changed += 1
+    for number in wanted:  # a masked number cannot be rung back
+        missed_calls_refresh(client_id=client.pk, number=number)
     return changed
+
+
+# --- agents --------------------------------------------------------------------------------------
+
+
+def calls_agent_link(*, client: Client, agent: User, number: str) -> int:
+    """Attribute to `agent` the client's calls that no member was attributed to and that `number` took
+    (a number registered after its calls came in). Reads only those calls (a partial index); returns how many."""
+    return (
+        Call.objects.for_client(client)
+        .filter(agent__isnull=True, agent_number=number)
+        .exclude(agent_number="")
+        .update(agent=agent, updated_at=timezone.now())
+    )
+
+
+def phone_registered_received(sender, *, phone, **kwargs) -> None:
+    """accounts.signals.phone_registered: the new number's earlier calls become its member's."""
+    calls_agent_link(client=phone.client, agent=phone.user, number=phone.number)
+
+
+# --- missed calls to ring back -------------------------------------------------------------------
+
+# A change of any other field of a call leaves its number's missed calls as they were.
+MISSED_CALL_FIELDS = frozenset({"status", "direction", "from_number", "to_number", "started_at", "answered_at"})
+
+
+def customer_number(call: Call) -> str:
+    """The other party's number: the caller of an inbound call, the called number of an outbound one."""
+    return call.from_number if call.direction == Direction.INBOUND else call.to_number
+
+
+def missed_calls_refresh(*, client_id: int, number: str) -> MissedCall | None:
+    """Recount the number's missed calls since its last answered call (either direction) into its MissedCall
+    row, deleting the row when there are none. Reads the calls with that number only (their indexes), so it
+    is the same work at 1M calls; idempotent and independent of the order calls arrive in."""
+    rows = MissedCall.objects.filter(client_id=client_id, number=number)
+    if not E164.fullmatch(number or ""):
+        rows.delete()
+        return None
+    calls = Call.objects.filter(client_id=client_id)
+    last_answered = (
+        calls.filter(CALL_ANSWERED)
+        .filter(Q(from_number=number) | Q(to_number=number))
+        .order_by("-started_at")
+        .values_list("started_at", flat=True)
+        .first()
+    )
+    missed = calls.filter(CALL_MISSED, from_number=number)
+    if last_answered is not None:
+        missed = missed.filter(started_at__gt=last_answered)
+    latest = missed.order_by("-started_at", "-id").first()
+    if latest is None:
+        rows.delete()
+        return None
+    figures = missed.aggregate(attempts=Count("id"), first=Min("started_at"))
+    fields = {
+        "call": latest,
+        "last_missed_at": latest.started_at,
+        "first_missed_at": figures["first"],
+        "attempts": figures["attempts"],
+    }
+    try:
+        with transaction.atomic():
+            row, _ = MissedCall.objects.update_or_create(client_id=client_id, number=number, defaults=fields)
+    except IntegrityError:  # a concurrent save created the row a moment ago
+        rows.update(**fields, updated_at=timezone.now())
+        row = rows.get()
+    return row
+
+
+def call_saved_received(sender, *, instance: Call, created: bool, update_fields=None, raw: bool = False, **kwargs):
+    """post_save of a Call, whoever saved it: keep its number's missed calls in step."""
+    if raw or (update_fields is not None and not MISSED_CALL_FIELDS & set(update_fields)):
+        return
+    missed_calls_refresh(client_id=instance.client_id, number=customer_number(instance))
+
+
+def missed_calls_rebuild(*, client: Client) -> int:
+    """Recount the client's numbers to ring back from all its calls, after calls were written in bulk (which
+    sends no post_save: demo data, benchmarks). One pass over the calls in time order, streamed, with the same
+    rules as missed_calls_refresh; returns how many numbers have missed calls to ring back."""
+    pending: dict[str, list] = {}  # number -> [latest call id, latest start, first start, attempts]
+    calls = (
+        Call.objects.for_client(client)
+        .order_by("started_at", "id")
+        .values_list("id", "direction", "status", "answered_at", "from_number", "to_number", "started_at")
+    )
+    for call_id, direction, status, answered_at, from_number, to_number, started_at in calls.iterator(5000):
+        if status == CallStatus.COMPLETED and answered_at is not None:
+            pending.pop(from_number, None)
+            pending.pop(to_number, None)
+        elif direction == Direction.INBOUND and status in MISSED_STATUSES and E164.fullmatch(from_number):
+            row = pending.setdefault(from_number, [call_id, started_at, started_at, 0])
+            row[0], row[1], row[3] = call_id, started_at, row[3] + 1
+    with transaction.atomic():
+        MissedCall.objects.for_client(client).delete()
+        MissedCall.objects.bulk_create(
+            [
+                MissedCall(
+                    client=client,
+                    number=number,
+                    call_id=call_id,
+                    last_missed_at=last,
+                    first_missed_at=first,
+                    attempts=attempts,
+                )
+                for number, (call_id, last, first, attempts) in pending.items()
+            ],
+            batch_size=5000,
+        )
+    return len(pending)

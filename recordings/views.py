@@ -18,20 +18,23 @@ from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.utils import timezone
-from django.utils.http import urlencode
+from django.utils.http import url_has_allowed_host_and_scheme, urlencode
 from django.views.decorators.http import require_POST, require_safe
 from rest_framework.exceptions import ValidationError as ApiValidationError
 from rest_framework.request import Request
 
 from accounts.forms import ServiceForm
+from accounts.models import User
 from accounts.roles import Capability, can
+from accounts.selectors import member_list, member_phone_list
 from accounts.views import client_user_required
 from caly.foundation.api.pagination import KeysetPagination
 from caly.foundation.errors import DomainError, ErrorCode
-from recordings import call_context, fetch_queue, selectors, services, tags
+from caly.foundation.ratelimit import enforce_rate
+from recordings import call_context, fetch_queue, providers, selectors, services, tags
 from recordings.api.serializers import CallFilterSerializer
-from recordings.api.views import CallListView
-from recordings.models import Call, CallStatus, Direction, Recording, RecordingStatus
+from recordings.api.views import PLACE_CALL_RATE, CallListView, MissedCallListView
+from recordings.models import E164, Call, CallStatus, Direction, Provider, Recording, RecordingStatus
 
 CHART_DAYS = 30
 # The chart's drawing box: one 10-unit slot per day, bars up to CHART_HEIGHT tall.
@@ -185,11 +188,13 @@ class CallFilterForm(forms.Form):
         widget=forms.TextInput(attrs={"autocomplete": "off", "placeholder": "#1042"}),
     )
     tag = forms.ChoiceField(label="Tag", required=False, choices=[("", "Any")])
+    agent = forms.ChoiceField(label="Agent", required=False, choices=[("", "Anyone")])
     # Set by a customer's "their calls" link and kept by the form; the page names the customer above the list.
     customer = forms.UUIDField(required=False, widget=forms.HiddenInput)
 
-    def __init__(self, *args, client=None, **kwargs):
+    def __init__(self, *args, client=None, members=(), **kwargs):
         super().__init__(*args, **kwargs)
+        self.fields["agent"].choices = agent_choices(members)
         choices = [("", "Any"), *((str(tag.public_id), tag.name) for tag in tags.tag_list(client=client))]
         given = self.data.get("tag")
         if given and given not in dict(choices):  # several tags, or a name typed into the address
@@ -209,6 +214,16 @@ class CallFilterForm(forms.Form):
             else:  # a parameter typed into the address (min_duration, customer…) or the whole form
                 prefix = "" if name == "non_field_errors" else f"{name}: "
                 self.add_error(None, [f"{prefix}{problem}" for problem in problems])
+
+
+def agent_choices(members) -> list[tuple[str, str]]:
+    """The agent filter's options: anyone, me, nobody matched, then each member by name."""
+    return [
+        ("", "Anyone"),
+        (selectors.AGENT_ME, "Me"),
+        (selectors.AGENT_NONE, "Nobody matched"),
+        *((str(member.public_id), member.get_full_name()) for member in members),
+    ]
 
 
 def _filters(request) -> dict[str, str]:
@@ -236,14 +251,22 @@ def calls(request: HttpRequest) -> HttpResponse:
         # The form sends every field; keep shareable links short.
         return redirect(f"{request.path}?{urlencode(filters)}" if filters else request.path)
     form = CallFilterForm(
-        {key: value for key, value in filters.items() if key not in PAGING_PARAMS}, client=request.user.client
+        {key: value for key, value in filters.items() if key not in PAGING_PARAMS},
+        client=request.user.client,
+        members=member_list(client=request.user.client),
     )
-    context = {"form": form, "rows": None, "paging_errors": [], "limit": filters.get("limit")}
+    context = {
+        "form": form,
+        "rows": None,
+        "paging_errors": [],
+        "limit": filters.get("limit"),
+        "my_calls": filters.get("agent") == selectors.AGENT_ME,
+    }
     if not form.is_valid():
         return render(request, "recordings/calls.html", context, status=400)
 
     paginator = KeysetPagination()
-    queryset = selectors.call_list(client=request.user.client, filters=form.cleaned_data)
+    queryset = selectors.call_list(client=request.user.client, filters=form.cleaned_data, viewer=request.user)
     try:
         # CallListView's ordering, so a cursor from this page works on GET /api/v1/calls and back.
         page = paginator.paginate_queryset(
@@ -354,6 +377,9 @@ def _call_page(
         "other_tags": [tag for tag in tags.tag_list(client=call.client) if tag.pk not in tagged] if can_update else [],
         "tag_errors": tag_errors,
         "can_manage_tags": can(role, Capability.MANAGE_CLIENT),
+        "agent": selectors.call_agent(call),
+        "call_back_number": _dialable(services.customer_number(call)),
+        "click_to_call": click_to_call(request),
     }
     return render(request, "recordings/call.html", context, status=400 if tag_errors else 200)
 
@@ -416,3 +442,124 @@ def call_retry_recording(request: HttpRequest, public_id) -> HttpResponse:
         fetch_queue.recording_fetch_retry(recording=recording, actor=request.user)
         messages.success(request, "Caly is fetching the recording again; reload the page in a minute.")
     return redirect("recordings:call", public_id=call.public_id)
+
+
+# --- click-to-call -----------------------------------------------------------------------------
+
+
+def _dialable(number: str) -> str | None:
+    """The number if Caly may dial it (E.164; a masked number is not)."""
+    return number if E164.fullmatch(number or "") else None
+
+
+def click_to_call(request) -> dict | None:
+    """What a click-to-call button needs on a page: the member's numbers to ring first and where to come back
+    to on a refusal; None for a role that cannot place calls (the button is not shown)."""
+    user = request.user
+    if not can(user.role, Capability.PLACE_CALLS):
+        return None
+    return {"phones": list(member_phone_list(client=user.client, user=user)), "back": request.get_full_path()}
+
+
+class CallPlaceForm(forms.Form):
+    to = forms.RegexField(rf"^{E164.pattern}$", max_length=16, error_messages={"invalid": "Not a phone number."})
+    from_number = forms.CharField(max_length=16)
+    back = forms.CharField(required=False, max_length=2000)
+
+
+def _back(request, path: str) -> str:
+    """A path on this site to return to (the page the button was on), else the missed calls."""
+    local = path.startswith("/") and not path.startswith("//")
+    if local and url_has_allowed_host_and_scheme(path, allowed_hosts={request.get_host()}, require_https=False):
+        return path
+    return reverse("recordings:missed")
+
+
+@client_user_required(Capability.PLACE_CALLS)
+@require_POST
+def call_place(request: HttpRequest) -> HttpResponse:
+    """Click-to-call: Exotel rings one of the member's own numbers, then the customer; the new call's page opens."""
+    form = CallPlaceForm(request.POST)
+    back = _back(request, request.POST.get("back", ""))
+    if not form.is_valid():
+        messages.error(request, "Caly could not place this call: the number to call is not a phone number.")
+        return redirect(back)
+    user: User = request.user
+    mine = [phone.number for phone in member_phone_list(client=user.client, user=user)]
+    if not mine:
+        messages.error(request, "Register your phone number first: Exotel rings it, then the customer.")
+        return redirect("phones:index")
+    if form.cleaned_data["from_number"] not in mine:
+        messages.error(request, "Choose one of your registered numbers for Exotel to ring first.")
+        return redirect(back)
+    try:
+        enforce_rate(request, group="calls-place", key="user", rate=PLACE_CALL_RATE)
+        call = providers.call_placer(Provider.EXOTEL)(
+            client=user.client,
+            actor=user,
+            to_number=form.cleaned_data["to"],
+            from_number=form.cleaned_data["from_number"],
+            caller_id=None,
+            record=True,
+            custom_field="",
+        )
+    except DomainError as error:
+        messages.error(request, f"The call was not placed. {error.message}")
+        return redirect(back)
+    messages.success(
+        request, f"Exotel is ringing your phone {call.from_number}; once you answer it calls {call.to_number}."
+    )
+    return redirect("recordings:call", public_id=call.public_id)
+
+
+# --- missed calls to ring back -----------------------------------------------------------------
+
+
+@client_user_required(Capability.READ)
+@require_safe
+def missed(request: HttpRequest) -> HttpResponse:
+    """Numbers whose calls were missed since they were last answered, newest first, each with a call-back button."""
+    client = request.user.client
+    paginator = KeysetPagination()
+    context: dict = {"rows": None, "paging_errors": [], "click_to_call": click_to_call(request)}
+    try:
+        page = paginator.paginate_queryset(
+            selectors.missed_call_list(client=client), Request(request), view=MissedCallListView
+        )
+    except ApiValidationError as error:
+        context["paging_errors"] = [
+            f"{PAGING_LABELS.get(name, name)}: {problem}"
+            for name, problems in error.detail.items()
+            for problem in problems
+        ]
+        return render(request, "recordings/missed.html", context, status=400)
+    meta = paginator.get_pagination_meta()
+    limit = request.GET.get("limit")
+
+    def page_url(cursor: str | None) -> str | None:
+        if not cursor:
+            return None
+        return f"{request.path}?{urlencode({**({'limit': limit} if limit else {}), 'cursor': cursor})}"
+
+    extra = call_context.call_rows(client=client, call_ids=[row.call_id for row in page])
+    context.update(
+        rows=[
+            {
+                "number": row.number,
+                "dialable": _dialable(row.number),
+                "attempts": row.attempts,
+                "last_missed_at": row.last_missed_at,
+                "first_missed_at": row.first_missed_at,
+                "call_url": reverse("recordings:call", args=[row.call.public_id]),
+                "calls_url": f"{reverse('recordings:calls')}?{urlencode({'number': row.number})}",
+                "status_label": STATUS_LABELS.get(row.call.status, row.call.status),
+                "agent": selectors.call_agent(row.call),
+                "customer": extra.get(row.call_id, {}).get("customer"),
+            }
+            for row in page
+        ],
+        total=selectors.missed_call_count(client=client),
+        older_url=page_url(meta["next_cursor"]),
+        newer_url=page_url(meta["previous_cursor"]),
+    )
+    return render(request, "recordings/missed.html", context)

@@ -81,6 +81,10 @@ CALLS: dict[tuple[str, str], tuple[dict | None, int]] = {
     ("team-invitations", "POST"): ({"email": "newcomer@acme.example", "role": Role.VIEWER.value}, 201),
     ("team-invitation-revoke", "POST"): (None, 200),
     ("audit-events", "GET"): (None, 200),
+    ("me-phones", "GET"): (None, 200),
+    ("me-phones", "POST"): ({"number": "+919811100099"}, 201),
+    ("team-phones", "GET"): (None, 200),
+    ("calls-missed", "GET"): (None, 200),
 }
 # Which of client A's objects a route's <public_id> names; otherwise chosen by the view's model.
 OBJECT_FOR_ROUTE = {"team-member-activate": "inactive_member"}

@@ -134,6 +134,8 @@ def _ids_for(world) -> dict[str, list[str]]:
         "tags/": [str(world.tag.public_id)],
         "team/members/": [str(user.public_id) for user in (world.agent, world.inactive_member, world.owner)],
         "team/invitations/": [str(world.invitation.public_id)],
+        "team/phones/": [str(world.phone.public_id), str(world.owner_phone.public_id)],
+        "me/phones/": [str(world.owner_phone.public_id)],
         "webhooks/exotel/": [str(world.exotel.public_id)],
         "webhooks/shopify/": [str(world.shopify.public_id)],
     }
@@ -169,6 +171,8 @@ def _body_values(path: str, world) -> dict[str, object]:
         values.update({"to": CUSTOMER, "from": AGENT, "caller_id": world.exotel.caller_ids[0]})
     if path == "calls/{public_id}/tags":  # the world's tag, so sets and changes can succeed
         values.update(tags=[str(world.tag.public_id)], add=[str(world.tag.public_id)], remove=[])
+    if path in ("me/phones", "team/phones"):  # a number nobody has registered, for a member of the client
+        values.update(number=f"+9198111{next(SEQUENCE):05d}", member=str(world.agent.public_id))
     if path == "integrations/shopify":
         values.update(shop_domain=world.shopify.shop_domain, api_version=shopify_fake.API_VERSION)
     if path == "integrations/exotel":  # credentials the fake Exotel accepts, so saves can succeed

@@ -20,7 +20,7 @@ from django.core.files.base import ContentFile
 from django.core.files.storage import default_storage
 
 from accounts import services as accounts_services
-from accounts.models import AuditEvent, Client, Invitation, RefreshFamily, User
+from accounts.models import AuditEvent, Client, Invitation, MemberPhone, RefreshFamily, User
 from accounts.roles import Role
 from integrations.models import (
     CallCustomer,
@@ -40,7 +40,7 @@ from integrations.models import (
 )
 from recordings import services as recording_services
 from recordings import tags as recording_tags
-from recordings.models import Call, CallTag, Recording, RecordingStatus, Tag
+from recordings.models import Call, CallTag, MissedCall, Recording, RecordingStatus, Tag
 from tests.factories import UserFactory
 
 AUDIO = b"ID3\x03\x00\x00\x00\x00\x00\x00" + bytes((i * 13 + 5) % 251 for i in range(4000))
@@ -72,6 +72,9 @@ class World:
     customer: ShopifyCustomer | None = None  # the Shopify customer of the first call, with one order
     data_request: ShopifyDataRequest | None = None  # a customers/data_request answered, its file stored
     tag: Tag | None = None  # "refund", on the call with the stored recording
+    phone: MemberPhone | None = None  # the agent's registered number
+    owner_phone: MemberPhone | None = None  # the owner's
+    missed_call: Call | None = None  # an inbound call nobody answered: its number is to ring back
 
     @property
     def product(self) -> Product:
@@ -226,6 +229,20 @@ def populate(
         counts={"customers": 1, "orders": 1, "calls": 1},
     )
     default_storage.save(data_request.storage_key, ContentFile(b'{"customers": []}'))
+    phone = accounts_services.member_phone_add(actor=owner, member=agent, number="+919900011122", label="Mobile")
+    owner_phone = accounts_services.member_phone_add(actor=owner, member=owner, number="+919900011133")
+    # After the stats range the tests read (February and March), so their figures stay as they were.
+    missed_call = recording_services.call_create(
+        client=client,
+        provider_call_id=f"{slug}-missed-1",
+        direction="inbound",
+        from_number="+919811100000",
+        to_number="+918047112233",
+        status="no-answer",
+        started_at=started + timedelta(days=40),
+        agent=agent,
+        agent_number=phone.number,
+    )
     return World(
         client=client,
         owner=owner,
@@ -244,6 +261,9 @@ def populate(
         customer=customer,
         data_request=data_request,
         tag=tag,
+        phone=phone,
+        owner_phone=owner_phone,
+        missed_call=missed_call,
     )
 
 
@@ -258,6 +278,8 @@ def world_state(world: World) -> dict:
         "invitations": list(Invitation.objects.filter(client=client).order_by("pk").values()),
         "families": list(RefreshFamily.objects.filter(user__in=users).order_by("pk").values()),
         "calls": list(Call.objects.filter(client=client).order_by("pk").values()),
+        "phones": list(MemberPhone.objects.filter(client=client).order_by("pk").values()),
+        "missed_calls": list(MissedCall.objects.filter(client=client).order_by("pk").values()),
         "recordings": list(recordings.values()),
         "products": list(Product.objects.filter(client=client).order_by("pk").values()),
         "variants": list(ProductVariant.objects.filter(client=client).order_by("pk").values()),

@@ -1,7 +1,7 @@
 from django.contrib.auth.password_validation import password_validators_help_texts
 from rest_framework import serializers
 
-from accounts.models import AuditAction, AuditEvent, Client, Invitation, User
+from accounts.models import AuditAction, AuditEvent, Client, Invitation, MemberPhone, User
 from accounts.roles import Role
 from accounts.services import CLIENT_SETTINGS_FIELDS
 from caly.foundation.api.serializers import RequestModelSerializer, RequestSerializer
@@ -213,3 +213,39 @@ class AuditEventFilterSerializer(serializers.Serializer):
     actor = serializers.UUIDField(required=False)
     created_after = serializers.DateTimeField(required=False)
     created_before = serializers.DateTimeField(required=False)
+
+
+class PhoneMemberSerializer(serializers.ModelSerializer):
+    id = serializers.UUIDField(source="public_id", read_only=True)
+    name = serializers.CharField(source="get_full_name", read_only=True)
+
+    class Meta:
+        model = User
+        fields = ["id", "name", "email"]
+        read_only_fields = fields
+
+
+class PhoneSerializer(serializers.ModelSerializer):
+    """A member's phone number: calls Exotel connects to it are theirs, and click-to-call rings it."""
+
+    id = serializers.UUIDField(source="public_id", read_only=True)
+    member = PhoneMemberSerializer(source="user", read_only=True)
+
+    class Meta:
+        model = MemberPhone
+        fields = ["id", "number", "label", "member", "created_at"]
+        read_only_fields = fields
+
+
+class PhoneCreateSerializer(RequestSerializer):
+    number = serializers.CharField(
+        max_length=64,
+        help_text="Your phone number; without a country code it is read as your company's country's (+919876543210).",
+    )
+    label = serializers.CharField(
+        max_length=40, required=False, allow_blank=True, default="", help_text="Mobile, desk…"
+    )
+
+
+class TeamPhoneCreateSerializer(PhoneCreateSerializer):
+    member = serializers.UUIDField(help_text="The member's id (GET /api/v1/team/members).")

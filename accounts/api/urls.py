@@ -14,6 +14,8 @@ urlpatterns = [
     path("auth/password/reset/confirm", views.PasswordResetConfirmView.as_view(), name="auth-password-reset-confirm"),
     path("auth/invitations/accept", views.InvitationAcceptView.as_view(), name="auth-invitation-accept"),
     path("me", views.MeView.as_view(), name="me"),
+    path("me/phones", views.MyPhoneListView.as_view(), name="me-phones"),
+    path("me/phones/<uuid:public_id>", views.MyPhoneDetailView.as_view(), name="me-phone"),
     path("client", views.ClientView.as_view(), name="client"),
     path("client/recording-retention", views.RecordingRetentionView.as_view(), name="client-recording-retention"),
     path("team/members", views.MemberListView.as_view(), name="team-members"),
@@ -22,6 +24,8 @@ urlpatterns = [
         "team/members/<uuid:public_id>/deactivate", views.MemberDeactivateView.as_view(), name="team-member-deactivate"
     ),
     path("team/members/<uuid:public_id>/activate", views.MemberActivateView.as_view(), name="team-member-activate"),
+    path("team/phones", views.TeamPhoneListView.as_view(), name="team-phones"),
+    path("team/phones/<uuid:public_id>", views.TeamPhoneDetailView.as_view(), name="team-phone"),
     path("team/invitations", views.InvitationListView.as_view(), name="team-invitations"),
     path(
         "team/invitations/<uuid:public_id>/revoke", views.InvitationRevokeView.as_view(), name="team-invitation-revoke"

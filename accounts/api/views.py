@@ -10,7 +10,7 @@ from rest_framework.response import Response
 from accounts import jwt, ratelimits, selectors, services
 from accounts.api import serializers as s
 from accounts.api.base import PublicAPIView, TenantAPIView
-from accounts.models import AuditAction, AuditEvent, Invitation, User
+from accounts.models import AuditAction, AuditEvent, Invitation, MemberPhone, User
 from accounts.roles import Capability
 from caly.foundation import context
 from caly.foundation.api.pagination import KeysetPagination
@@ -360,6 +360,94 @@ class InvitationRevokeView(TenantAPIView):
     def post(self, request, public_id):
         invitation = services.invitation_revoke(actor=request.user, invitation=self.get_object())
         return Response(self.get_serializer(invitation).data)
+
+
+# --- phone numbers -----------------------------------------------------------------------------
+
+PHONES_TAG = ["phones"]
+PHONE_ADD_RESPONSES = {
+    201: s.PhoneSerializer,
+    409: OpenApiResponse(description="CONFLICT: the number is already registered in your company"),
+}
+
+
+class MyPhoneListView(ListModelMixin, TenantAPIView):
+    capabilities = {"GET": Capability.READ, "POST": Capability.READ}
+    serializer_class = s.PhoneSerializer
+    queryset = MemberPhone.objects.all()
+
+    def get_tenant_queryset(self):
+        return selectors.member_phone_list(client=self.client, user=self.request.user)
+
+    @extend_schema(tags=PHONES_TAG, summary="Your phone numbers (calls on them are yours; click-to-call rings them)")
+    def get(self, request):
+        return self.list(request)
+
+    @extend_schema(
+        tags=PHONES_TAG, request=s.PhoneCreateSerializer, responses=PHONE_ADD_RESPONSES, summary="Add a number"
+    )
+    def post(self, request):
+        data = _valid(s.PhoneCreateSerializer, request)
+        phone = services.member_phone_add(
+            actor=request.user, member=request.user, number=data["number"], label=data["label"]
+        )
+        return Response(self.get_serializer(phone).data, status=status.HTTP_201_CREATED)
+
+
+class MyPhoneDetailView(TenantAPIView):
+    capabilities = {"DELETE": Capability.READ}
+    serializer_class = s.PhoneSerializer
+    queryset = MemberPhone.objects.all()
+
+    def get_tenant_queryset(self):
+        return selectors.member_phone_list(client=self.client, user=self.request.user)
+
+    @extend_schema(tags=PHONES_TAG, request=None, responses={204: None}, summary="Remove one of your numbers")
+    def delete(self, request, public_id):
+        services.member_phone_remove(actor=request.user, phone=self.get_object())
+        return Response(status=status.HTTP_204_NO_CONTENT)
+
+
+class TeamPhoneListView(ListModelMixin, TenantAPIView):
+    capabilities = {"GET": Capability.MANAGE_TEAM, "POST": Capability.MANAGE_TEAM}
+    serializer_class = s.PhoneSerializer
+    queryset = MemberPhone.objects.all()
+
+    def get_tenant_queryset(self):
+        return selectors.member_phone_list(client=self.client)
+
+    @extend_schema(tags=TEAM_TAG, summary="Every member's phone numbers")
+    def get(self, request):
+        return self.list(request)
+
+    @extend_schema(
+        tags=TEAM_TAG,
+        request=s.TeamPhoneCreateSerializer,
+        responses=PHONE_ADD_RESPONSES,
+        summary="Add a number for a member",
+    )
+    def post(self, request):
+        data = _valid(s.TeamPhoneCreateSerializer, request)
+        member = User.objects.for_client(self.client).filter(public_id=data["member"]).first()
+        if member is None:
+            raise DomainError(
+                ErrorCode.VALIDATION_ERROR,
+                "The request is invalid.",
+                details={"member": ["No member of your company has this id."]},
+            )
+        phone = services.member_phone_add(actor=request.user, member=member, number=data["number"], label=data["label"])
+        return Response(self.get_serializer(phone).data, status=status.HTTP_201_CREATED)
+
+
+class TeamPhoneDetailView(TenantAPIView):
+    capabilities = {"DELETE": Capability.MANAGE_TEAM}
+    serializer_class = s.PhoneSerializer
+    queryset = MemberPhone.objects.all()
+
+    @extend_schema(tags=TEAM_TAG, request=None, responses={204: None}, summary="Remove a member's number")
+    def delete(self, request, public_id):
+        services.member_phone_remove(actor=request.user, phone=self.get_object())
+        return Response(status=status.HTTP_204_NO_CONTENT)
 
 
 # --- audit log ---------------------------------------------------------------------------------

@@ -253,6 +253,9 @@ class CallFacts:
     recording_url: str = ""
     metadata: dict[str, Any] = field(default_factory=dict)
     end_time_is_fake: bool = False
+    # The agent side's number (E.164): whom the Connect applet dialled (DialWhomNumber) on an inbound call,
+    # `From` (rung first) on an outbound one.
+    agent_number: str | None = None
 
     @property
     def is_terminal(self) -> bool:
@@ -277,6 +280,13 @@ def _metadata(fields: dict[str, Any]) -> dict[str, Any]:
     if dialled:
         metadata["dial_whom_number"] = dialled
     return metadata
+
+
+def _agent_number(fields: dict[str, Any], direction: str | None) -> str | None:
+    """The agent's number: `From` of an outbound call (Exotel rings it first), else whom a Connect applet dialled."""
+    if direction == Direction.OUTBOUND:
+        return phone_e164(text(fields, "From"))
+    return phone_e164(text(fields, "DialWhomNumber"))
 
 
 def status_callback_facts(fields: dict[str, Any]) -> CallFacts:
@@ -304,6 +314,7 @@ def status_callback_facts(fields: dict[str, Any]) -> CallFacts:
         metadata=_metadata(fields),
         end_time_is_fake=text(fields, "EndTime") == FAKE_END_TIME,
     )
+    facts.agent_number = _agent_number(fields, facts.direction)
     if event_type == "answered":
         facts.answered_at = updated_at
     elif facts.is_terminal and facts.ended_at is None and not facts.end_time_is_fake:
@@ -321,6 +332,7 @@ def passthru_facts(fields: dict[str, Any]) -> CallFacts:
     return CallFacts(
         call_sid=call_sid(fields),
         source="passthru",
+        agent_number=phone_e164(text(fields, "DialWhomNumber")),
         direction=DIRECTIONS.get(text(fields, "Direction").lower()),
         from_number=phone_e164(text(fields, "CallFrom", "From")),
         to_number=phone_e164(text(fields, "CallTo", "To")),
@@ -341,10 +353,12 @@ def details_facts(call: dict[str, Any]) -> CallFacts:
     if duration in (None, ""):
         duration = call.get("Duration")
     status = STATUSES.get(text(call, "Status").lower())
+    direction = DIRECTIONS.get(text(call, "Direction").lower())
     return CallFacts(
         call_sid=call_sid({"CallSid": call.get("Sid")}),
         source="details",
-        direction=DIRECTIONS.get(text(call, "Direction").lower()),
+        agent_number=phone_e164(text(call, "From")) if direction == Direction.OUTBOUND else None,
+        direction=direction,
         from_number=phone_e164(text(call, "From")),
         to_number=phone_e164(text(call, "To")),
         status=status,

@@ -20,6 +20,7 @@ from django.utils import timezone
 
 from accounts.audit import audit_record
 from accounts.models import AuditAction, Client, User
+from accounts.selectors import member_for_number
 from caly.foundation.errors import DomainError, ErrorCode
 from integrations.credentials import CheckResult
 from integrations.exotel import payload
@@ -75,15 +76,19 @@ class CallUpsert:
     became_terminal: bool
 
 
-def exotel_call_upsert(*, client: Client, facts: payload.CallFacts) -> CallUpsert:
-    """Create the call or move it forward with what `facts` say; race-safe. Raises MissingCallFacts."""
+def exotel_call_upsert(*, client: Client, facts: payload.CallFacts, placed_by: User | None = None) -> CallUpsert:
+    """Create the call or move it forward with what `facts` say; race-safe. Raises MissingCallFacts.
+
+    The agent is the member who placed the call through Caly (`placed_by`), else the member who registered
+    the agent side's number (`facts.agent_number`); with nobody matched the number alone is kept.
+    """
     with transaction.atomic():
         calls = Call.objects.select_for_update().filter(
             client=client, provider=Provider.EXOTEL, provider_call_id=facts.call_sid
         )
         call = calls.first()
         if call is None:
-            created = _create_call(client=client, facts=facts)
+            created = _create_call(client=client, facts=facts, placed_by=placed_by)
             if created is not None:
                 return CallUpsert(call=created, created=True, became_terminal=created.status in payload.TERMINAL)
             call = calls.get()  # another delivery created it a moment ago; its transaction has committed
@@ -99,7 +104,7 @@ def exotel_call_upsert(*, client: Client, facts: payload.CallFacts) -> CallUpser
         return CallUpsert(call=call, created=False, became_terminal=became_terminal)
 
 
-def _create_call(*, client: Client, facts: payload.CallFacts) -> Call | None:
+def _create_call(*, client: Client, facts: payload.CallFacts, placed_by: User | None) -> Call | None:
     """The new call, or None when another transaction created it first."""
     missing = [name for name in ("from_number", "to_number") if not getattr(facts, name)]
     if missing:
@@ -120,6 +125,8 @@ def _create_call(*, client: Client, facts: payload.CallFacts) -> Call | None:
         "ended_at": facts.ended_at,
         "duration_seconds": facts.duration_seconds or 0,
         "metadata": facts.metadata,
+        "agent": placed_by or _member_of(client, facts.agent_number),
+        "agent_number": facts.agent_number or "",
     }
     try:
         with transaction.atomic():
@@ -131,6 +138,10 @@ def _create_call(*, client: Client, facts: payload.CallFacts) -> Call | None:
         if Call.objects.filter(client=client, provider=Provider.EXOTEL, provider_call_id=facts.call_sid).exists():
             return None
         raise MissingCallFacts(f"Call {facts.call_sid} cannot be created: {exc.messages}") from None
+
+
+def _member_of(client: Client, number: str | None) -> User | None:
+    return member_for_number(client=client, number=number) if number else None
 
 
 def _apply(call: Call, facts: payload.CallFacts) -> list[str]:
@@ -162,6 +173,10 @@ def _apply(call: Call, facts: payload.CallFacts) -> list[str]:
     metadata = {**call.metadata, **facts.metadata}
     if metadata != call.metadata:
         updates["metadata"] = metadata
+    # A call placed through Caly stays its placer's; otherwise the latest number Exotel dialled is the agent's.
+    if facts.agent_number and facts.agent_number != call.agent_number and "placed_by" not in call.metadata:
+        updates["agent_number"] = facts.agent_number
+        updates["agent"] = _member_of(call.client, facts.agent_number)
     changed = []
     for name, value in updates.items():
         if getattr(call, name) != value:
@@ -244,9 +259,10 @@ def exotel_call_place(
         status=CallStatus.QUEUED,
         started_at=started_at or timezone.now(),
         metadata=metadata,
+        agent_number=from_number,
     )
     with transaction.atomic():
-        call = exotel_call_upsert(client=client, facts=facts).call
+        call = exotel_call_upsert(client=client, facts=facts, placed_by=actor).call
         audit_record(
             action=AuditAction.CALL_PLACED,
             client=client,

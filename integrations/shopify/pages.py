@@ -25,6 +25,7 @@ from integrations.shopify import cards
 from integrations.shopify.search import CUSTOMER_ORDERING, customer_search, looks_like_phone, phone_query
 from integrations.shopify.selectors import CUSTOMER_FIELDS
 from recordings.models import CallStatus
+from recordings.views import click_to_call
 
 PAGING_PARAMS = ("cursor", "limit")
 PAGING_LABELS = {"cursor": "Page link", "limit": "Rows per page"}
@@ -149,5 +150,6 @@ def customer(request: HttpRequest, public_id) -> HttpResponse:
         "calls": [_call_row(link) for link in links],
         "more_orders": max(0, found.orders_count - len(orders)),
         "calls_url": f"{reverse('recordings:calls')}?{urlencode({'customer': str(found.public_id)})}",
+        "click_to_call": click_to_call(request),
     }
     return render(request, "integrations/customers/detail.html", context)

@@ -8,25 +8,9 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
-import phonenumbers
+from caly.foundation.phones import MAX_INPUT, e164
 
-MAX_INPUT = 64  # longer is not a phone number; parsing it would only cost time
-
-
-def e164(value: object, *, region: str) -> str | None:
-    """`value` as E.164 (+919876543210), read in `region` when it has no country code; None if not a valid number."""
-    if not isinstance(value, str):
-        return None
-    text = value.strip()
-    if not text or len(text) > MAX_INPUT:
-        return None
-    try:
-        number = phonenumbers.parse(text, region.upper() or None)
-    except phonenumbers.NumberParseException:
-        return None
-    if not phonenumbers.is_valid_number(number):
-        return None
-    return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
+__all__ = ["MAX_INPUT", "e164", "e164_all"]
 
 
 def e164_all(values: Iterable[object], *, region: str) -> list[str]:

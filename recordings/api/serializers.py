@@ -1,4 +1,5 @@
 import re
+import uuid
 from datetime import date, timedelta
 
 from django.core.validators import MaxValueValidator, MinValueValidator
@@ -6,9 +7,9 @@ from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from caly.foundation.api.serializers import RequestModelSerializer, RequestSerializer
-from recordings import call_context, tags
+from recordings import call_context, selectors, tags
 from recordings.api.tags import TagBriefSerializer
-from recordings.models import TAG_NAME_MAX_LENGTH, Call, CallStatus, Direction, Recording, RecordingStatus
+from recordings.models import TAG_NAME_MAX_LENGTH, Call, CallStatus, Direction, MissedCall, Recording, RecordingStatus
 from recordings.selectors import CALL_LIST_SHOWN_FIELDS
 from recordings.services import CALL_EDITABLE_FIELDS
 
@@ -103,7 +104,18 @@ class CallSerializer(serializers.ModelSerializer):
         return call_context.call_rows(client=call.client, call_ids=[call.pk]).get(call.pk, {}).get("customer")
 
 
+class AgentSerializer(serializers.Serializer):
+    """Who took or placed a call: a member of the team, and the number that rang."""
+
+    id = serializers.UUIDField(
+        allow_null=True, help_text="The member (GET /api/v1/team/members/{id}); null: nobody matched."
+    )
+    name = serializers.CharField(help_text="The member's name; empty when nobody matched.")
+    number = serializers.CharField(help_text="The agent side's number, E.164; empty when unknown.")
+
+
 class CallDetailSerializer(CallSerializer):
+    agent = serializers.SerializerMethodField()
     recordings = serializers.SerializerMethodField()
     tags = serializers.SerializerMethodField()
     orders = serializers.SerializerMethodField()
@@ -112,6 +124,7 @@ class CallDetailSerializer(CallSerializer):
     class Meta(CallSerializer.Meta):
         fields = [
             *CallSerializer.Meta.fields,
+            "agent",
             "customer_match",
             "orders",
             "transcript",
@@ -126,6 +139,10 @@ class CallDetailSerializer(CallSerializer):
     @extend_schema_field(TagBriefSerializer(many=True))
     def get_tags(self, call) -> list[dict]:
         return TagBriefSerializer(tags.call_tag_list(call=call), many=True).data
+
+    @extend_schema_field(AgentSerializer(allow_null=True))
+    def get_agent(self, call) -> dict | None:
+        return selectors.call_agent(call)
 
     def _call_extra(self, call) -> dict:
         """What settings.CALL_CONTEXT adds to the call, read once for the three fields."""
@@ -225,7 +242,22 @@ class TagFilterField(serializers.CharField):
         return values
 
 
+def _agent(value: str) -> str:
+    if value in (selectors.AGENT_ME, selectors.AGENT_NONE):
+        return value
+    try:
+        return str(uuid.UUID(value))
+    except ValueError:
+        raise serializers.ValidationError("A member's id, me, or none.") from None
+
+
 class CallFilterSerializer(DateRangeFilterSerializer):
+    agent = serializers.CharField(
+        required=False,
+        max_length=36,
+        validators=[_agent],
+        help_text="Calls of this member (their id), `me` (your calls) or `none` (nobody matched).",
+    )
     status = serializers.ChoiceField(choices=CallStatus.choices, required=False)
     direction = serializers.ChoiceField(choices=Direction.choices, required=False)
     number = serializers.RegexField(r"^\+[1-9][0-9]{6,14}$", required=False, help_text="Exact E.164 number.")
@@ -291,3 +323,15 @@ class StatsSummarySerializer(serializers.Serializer):
 
     def get_fields(self):
         return {**super().get_fields(), "from": serializers.DateField()}
+
+
+class MissedCallSerializer(serializers.ModelSerializer):
+    """A number to ring back: its latest missed call and how many times it tried since it was last answered."""
+
+    call_id = serializers.UUIDField(source="call.public_id", read_only=True, help_text="The latest missed call.")
+    status = serializers.CharField(source="call.status", read_only=True)
+
+    class Meta:
+        model = MissedCall
+        fields = ["number", "call_id", "status", "last_missed_at", "first_missed_at", "attempts"]
+        read_only_fields = fields

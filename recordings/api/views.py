@@ -25,7 +25,7 @@ from caly.foundation.api.pagination import KeysetPagination
 from caly.foundation.ratelimit import enforce_rate
 from recordings import call_context, downloads, providers, selectors, services, tags
 from recordings.api import serializers as s
-from recordings.models import E164_PATTERN, Call, Provider, Recording, RecordingStatus
+from recordings.models import E164_PATTERN, Call, MissedCall, Provider, Recording, RecordingStatus
 
 CALLS_TAG = ["calls"]
 RECORDINGS_TAG = ["recordings"]
@@ -72,7 +72,8 @@ class CallListView(ListModelMixin, TenantAPIView):
     queryset = Call.objects.all()
 
     def get_tenant_queryset(self):
-        return selectors.call_list(client=self.client, filters=_filters(s.CallFilterSerializer, self.request))
+        filters = _filters(s.CallFilterSerializer, self.request)
+        return selectors.call_list(client=self.client, filters=filters, viewer=self.request.user)
 
     @extend_schema(tags=CALLS_TAG, parameters=[s.CallFilterSerializer], summary="Calls, newest first")
     def get(self, request):
@@ -205,7 +206,50 @@ class CallExportView(TenantAPIView):
         return response
 
     def get_tenant_queryset(self):
-        return selectors.call_list(client=self.client, filters=_filters(s.CallFilterSerializer, self.request))
+        filters = _filters(s.CallFilterSerializer, self.request)
+        return selectors.call_list(client=self.client, filters=filters, viewer=self.request.user)
+
+
+class MissedCallListView(ListModelMixin, TenantAPIView):
+    capabilities = {"GET": Capability.READ}
+    serializer_class = s.MissedCallSerializer
+    pagination_class = KeysetPagination
+    keyset_ordering = ("-last_missed_at", "-id")
+    queryset = MissedCall.objects.all()
+
+    def get_tenant_queryset(self):
+        return selectors.missed_call_list(client=self.client)
+
+    @extend_schema(
+        tags=CALLS_TAG,
+        summary="Numbers to ring back: inbound calls missed since the number's last answered call, one row a number",
+    )
+    def get(self, request):
+        # `.values()` rows in MissedCallSerializer's shape, as the calls list does: no serializer per row.
+        page = self.paginate_queryset(self.get_queryset().values(*MISSED_CALL_FIELDS))
+        return self.get_paginated_response([missed_call_row(values) for values in page])
+
+
+MISSED_CALL_FIELDS = (
+    "id",
+    "number",
+    "call__public_id",
+    "call__status",
+    "last_missed_at",
+    "first_missed_at",
+    "attempts",
+)
+
+
+def missed_call_row(values: dict) -> dict:
+    return {
+        "number": values["number"],
+        "call_id": values["call__public_id"],
+        "status": values["call__status"],
+        "last_missed_at": values["last_missed_at"],
+        "first_missed_at": values["first_missed_at"],
+        "attempts": values["attempts"],
+    }
 
 
 class RecordingListView(ListModelMixin, TenantAPIView):

@@ -178,6 +178,11 @@ class Command(BaseCommand):
         self._seed_calls(client, calls)
         tags_made, calls_tagged = demo.tags_seed(client=client)
         self.stdout.write(f"Tags: created {tags_made}; tagged {calls_tagged} call(s) of {client.name} by their notes.")
+        agents = demo.agents_seed(client=client)
+        self.stdout.write(
+            f"Agents: {agents['registered']} phone number(s) registered, {agents['attributed']} call(s) attributed; "
+            f"{agents['missed']} number(s) with missed calls to ring back."
+        )
         seeded = [client]
         for number in range(2, clients + 2):
             extra, _ = Client.objects.get_or_create(
