@@ -330,6 +330,7 @@ REST_FRAMEWORK = {
     "DEFAULT_METADATA_CLASS": "caly.foundation.api.metadata.RouteMetadata",
     "TEST_REQUEST_DEFAULT_FORMAT": "json",
     "DEFAULT_AUTHENTICATION_CLASSES": [
+        "accounts.authentication.ApiKeyAuthentication",  # `Bearer caly_…`; anything else goes on to JWT
         "accounts.authentication.JWTAuthentication",
         "rest_framework.authentication.SessionAuthentication",
     ],
@@ -351,6 +352,7 @@ RATE_LIMITS = {
     "password_reset_ip": ENV["RATE_LIMIT_PASSWORD_RESET_IP"],
     "refresh_family": ENV["RATE_LIMIT_REFRESH_FAMILY"],
     "api_user": ENV["RATE_LIMIT_API_USER"],
+    "api_key": ENV["RATE_LIMIT_API_KEY"],
     "export_user": ENV["RATE_LIMIT_EXPORT_USER"],
     "invite_user": ENV["RATE_LIMIT_INVITE_USER"],
 }
@@ -375,6 +377,8 @@ SIMPLE_JWT = {
     "LEEWAY": 0,
 }
 JWT_REFRESH_REUSE_GRACE_SECONDS = ENV["JWT_REFRESH_REUSE_GRACE_SECONDS"]
+# API keys (accounts/api_keys.py) are stored as HMACs under this secret.
+API_KEY_HASH_SECRET = ENV["API_KEY_HASH_SECRET"] or hashlib.sha256(f"api-key-hash:{SECRET_KEY}".encode()).hexdigest()
 EMAIL_VERIFICATION_MAX_AGE = timedelta(hours=ENV["EMAIL_VERIFICATION_MAX_AGE_HOURS"])
 PASSWORD_RESET_MAX_AGE = timedelta(minutes=ENV["PASSWORD_RESET_MAX_AGE_MINUTES"])
 PASSWORD_RESET_TIMEOUT = int(PASSWORD_RESET_MAX_AGE.total_seconds())
@@ -403,6 +407,8 @@ SPECTACULAR_SETTINGS = {
         "CallStatusEnum": "recordings.models.CallStatus",
         "RecordingStatusEnum": "recordings.models.RecordingStatus",
         "RoleEnum": "accounts.roles.Role",
+        "ApiKeyStatusEnum": "accounts.models.ApiKeyStatus",
+        "ApiKeyScopeEnum": "accounts.roles.ApiKeyScope",
         "ProductStatusEnum": "integrations.models.ProductStatus",
         "ConnectionStateEnum": "integrations.models.ConnectionState",
     },
