@@ -29,6 +29,7 @@ urlpatterns = [
     re_path(r"^api/", error_views.api_not_found, name="api-not-found"),
     path("accounts/onboarding/", include("caly.onboarding_urls")),
     path("accounts/", include("accounts.urls")),
+    path("developers/", include("caly.developers_urls")),
     path("admin/system/", admin.site.admin_view(admin_views.system), name="admin-system"),
     # Ahead of admin.site.urls: the admin's sign-in behind the shared limits, and its second factor.
     path("admin/login/", staff_views.login, name="staff-login"),

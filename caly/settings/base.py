@@ -390,7 +390,7 @@ SPECTACULAR_SETTINGS = {
     "DESCRIPTION": (
         "Calls, recordings and integrations for e-commerce companies on Exotel and Shopify. "
         "Every response is wrapped in the envelope `{success, data | error, meta}`; "
-        "errors carry a stable `error.code` (see the README's error code table)."
+        "errors carry a stable `error.code`. The full introduction is caly/developers.py's (describe_api)."
     ),
     "VERSION": "1.0.0",
     "SERVE_INCLUDE_SCHEMA": False,
@@ -415,6 +415,7 @@ SPECTACULAR_SETTINGS = {
     "POSTPROCESSING_HOOKS": [
         "drf_spectacular.hooks.postprocess_schema_enums",
         "caly.foundation.api.schema.strip_envelope_markers",
+        "caly.developers.describe_api",  # authentication, quick start and the error code table
     ],
 }
 
