@@ -135,6 +135,7 @@ def _ids_for(world) -> dict[str, list[str]]:
         "team/invitations/": [str(world.invitation.public_id)],
         "webhooks/exotel/": [str(world.exotel.public_id)],
         "webhooks/shopify/": [str(world.shopify.public_id)],
+        "api-keys/": [str(world.api_key.public_id)],
     }
 
 

@@ -34,7 +34,7 @@ from rest_framework.test import APIClient
 
 from accounts import jwt
 from accounts.api.base import TenantAPIView
-from accounts.models import AuditEvent, Invitation, User
+from accounts.models import ApiKey, AuditEvent, Invitation, User
 from integrations.models import Product, ShopifyCustomer, ShopifyDataRequest, ShopifyOrder
 from recordings.models import Call, Recording
 from tests import shopify_fake
@@ -84,9 +84,11 @@ def traces_of(world: World) -> set[str]:
         ShopifyOrder,
         ShopifyDataRequest,
         AuditEvent,
+        ApiKey,
     ):
         ids |= set(model.objects.filter(client=world.client).values_list("public_id", flat=True))
-    return {str(public_id) for public_id in ids} | {world.client.slug, world.exotel.webhook_token}
+    prefixes = set(ApiKey.objects.filter(client=world.client).values_list("prefix", flat=True))
+    return {str(public_id) for public_id in ids} | {world.client.slug, world.exotel.webhook_token} | prefixes
 
 
 def leaks(probe, worlds: Worlds, text: str) -> set[str]:
@@ -216,6 +218,10 @@ OBJECT_PROBES = [
     Probe("accounts:member-deactivate", "POST", "page", "agent", control=(302,)),
     Probe("accounts:member-activate", "POST", "page", "inactive_member", control=(302,)),
     Probe("accounts:invitation-revoke", "POST", "page", "invitation", control=(302,)),
+    Probe("api-key", "GET", "api", "api_key"),
+    Probe("api-key", "DELETE", "api", "api_key"),
+    Probe("api-key-revoke", "POST", "api", "api_key"),
+    Probe("developers:key-revoke", "POST", "page", "api_key", control=(302,)),
     # Webhook URLs: A's connection id with B's token (and B's with A's) is an unknown URL.
     Probe("exotel-status-callback", "POST", "webhook", build=exotel_url("status-callback")),
     Probe("exotel-passthru", "GET", "webhook", build=exotel_url("passthru")),
@@ -289,6 +295,8 @@ LIST_PROBES = [
     Probe("integrations:index", "GET", "page"),
     Probe("integrations:data-requests", "GET", "page"),
     Probe("accounts:team", "GET", "page"),
+    Probe("api-keys", "GET", "api"),
+    Probe("developers:index", "GET", "page"),
 ]
 LIST_PROBES += [
     Probe("recordings:dashboard-part", "GET", "page", kwargs={"name": name}, note=name)
@@ -377,6 +385,14 @@ OWN_PROBES = [
         body={"email": "invitee@acme-apparel.example", "role": "viewer"},
         expect=(302,),
         note="invite A's invitee",
+    ),
+    Probe("api-keys", "POST", "api", body={"name": "acme-apparel sync", "scope": "read"}, expect=(201,)),
+    Probe(
+        "developers:index",
+        "POST",
+        "page",
+        body={"name": "acme-apparel sync", "scope": "read", "valid_through": ""},
+        expect=(302,),
     ),
     # Data of no client, which a client's owner must not see either.
     Probe("health-detailed", "GET", "page", expect=(403,)),

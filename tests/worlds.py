@@ -19,8 +19,9 @@ from decimal import Decimal
 from django.core.files.base import ContentFile
 from django.core.files.storage import default_storage
 
+from accounts import api_keys
 from accounts import services as accounts_services
-from accounts.models import AuditEvent, Client, Invitation, RefreshFamily, User
+from accounts.models import ApiKey, AuditEvent, Client, Invitation, RefreshFamily, User
 from accounts.roles import Role
 from integrations.models import (
     CallCustomer,
@@ -70,6 +71,7 @@ class World:
     extra: dict = field(default_factory=dict)
     customer: ShopifyCustomer | None = None  # the Shopify customer of the first call, with one order
     data_request: ShopifyDataRequest | None = None  # a customers/data_request answered, its file stored
+    api_key: ApiKey | None = None  # the owner's read key, used once
 
     @property
     def product(self) -> Product:
@@ -221,6 +223,8 @@ def populate(
         counts={"customers": 1, "orders": 1, "calls": 1},
     )
     default_storage.save(data_request.storage_key, ContentFile(b'{"customers": []}'))
+    api_key, _ = api_keys.api_key_create(client=client, actor=owner, name=f"{slug} sync", scope="read")
+    api_keys.api_key_record_use(api_key=api_key, ip="203.0.113.10")
     return World(
         client=client,
         owner=owner,
@@ -238,6 +242,7 @@ def populate(
         webhook_event=event,
         customer=customer,
         data_request=data_request,
+        api_key=api_key,
     )
 
 
@@ -267,6 +272,7 @@ def world_state(world: World) -> dict:
         "customers": list(ShopifyCustomer.objects.filter(client=client).order_by("pk").values()),
         "orders": list(ShopifyOrder.objects.filter(client=client).order_by("pk").values()),
         "call_customers": list(CallCustomer.objects.filter(client=client).order_by("pk").values()),
+        "api_keys": list(ApiKey.objects.filter(client=client).order_by("pk").values()),
         "audit": list(AuditEvent.objects.filter(client=client).order_by("pk").values_list("pk", flat=True)),
         "objects": {
             key: _sha256(key) for key in recordings.exclude(storage_key="").values_list("storage_key", flat=True)
