@@ -23,6 +23,7 @@ from rest_framework_simplejwt.exceptions import AuthenticationFailed
 
 from accounts import api_keys
 from accounts.models import ApiKey, Client, RefreshFamily, User
+from caly.foundation import context
 from caly.foundation.http import client_ip
 
 API_KEY_SCHEME = b"bearer"
@@ -41,6 +42,9 @@ class ApiKeyAuthentication(BaseAuthentication):
             return None
         key = live_api_key(parts[1].decode("latin-1"))
         api_keys.api_key_record_use(api_key=key, ip=client_ip(request))
+        current = context.current()
+        if current is not None:
+            current.extra["api_key"] = key.prefix  # audit events of this request name the key
         return key.created_by, key
 
     def authenticate_header(self, request) -> str:

@@ -19,6 +19,7 @@ from accounts import api_keys, jwt, services
 from accounts.api.base import TenantAPIView
 from accounts.models import ApiKey, AuditAction, AuditEvent
 from accounts.roles import ROLE_CAPABILITIES, SCOPE_CAPABILITIES, ApiKeyScope, Capability, Role
+from caly.foundation.logging import redact_text
 from tests.factories import CallFactory, UserFactory
 
 pytestmark = pytest.mark.django_db
@@ -431,3 +432,30 @@ def test_a_company_has_at_most_fifty_active_keys(api, alice, monkeypatch):
     services_key = ApiKey.objects.order_by("pk").first()
     api_keys.api_key_revoke(client=alice.client, actor=alice, api_key=services_key)
     assert create(api, alice).status_code == 201
+
+
+# --- logs --------------------------------------------------------------------------------------
+
+
+def test_logs_never_show_a_keys_secret(alice):
+    raw = make_key(alice)
+    prefix = ApiKey.objects.get().prefix
+    secret = raw[len(f"caly_live_{prefix}_") :]
+    for text in (f"Authorization: Bearer {raw}", f"calling with {raw} now", f"key={raw}", f"Bearer {raw}"):
+        redacted = redact_text(text)
+        assert secret not in redacted and "[REDACTED]" in redacted, redacted
+    assert redact_text(f"sent {raw}") == f"sent caly_live_{prefix}_[REDACTED]"
+
+
+def test_what_a_key_does_is_audited_with_the_key(api, alice):
+    call = CallFactory(client=alice.client)
+    raw = make_key(alice, scope="read_write")
+    prefix = ApiKey.objects.get().prefix
+
+    response = bearer(api, raw).patch(f"/api/v1/calls/{call.public_id}", {"is_resolved": True}, format="json")
+
+    assert response.status_code == 200, response.content
+    event = AuditEvent.objects.get(action=AuditAction.CALL_UPDATED)
+    assert event.actor == alice and event.metadata["api_key"] == prefix
+    as_person(api, alice).patch(f"/api/v1/calls/{call.public_id}", {"is_resolved": False}, format="json")
+    assert "api_key" not in AuditEvent.objects.filter(action=AuditAction.CALL_UPDATED).latest("pk").metadata
