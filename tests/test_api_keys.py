@@ -12,6 +12,7 @@ from datetime import timedelta
 
 import pytest
 import time_machine
+from django.test import Client as PageClient
 from django.urls import URLPattern, URLResolver, get_resolver
 from django.utils import timezone
 
@@ -459,3 +460,22 @@ def test_what_a_key_does_is_audited_with_the_key(api, alice):
     assert event.actor == alice and event.metadata["api_key"] == prefix
     as_person(api, alice).patch(f"/api/v1/calls/{call.public_id}", {"is_resolved": False}, format="json")
     assert "api_key" not in AuditEvent.objects.filter(action=AuditAction.CALL_UPDATED).latest("pk").metadata
+
+
+def test_staff_see_keys_in_the_admin_and_may_revoke_them(api, alice, staff):
+    raw = make_key(alice)
+    key = ApiKey.objects.get()
+    page = PageClient()
+    page.force_login(staff)
+
+    listed = page.get("/admin/accounts/apikey/")
+    assert listed.status_code == 200 and key.prefix.encode() in listed.content
+    assert raw.encode() not in listed.content and key.secret_hmac.encode() not in listed.content
+    response = page.post(
+        "/admin/accounts/apikey/", {"action": "revoke_keys", "_selected_action": [key.pk]}, follow=True
+    )
+
+    assert response.status_code == 200
+    key.refresh_from_db()
+    assert key.revoked_at is not None and key.revoked_by == staff
+    assert bearer(api, raw).get("/api/v1/calls").status_code == 401
