@@ -79,3 +79,14 @@ def test_it_creates_a_key_shown_once_then_revokes_it(page):
     expect(row).to_contain_text("Revoked")
     assert api.get("/api/v1/calls").status_code == 401
     assert page.csp_errors == []
+
+
+def test_the_api_reference_shows_how_to_use_a_key_and_the_error_codes(page):
+    # Swagger UI's bundle and the whole schema: slower than a page of the site.
+    page.goto("/api/docs/", wait_until="domcontentloaded", timeout=60_000)
+    expect(page.get_by_role("heading", name="Errors", exact=True)).to_be_visible(timeout=60_000)
+    expect(page.get_by_role("cell", name="RATE_LIMITED", exact=True)).to_be_visible()
+    expect(page.get_by_role("cell", name="TOKEN_EXPIRED", exact=True)).to_be_visible()
+    expect(page.get_by_text("Authorization: Bearer caly_live_<prefix>_<secret>").first).to_be_visible()
+    expect(page.get_by_text("def verify_caly_webhook").first).to_be_attached()
+    assert page.csp_errors == []
