@@ -23,8 +23,9 @@ from django.utils.html import format_html
 from django_otp.plugins.otp_static.models import StaticDevice
 from django_otp.plugins.otp_totp.models import TOTPDevice
 
-from accounts import services, staff_auth
+from accounts import api_keys, services, staff_auth
 from accounts.models import (
+    ApiKey,
     AuditEvent,
     Client,
     Invitation,
@@ -321,6 +322,46 @@ class RefreshFamilyAdmin(ReadOnlyAdmin):
         if len(pks) > revoked:
             message += f" {len(pks) - revoked} had already been revoked."
         self.message_user(request, message, messages.SUCCESS)
+
+
+# --- API keys -----------------------------------------------------------------------------------
+
+
+@admin.register(ApiKey)
+class ApiKeyAdmin(ReadOnlyAdmin):
+    """Clients' API keys, read-only (only an HMAC of each is stored); staff may revoke them."""
+
+    list_display = ["name", "prefix", "client", "scope", "created_by", "created_at", "last_used_at", "revoked_at"]
+    list_filter = [RevokedFilter, "scope"]
+    list_select_related = ["client", "created_by"]
+    search_fields = ["prefix", "name", "client__name", "created_by__email"]
+    ordering = ["-created_at"]
+    fields = [
+        "public_id",
+        "client",
+        "name",
+        "prefix",
+        "scope",
+        "created_by",
+        "created_at",
+        "expires_at",
+        "last_used_at",
+        "last_used_ip",
+        "revoked_at",
+        "revoked_by",
+    ]
+    readonly_fields = fields
+    actions = ["revoke_keys"]
+
+    def has_revoke_permission(self, request) -> bool:
+        return request.user.has_perm("accounts.change_apikey")
+
+    @admin.action(description="Revoke selected API keys", permissions=["revoke"])
+    def revoke_keys(self, request, queryset) -> None:
+        keys = list(queryset.select_related("client").filter(revoked_at__isnull=True))
+        for key in keys:
+            api_keys.api_key_revoke(client=key.client, actor=request.user, api_key=key)
+        self.message_user(request, f"Revoked {len(keys)} API key{pluralize(len(keys))}.", messages.SUCCESS)
 
 
 # --- invitations --------------------------------------------------------------------------------

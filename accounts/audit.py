@@ -28,14 +28,17 @@ def audit_record(
     target: models.Model | None = None,
     metadata: dict[str, Any] | None = None,
 ) -> AuditEvent:
-    """Append one event; who, from where and which request come from the request context."""
+    """Append one event; who, from where and which request come from the request context (and, for a
+    request made with an API key, the key's prefix, in `metadata["api_key"]`)."""
+    current = context.current()
+    via_key = current.extra.get("api_key") if current else None
     return AuditEvent.objects.create(
         client=client,
         actor=actor if actor is not None and actor.pk else None,
         action=action,
         target_type=target._meta.model_name if target is not None else "",
         target_id=str(getattr(target, "public_id", None) or getattr(target, "pk", "")) if target is not None else "",
-        metadata=metadata or {},
+        metadata={**(metadata or {}), **({"api_key": via_key} if via_key else {})},
         **_origin(),
     )
 

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import math
 import zoneinfo
+from datetime import datetime, time, timedelta
 from functools import cache
 
 import phonenumbers
@@ -16,7 +17,7 @@ from django.contrib.auth.password_validation import password_validators_help_tex
 from django.core.exceptions import ValidationError
 
 from accounts.models import Client, User
-from accounts.roles import Role
+from accounts.roles import SCOPE_CAPABILITIES, ApiKeyScope, Role
 from accounts.services import CLIENT_SETTINGS_FIELDS
 from caly.foundation.errors import DomainError, ErrorCode
 
@@ -234,3 +235,37 @@ class PhoneForm(ServiceForm):
             )
             self.fields["member"].label_from_instance = lambda user: f"{user.get_full_name()} ({user.email})"
             self.order_fields(["member", "number", "label"])
+
+
+class ApiKeyForm(ServiceForm):
+    """A new API key: name, scope (only those within the creator's role) and an optional last day."""
+
+    field_aliases = {"expires_at": "valid_through"}
+
+    name = forms.CharField(
+        label="Name",
+        max_length=100,
+        help_text="What uses it, for example “Warehouse sync”.",
+        widget=_text("off"),
+    )
+    scope = forms.ChoiceField(label="Access")
+    valid_through = forms.DateField(
+        label="Valid through",
+        required=False,
+        help_text="Optional: the key stops working at the end of this day (your company's time zone).",
+        widget=forms.DateInput(attrs={"type": "date"}),
+    )
+
+    def __init__(self, *args, user: User, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["scope"].choices = [
+            (scope.value, scope.label) for scope in ApiKeyScope if SCOPE_CAPABILITIES[scope] <= user.capabilities
+        ]
+        self.time_zone = zoneinfo.ZoneInfo(user.client.timezone) if user.client else zoneinfo.ZoneInfo("UTC")
+
+    def expires_at(self) -> datetime | None:
+        """The end of the chosen day in the company's time zone, or None."""
+        day = self.cleaned_data.get("valid_through")
+        if day is None:
+            return None
+        return datetime.combine(day + timedelta(days=1), time.min, tzinfo=self.time_zone)

@@ -14,7 +14,7 @@ from django.db import models
 from django.db.models.functions import Lower
 from django.utils import timezone
 
-from accounts.roles import ROLE_CAPABILITIES, Capability, Role
+from accounts.roles import ROLE_CAPABILITIES, SCOPE_CAPABILITIES, ApiKeyScope, Capability, Role
 from caly.foundation.tenancy import TenantQuerySet
 
 
@@ -337,6 +337,9 @@ class AuditAction(models.TextChoices):
     CALL_TAGS_CHANGED = "call.tags_changed", "Call tags changed"
     PHONE_ADDED = "phone.added", "Phone number registered"
     PHONE_REMOVED = "phone.removed", "Phone number removed"
+    API_KEY_CREATED = "api_key.created", "API key created"
+    API_KEY_FIRST_USED = "api_key.first_used", "API key used for the first time"
+    API_KEY_REVOKED = "api_key.revoked", "API key revoked"
 
 
 class AppendOnlyQuerySet(TenantQuerySet):
@@ -443,3 +446,53 @@ class StaffAuditEvent(models.Model):
 
     def delete(self, *args, **kwargs):
         raise TypeError("Staff audit events are append-only.")
+
+
+class ApiKeyStatus(models.TextChoices):
+    ACTIVE = "active", "Active"
+    EXPIRED = "expired", "Expired"
+    REVOKED = "revoked", "Revoked"
+
+
+class ApiKey(models.Model):
+    """A client's API key: `caly_live_<prefix>_<secret>`, shown once; only an HMAC of it is kept.
+
+    It acts as its creator, within its scope: each request may do what both the scope and the
+    creator's role allow at that moment, so a creator who is deactivated stops their keys and one
+    who loses a role narrows them (accounts/api_keys.py).
+    """
+
+    client = models.ForeignKey(Client, on_delete=models.CASCADE, related_name="api_keys", db_index=False)
+    public_id = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
+    name = models.CharField(max_length=100)
+    prefix = models.CharField(max_length=16, unique=True, editable=False, help_text="The key's visible part.")
+    secret_hmac = models.CharField(max_length=64, editable=False, help_text="HMAC-SHA256 of the whole key, hex.")
+    scope = models.CharField(max_length=20, choices=ApiKeyScope.choices)
+    created_by = models.ForeignKey(User, on_delete=models.PROTECT, related_name="api_keys")
+    created_at = models.DateTimeField(default=timezone.now, editable=False)
+    expires_at = models.DateTimeField(null=True, blank=True, help_text="Empty: the key does not expire.")
+    last_used_at = models.DateTimeField(null=True, blank=True)
+    last_used_ip = models.GenericIPAddressField(null=True, blank=True)
+    revoked_at = models.DateTimeField(null=True, blank=True)
+    revoked_by = models.ForeignKey(User, on_delete=models.SET_NULL, null=True, blank=True, related_name="+")
+
+    objects = TenantQuerySet.as_manager()
+
+    class Meta:
+        indexes = [models.Index(fields=["client", "-created_at"], name="accounts_apikey_client_created")]
+
+    def __str__(self) -> str:
+        return f"{self.name} (caly_live_{self.prefix}_…)"
+
+    @property
+    def capabilities(self) -> frozenset[Capability]:
+        """What the scope allows; the creator's role bounds it further at each request."""
+        return SCOPE_CAPABILITIES[ApiKeyScope(self.scope)]
+
+    @property
+    def status(self) -> ApiKeyStatus:
+        if self.revoked_at is not None:
+            return ApiKeyStatus.REVOKED
+        if self.expires_at is not None and self.expires_at <= timezone.now():
+            return ApiKeyStatus.EXPIRED
+        return ApiKeyStatus.ACTIVE

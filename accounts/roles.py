@@ -62,3 +62,36 @@ def render_markdown() -> str:
         marks = " | ".join("✓" if capability in ROLE_CAPABILITIES[role] else "" for role in roles)
         rows.append(f"| `{capability}` | {marks} |")
     return "\n".join(rows)
+
+
+class ApiKeyScope(models.TextChoices):
+    """What an API key may do: a ceiling on its creator's role, never a grant of its own."""
+
+    READ = "read", "Read only"
+    READ_PLAY = "read_play", "Read and play recordings"
+    READ_WRITE = "read_write", "Read and write"
+
+
+# No scope holds a manage_* capability, view_audit or delete_recordings: a key never manages keys,
+# webhook endpoints, the team, integrations or the client, and cannot erase recordings.
+SCOPE_CAPABILITIES: dict[ApiKeyScope, frozenset[Capability]] = {
+    ApiKeyScope.READ: frozenset({Capability.READ}),
+    ApiKeyScope.READ_PLAY: frozenset({Capability.READ, Capability.PLAY_RECORDINGS}),
+    ApiKeyScope.READ_WRITE: frozenset(
+        {
+            Capability.READ,
+            Capability.PLAY_RECORDINGS,
+            Capability.UPDATE_CALLS,
+            Capability.PLACE_CALLS,
+            Capability.EXPORT_CALLS,
+        }
+    ),
+}
+
+
+def render_scope_markdown() -> str:
+    rows = ["| scope | capabilities |", "|---|---|"]
+    for scope, capabilities in SCOPE_CAPABILITIES.items():
+        names = ", ".join(f"`{capability}`" for capability in Capability if capability in capabilities)
+        rows.append(f"| `{scope.value}` ({scope.label.lower()}) | {names} |")
+    return "\n".join(rows)

@@ -1,6 +1,6 @@
 """Regenerate the documentation generated from code: `python -m caly.docs` (or `make docs`).
 
-Rewrites `.env.example`, the README's environment, error-code and role tables, and the runbook's
+Rewrites `.env.example`, the README's environment, error-code, role and API key scope tables, and the runbook's
 alert table (docs/operations.md, from docs/prometheus/alerts.yml); tests fail when any is stale.
 """
 
@@ -34,7 +34,12 @@ def alert_table() -> str:
     return "\n".join(rows)
 
 
-BLOCKS = {"env-table": env.render_markdown, "error-table": errors.render_markdown, "role-table": roles.render_markdown}
+BLOCKS = {
+    "env-table": env.render_markdown,
+    "error-table": errors.render_markdown,
+    "role-table": roles.render_markdown,
+    "scope-table": roles.render_scope_markdown,
+}
 OPERATIONS_BLOCKS = {"alert-table": alert_table}
 GENERATED = {"README.md": BLOCKS, "docs/operations.md": OPERATIONS_BLOCKS}
 

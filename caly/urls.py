@@ -31,6 +31,7 @@ urlpatterns = [
     path("settings/", include("caly.settings_urls")),
     path("accounts/", include("accounts.urls")),
     path("settings/phones/", include("accounts.phone_urls")),
+    path("developers/", include("caly.developers_urls")),
     path("admin/system/", admin.site.admin_view(admin_views.system), name="admin-system"),
     # Ahead of admin.site.urls: the admin's sign-in behind the shared limits, and its second factor.
     path("admin/login/", staff_views.login, name="staff-login"),

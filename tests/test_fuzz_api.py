@@ -138,6 +138,7 @@ def _ids_for(world) -> dict[str, list[str]]:
         "me/phones/": [str(world.owner_phone.public_id)],
         "webhooks/exotel/": [str(world.exotel.public_id)],
         "webhooks/shopify/": [str(world.shopify.public_id)],
+        "api-keys/": [str(world.api_key.public_id)],
     }
 
 

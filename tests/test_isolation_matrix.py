@@ -34,7 +34,7 @@ from rest_framework.test import APIClient
 
 from accounts import jwt
 from accounts.api.base import TenantAPIView
-from accounts.models import AuditEvent, Invitation, MemberPhone, User
+from accounts.models import ApiKey, AuditEvent, Invitation, MemberPhone, User
 from integrations.models import Product, ShopifyCustomer, ShopifyDataRequest, ShopifyOrder
 from recordings.models import Call, Recording, Tag
 from tests import shopify_fake
@@ -86,9 +86,11 @@ def traces_of(world: World) -> set[str]:
         AuditEvent,
         Tag,
         MemberPhone,
+        ApiKey,
     ):
         ids |= set(model.objects.filter(client=world.client).values_list("public_id", flat=True))
-    return {str(public_id) for public_id in ids} | {world.client.slug, world.exotel.webhook_token}
+    prefixes = set(ApiKey.objects.filter(client=world.client).values_list("prefix", flat=True))
+    return {str(public_id) for public_id in ids} | {world.client.slug, world.exotel.webhook_token} | prefixes
 
 
 def leaks(probe, worlds: Worlds, text: str) -> set[str]:
@@ -247,6 +249,10 @@ OBJECT_PROBES = [
     Probe("me-phone", "DELETE", "api", "owner_phone", control=(204,)),
     Probe("team-phone", "DELETE", "api", "phone", control=(204,)),
     Probe("phones:remove", "POST", "page", "phone", control=(302,)),
+    Probe("api-key", "GET", "api", "api_key"),
+    Probe("api-key", "DELETE", "api", "api_key"),
+    Probe("api-key-revoke", "POST", "api", "api_key"),
+    Probe("developers:key-revoke", "POST", "page", "api_key", control=(302,)),
     # Webhook URLs: A's connection id with B's token (and B's with A's) is an unknown URL.
     Probe("exotel-status-callback", "POST", "webhook", build=exotel_url("status-callback")),
     Probe("exotel-passthru", "GET", "webhook", build=exotel_url("passthru")),
@@ -332,6 +338,8 @@ LIST_PROBES = [
     Probe("recordings:calls", "GET", "page", query={"agent": "me"}, note="my calls"),
     Probe("recordings:missed", "GET", "page"),
     Probe("phones:index", "GET", "page"),
+    Probe("api-keys", "GET", "api"),
+    Probe("developers:index", "GET", "page"),
 ]
 LIST_PROBES += [
     Probe("recordings:dashboard-part", "GET", "page", kwargs={"name": name}, note=name)
@@ -465,6 +473,14 @@ OWN_PROBES = [
     ),
     Probe("settings:tags", "POST", "page", body={"new-tag-name": "exchange", "new-tag-colour": "teal"}, expect=(302,)),
     Probe("settings:retention", "POST", "page", body={"retention-recording_retention_days": "200"}, expect=(302,)),
+    Probe("api-keys", "POST", "api", body={"name": "acme-apparel sync", "scope": "read"}, expect=(201,)),
+    Probe(
+        "developers:index",
+        "POST",
+        "page",
+        body={"name": "acme-apparel sync", "scope": "read", "valid_through": ""},
+        expect=(302,),
+    ),
     # Data of no client, which a client's owner must not see either.
     Probe("health-detailed", "GET", "page", expect=(403,)),
     Probe("metrics", "GET", "page", expect=(403, 404)),

@@ -19,8 +19,9 @@ from decimal import Decimal
 from django.core.files.base import ContentFile
 from django.core.files.storage import default_storage
 
+from accounts import api_keys
 from accounts import services as accounts_services
-from accounts.models import AuditEvent, Client, Invitation, MemberPhone, RefreshFamily, User
+from accounts.models import ApiKey, AuditEvent, Client, Invitation, MemberPhone, RefreshFamily, User
 from accounts.roles import Role
 from integrations.models import (
     CallCustomer,
@@ -75,6 +76,7 @@ class World:
     phone: MemberPhone | None = None  # the agent's registered number
     owner_phone: MemberPhone | None = None  # the owner's
     missed_call: Call | None = None  # an inbound call nobody answered: its number is to ring back
+    api_key: ApiKey | None = None  # the owner's read key, used once
 
     @property
     def product(self) -> Product:
@@ -243,6 +245,8 @@ def populate(
         agent=agent,
         agent_number=phone.number,
     )
+    api_key, _ = api_keys.api_key_create(client=client, actor=owner, name=f"{slug} sync", scope="read")
+    api_keys.api_key_record_use(api_key=api_key, ip="203.0.113.10")
     return World(
         client=client,
         owner=owner,
@@ -264,6 +268,7 @@ def populate(
         phone=phone,
         owner_phone=owner_phone,
         missed_call=missed_call,
+        api_key=api_key,
     )
 
 
@@ -297,6 +302,7 @@ def world_state(world: World) -> dict:
         "call_customers": list(CallCustomer.objects.filter(client=client).order_by("pk").values()),
         "tags": list(Tag.objects.filter(client=client).order_by("pk").values()),
         "call_tags": list(CallTag.objects.filter(call__client=client).order_by("pk").values()),
+        "api_keys": list(ApiKey.objects.filter(client=client).order_by("pk").values()),
         "audit": list(AuditEvent.objects.filter(client=client).order_by("pk").values_list("pk", flat=True)),
         "objects": {
             key: _sha256(key) for key in recordings.exclude(storage_key="").values_list("storage_key", flat=True)

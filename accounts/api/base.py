@@ -16,21 +16,29 @@ from rest_framework.generics import GenericAPIView
 from rest_framework.permissions import AllowAny, BasePermission, IsAuthenticated
 from rest_framework.throttling import BaseThrottle
 
+from accounts import api_keys
+from accounts.models import ApiKey
 from accounts.roles import Capability, can
 from caly.foundation import metrics
 from caly.foundation.ratelimit import count
 
 
 class ApiUserRateThrottle(BaseThrottle):
-    """RATE_LIMIT_API_USER per user, counted in the shared cache (atomic across workers)."""
+    """RATE_LIMIT_API_USER per user, or RATE_LIMIT_API_KEY per API key for a key's requests, counted in
+    the shared cache (atomic across workers)."""
 
     def allow_request(self, request, view) -> bool:
         if not request.user or not request.user.is_authenticated:
             return True
-        usage = count(request, group="api-user", key="user", rate=settings.RATE_LIMITS["api_user"])
+        if isinstance(request.auth, ApiKey):
+            prefix = request.auth.prefix
+            group, key, rate = "api-key", lambda group, request: prefix, settings.RATE_LIMITS["api_key"]
+        else:
+            group, key, rate = "api-user", "user", settings.RATE_LIMITS["api_user"]
+        usage = count(request, group=group, key=key, rate=rate)
         self.time_left = usage["time_left"] if usage else 0
         if usage and usage["should_limit"]:
-            metrics.record_rate_limited("api-user")
+            metrics.record_rate_limited(group)
             return False
         return True
 
@@ -39,7 +47,10 @@ class ApiUserRateThrottle(BaseThrottle):
 
 
 class RolePermission(BasePermission):
-    """The caller belongs to a client and their role has the capability the view needs for this method."""
+    """The caller belongs to a client and their role has the capability the view needs for this method.
+
+    With an API key, the key's scope is a ceiling on the role (accounts/api_keys.py): both must allow it.
+    """
 
     message = "Your role does not allow this."
 
@@ -50,7 +61,16 @@ class RolePermission(BasePermission):
         if not user.client.is_active:  # session users too, not only JWT ones
             raise PermissionDenied("This company's Caly account is deactivated.")
         capability = view.capability_for(request.method)
-        return capability is None or can(user.role, capability)
+        if capability is None:
+            return True
+        key = request.auth if isinstance(request.auth, ApiKey) else None
+        if key is not None and not api_keys.scope_allows(key.scope, capability, method=request.method):
+            raise PermissionDenied(f"This API key's scope ({key.scope}) does not allow this.")
+        if not can(user.role, capability):
+            if key is not None:
+                raise PermissionDenied("The role of this API key's creator does not allow this.")
+            return False
+        return True
 
 
 class PublicAPIView(GenericAPIView):

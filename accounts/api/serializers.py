@@ -1,8 +1,17 @@
 from django.contrib.auth.password_validation import password_validators_help_texts
 from rest_framework import serializers
 
-from accounts.models import AuditAction, AuditEvent, Client, Invitation, MemberPhone, User
-from accounts.roles import Role
+from accounts.models import (
+    ApiKey,
+    ApiKeyStatus,
+    AuditAction,
+    AuditEvent,
+    Client,
+    Invitation,
+    MemberPhone,
+    User,
+)
+from accounts.roles import ApiKeyScope, Role
 from accounts.services import CLIENT_SETTINGS_FIELDS
 from caly.foundation.api.serializers import RequestModelSerializer, RequestSerializer
 
@@ -249,3 +258,48 @@ class PhoneCreateSerializer(RequestSerializer):
 
 class TeamPhoneCreateSerializer(PhoneCreateSerializer):
     member = serializers.UUIDField(help_text="The member's id (GET /api/v1/team/members).")
+
+
+class ApiKeySerializer(serializers.ModelSerializer):
+    id = serializers.UUIDField(source="public_id", read_only=True)
+    status = serializers.ChoiceField(choices=ApiKeyStatus.choices, read_only=True)
+    created_by = serializers.EmailField(source="created_by.email", read_only=True)
+    capabilities = serializers.SerializerMethodField()
+
+    class Meta:
+        model = ApiKey
+        fields = [
+            "id",
+            "name",
+            "prefix",
+            "scope",
+            "capabilities",
+            "status",
+            "created_by",
+            "created_at",
+            "expires_at",
+            "last_used_at",
+            "last_used_ip",
+            "revoked_at",
+        ]
+        read_only_fields = fields
+
+    def get_capabilities(self, key) -> list[str]:
+        """What the scope allows (the creator's role bounds it further)."""
+        return sorted(key.capabilities)
+
+
+class ApiKeyCreatedSerializer(ApiKeySerializer):
+    key = serializers.CharField(read_only=True, help_text="The whole key. It is shown this once and never again.")
+
+    class Meta(ApiKeySerializer.Meta):
+        fields = [*ApiKeySerializer.Meta.fields, "key"]
+        read_only_fields = fields
+
+
+class ApiKeyCreateSerializer(RequestSerializer):
+    name = serializers.CharField(max_length=100)
+    scope = serializers.ChoiceField(choices=ApiKeyScope.choices)
+    expires_at = serializers.DateTimeField(
+        required=False, allow_null=True, default=None, help_text="ISO 8601 with a time zone; omit for no expiry."
+    )

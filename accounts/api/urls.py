@@ -31,4 +31,7 @@ urlpatterns = [
         "team/invitations/<uuid:public_id>/revoke", views.InvitationRevokeView.as_view(), name="team-invitation-revoke"
     ),
     path("audit-events", views.AuditEventListView.as_view(), name="audit-events"),
+    path("api-keys", views.ApiKeyListView.as_view(), name="api-keys"),
+    path("api-keys/<uuid:public_id>", views.ApiKeyDetailView.as_view(), name="api-key"),
+    path("api-keys/<uuid:public_id>/revoke", views.ApiKeyRevokeView.as_view(), name="api-key-revoke"),
 ]

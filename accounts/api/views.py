@@ -7,10 +7,10 @@ from rest_framework import status
 from rest_framework.mixins import ListModelMixin
 from rest_framework.response import Response
 
-from accounts import jwt, ratelimits, selectors, services
+from accounts import api_keys, jwt, ratelimits, selectors, services
 from accounts.api import serializers as s
 from accounts.api.base import PublicAPIView, TenantAPIView
-from accounts.models import AuditAction, AuditEvent, Invitation, MemberPhone, User
+from accounts.models import ApiKey, AuditAction, AuditEvent, Invitation, MemberPhone, User
 from accounts.roles import Capability
 from caly.foundation import context
 from caly.foundation.api.pagination import KeysetPagination
@@ -490,3 +490,86 @@ class AuditEventListView(ListModelMixin, TenantAPIView):
     )
     def get(self, request):
         return self.list(request)
+
+
+# --- API keys ----------------------------------------------------------------------------------
+
+KEYS_TAG = ["api keys"]
+# Keys are managed by people: signed in with a password (JWT or the session), never with a key.
+PEOPLE_ONLY = [{"jwtAuth": []}, {"cookieAuth": []}]
+
+
+class ApiKeyListView(ListModelMixin, TenantAPIView):
+    capabilities = {"GET": Capability.MANAGE_DEVELOPERS, "POST": Capability.MANAGE_DEVELOPERS}
+    serializer_class = s.ApiKeySerializer
+    queryset = ApiKey.objects.all()
+
+    def get_tenant_queryset(self):
+        return api_keys.api_key_list(client=self.client)
+
+    @extend_schema(tags=KEYS_TAG, auth=PEOPLE_ONLY, summary="Your company's API keys, active first")
+    def get(self, request):
+        return self.list(request)
+
+    @extend_schema(
+        tags=KEYS_TAG,
+        auth=PEOPLE_ONLY,
+        request=s.ApiKeyCreateSerializer,
+        responses={
+            201: s.ApiKeyCreatedSerializer,
+            409: OpenApiResponse(description="CONFLICT: the company has its maximum of active keys"),
+        },
+        summary="Create an API key (the key is in this answer only)",
+        description=(
+            "Scopes: `read` (calls, recordings' details, customers, products, stats), `read_play` (and play or "
+            "download recordings), `read_write` (and update and place calls, export them). A key acts as its "
+            "creator within its scope: it never does more than the creator's role allows at the time of the request."
+        ),
+    )
+    def post(self, request):
+        data = _valid(s.ApiKeyCreateSerializer, request)
+        key, raw = api_keys.api_key_create(
+            client=self.client,
+            actor=request.user,
+            name=data["name"],
+            scope=data["scope"],
+            expires_at=data["expires_at"],
+        )
+        key.key = raw
+        return _no_store(Response(s.ApiKeyCreatedSerializer(key).data, status=status.HTTP_201_CREATED))
+
+
+class ApiKeyDetailView(TenantAPIView):
+    capabilities = {"GET": Capability.MANAGE_DEVELOPERS, "DELETE": Capability.MANAGE_DEVELOPERS}
+    serializer_class = s.ApiKeySerializer
+    queryset = ApiKey.objects.select_related("created_by")
+
+    @extend_schema(tags=KEYS_TAG, auth=PEOPLE_ONLY, summary="One API key")
+    def get(self, request, public_id):
+        return Response(self.get_serializer(self.get_object()).data)
+
+    @extend_schema(
+        tags=KEYS_TAG,
+        auth=PEOPLE_ONLY,
+        responses={200: s.ApiKeySerializer},
+        summary="Revoke an API key (its next request is refused)",
+    )
+    def delete(self, request, public_id):
+        key = api_keys.api_key_revoke(client=self.client, actor=request.user, api_key=self.get_object())
+        return Response(self.get_serializer(key).data)
+
+
+class ApiKeyRevokeView(TenantAPIView):
+    capabilities = {"POST": Capability.MANAGE_DEVELOPERS}
+    serializer_class = s.ApiKeySerializer
+    queryset = ApiKey.objects.select_related("created_by")
+
+    @extend_schema(
+        tags=KEYS_TAG,
+        auth=PEOPLE_ONLY,
+        request=None,
+        summary="Revoke an API key (the same as DELETE on the key)",
+    )
+    def post(self, request, public_id):
+        key = api_keys.api_key_revoke(client=self.client, actor=request.user, api_key=self.get_object())
+        return Response(self.get_serializer(key).data)

@@ -642,6 +642,24 @@ VARIABLES: tuple[Var, ...] = (
     ),
     Var("RATE_LIMIT_API_USER", _parse_rate, "1200/m", False, "Authenticated API requests per user.", "1200/m"),
     Var(
+        "RATE_LIMIT_API_KEY",
+        _parse_rate,
+        "600/m",
+        False,
+        "API requests per API key (a key's requests do not count against its creator's per-user limit).",
+        "600/m",
+    ),
+    Var(
+        "API_KEY_HASH_SECRET",
+        _parse_str,
+        "",
+        False,
+        "The server secret API keys are hashed with (HMAC-SHA256), 50+ random characters. Changing it invalidates "
+        "every API key. Empty: one derived from SECRET_KEY (then rotating SECRET_KEY invalidates the keys too).",
+        "another-random-string-from-python-c-import-secrets-token-urlsafe-50",
+        secret=True,
+    ),
+    Var(
         "STAFF_REQUIRE_2FA",
         _parse_bool,
         "false",

@@ -27,7 +27,9 @@ _SECRET_IN_TEXT = re.compile(
     r"""(?P<quote>["']?)(?P<value>(?:Bearer |Basic )?[^\s"',&}]+)""",
     re.IGNORECASE,
 )
-_AUTH_SCHEME = re.compile(r"\b(Bearer|Basic)\s+[A-Za-z0-9._~+/=-]+", re.IGNORECASE)
+_AUTH_SCHEME = re.compile(r"\b(Bearer|Basic)\s+[A-Za-z0-9._~+/=_-]+", re.IGNORECASE)
+# An API key anywhere in text (accounts/api_keys.py): its visible prefix stays, its secret does not.
+_API_KEY = re.compile(r"\b(caly_live_[a-z0-9]{12}_)[A-Za-z0-9_-]+")
 _STANDARD_ATTRS = set(vars(logging.makeLogRecord({}))) | {"message", "asctime", "taskName"}
 _CONTEXT_FIELDS = ("request_id", "method", "path", "status", "duration_ms", "user_id", "client_id")
 # C0 and C1 controls, DEL and the Unicode line and paragraph separators: whatever a terminal, a log
@@ -42,6 +44,7 @@ TRACEBACK_INDENT = "    "
 def redact_text(text: str) -> str:
     text = _SECRET_IN_TEXT.sub(lambda m: f"{m['key']}{m['quote']}{REDACTED}", text)
     text = context.loggable_path(text)
+    text = _API_KEY.sub(lambda m: f"{m[1]}{REDACTED}", text)
     return _AUTH_SCHEME.sub(lambda m: f"{m[1]} {REDACTED}", text)
 
 

@@ -15,6 +15,7 @@ back to counters kept in the process, at the same rate:
 | RATE_LIMITS invite_user               | invitations                 | per-process counters, same rate |
 | RATE_LIMITS export_user               | calls-export                | per-process counters, same rate |
 | RATE_LIMITS api_user                  | api-user                    | per-process counters, same rate |
+| RATE_LIMITS api_key                   | api-key                     | per-process counters, same rate |
 | RATE_LIMIT_WEBHOOK                    | webhook-shopify, exotel-*   | per-process counters, same rate |
 | RATE_LIMIT_WEBHOOK_UNVERIFIED         | webhook-shopify-unverified  | per-process counters, same rate |
 | CLIENT_ERRORS_RATE                    | client-errors               | per-process counters, same rate |

@@ -331,6 +331,7 @@ REST_FRAMEWORK = {
     "DEFAULT_METADATA_CLASS": "caly.foundation.api.metadata.RouteMetadata",
     "TEST_REQUEST_DEFAULT_FORMAT": "json",
     "DEFAULT_AUTHENTICATION_CLASSES": [
+        "accounts.authentication.ApiKeyAuthentication",  # `Bearer caly_…`; anything else goes on to JWT
         "accounts.authentication.JWTAuthentication",
         "rest_framework.authentication.SessionAuthentication",
     ],
@@ -352,6 +353,7 @@ RATE_LIMITS = {
     "password_reset_ip": ENV["RATE_LIMIT_PASSWORD_RESET_IP"],
     "refresh_family": ENV["RATE_LIMIT_REFRESH_FAMILY"],
     "api_user": ENV["RATE_LIMIT_API_USER"],
+    "api_key": ENV["RATE_LIMIT_API_KEY"],
     "export_user": ENV["RATE_LIMIT_EXPORT_USER"],
     "invite_user": ENV["RATE_LIMIT_INVITE_USER"],
 }
@@ -376,6 +378,8 @@ SIMPLE_JWT = {
     "LEEWAY": 0,
 }
 JWT_REFRESH_REUSE_GRACE_SECONDS = ENV["JWT_REFRESH_REUSE_GRACE_SECONDS"]
+# API keys (accounts/api_keys.py) are stored as HMACs under this secret.
+API_KEY_HASH_SECRET = ENV["API_KEY_HASH_SECRET"] or hashlib.sha256(f"api-key-hash:{SECRET_KEY}".encode()).hexdigest()
 EMAIL_VERIFICATION_MAX_AGE = timedelta(hours=ENV["EMAIL_VERIFICATION_MAX_AGE_HOURS"])
 PASSWORD_RESET_MAX_AGE = timedelta(minutes=ENV["PASSWORD_RESET_MAX_AGE_MINUTES"])
 PASSWORD_RESET_TIMEOUT = int(PASSWORD_RESET_MAX_AGE.total_seconds())
@@ -387,7 +391,7 @@ SPECTACULAR_SETTINGS = {
     "DESCRIPTION": (
         "Calls, recordings and integrations for e-commerce companies on Exotel and Shopify. "
         "Every response is wrapped in the envelope `{success, data | error, meta}`; "
-        "errors carry a stable `error.code` (see the README's error code table)."
+        "errors carry a stable `error.code`. The full introduction is caly/developers.py's (describe_api)."
     ),
     "VERSION": "1.0.0",
     "SERVE_INCLUDE_SCHEMA": False,
@@ -404,12 +408,15 @@ SPECTACULAR_SETTINGS = {
         "CallStatusEnum": "recordings.models.CallStatus",
         "RecordingStatusEnum": "recordings.models.RecordingStatus",
         "RoleEnum": "accounts.roles.Role",
+        "ApiKeyStatusEnum": "accounts.models.ApiKeyStatus",
+        "ApiKeyScopeEnum": "accounts.roles.ApiKeyScope",
         "ProductStatusEnum": "integrations.models.ProductStatus",
         "ConnectionStateEnum": "integrations.models.ConnectionState",
     },
     "POSTPROCESSING_HOOKS": [
         "drf_spectacular.hooks.postprocess_schema_enums",
         "caly.foundation.api.schema.strip_envelope_markers",
+        "caly.developers.describe_api",  # authentication, quick start and the error code table
     ],
 }
 

@@ -16,8 +16,11 @@ ERRORS: dict[ErrorCode, tuple[int, str]] = {
     ErrorCode.MALFORMED_REQUEST: (400, "The body could not be parsed (invalid JSON, invalid UTF-8, broken multipart)."),
     ErrorCode.AUTHENTICATION_REQUIRED: (401, "No credentials were sent."),
     ErrorCode.TOKEN_INVALID: (401, "The credentials are wrong, revoked, of the wrong type, or the user is inactive."),
-    ErrorCode.TOKEN_EXPIRED: (401, "The access token has expired; refresh it."),
-    ErrorCode.PERMISSION_DENIED: (403, "Authenticated, but the role does not allow this action."),
+    ErrorCode.TOKEN_EXPIRED: (401, "The access token has expired (refresh it), or the API key has (create a new one)."),
+    ErrorCode.PERMISSION_DENIED: (
+        403,
+        "Authenticated, but the role (or, with an API key, the key's scope) does not allow this action.",
+    ),
     ErrorCode.EMAIL_NOT_VERIFIED: (
         403,
         "The email address is not verified yet; follow the link in the verification email.",

@@ -96,6 +96,8 @@ def _drf_payload(exc: drf.APIException) -> dict:
     code, message = match
     if isinstance(exc, InvalidToken) and _mentions_expiry(exc.detail):
         return error_payload(ErrorCode.TOKEN_EXPIRED, "The token has expired.")
+    if isinstance(exc, drf.AuthenticationFailed) and exc.get_codes() == "token_expired":
+        return error_payload(ErrorCode.TOKEN_EXPIRED, str(exc.detail))
     if isinstance(exc, drf.ValidationError):
         details = exc.detail if isinstance(exc.detail, dict) else {"non_field_errors": exc.detail}
         return error_payload(code, message, details)
