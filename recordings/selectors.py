@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import zoneinfo
+from collections import defaultdict
 from collections.abc import Iterable, Mapping
 from datetime import date, datetime, time, timedelta
 from typing import Any
@@ -11,9 +12,19 @@ from django.db import connection
 from django.db.models import Count, Q, QuerySet, Sum
 from django.db.models.functions import Coalesce, TruncDate
 
-from accounts.models import Client
+from accounts.models import Client, User
+from accounts.roles import Role
 from recordings import call_context
-from recordings.models import CALL_ANSWERED, STATS_BUCKET_SECONDS, Call, CallStatsBucket, Recording, RecordingStatus
+from recordings.models import (
+    CALL_ANSWERED,
+    CALL_MISSED,
+    STATS_BUCKET_SECONDS,
+    Call,
+    CallAgentDay,
+    CallStatsBucket,
+    Recording,
+    RecordingStatus,
+)
 
 # What the calls list shows besides its `id` (the public id), in order; the list serializer's fields
 # are built from it, so a new field is one edit here.
@@ -197,3 +208,126 @@ def _figures_from_rows(client, start, end, zone) -> tuple[dict[str, int], dict[d
         .values_list("day", "count")
     )
     return totals, per_day
+
+
+# --- the dashboard: ranges, answered and missed per day, per agent -----------------------------
+
+# The ranges the dashboard and GET /api/v1/stats/summary?range= offer: name -> local days up to today.
+STATS_RANGES = {"today": 1, "7d": 7, "30d": 30, "90d": 90}
+STATS_RANGE_LABELS = {"today": "Today", "7d": "7 days", "30d": "30 days", "90d": "90 days"}
+DEFAULT_STATS_RANGE = "7d"
+AGENT_DAY_FIGURES = (
+    "calls",
+    "answered",
+    "missed",
+    "answered_seconds",
+    "resolved",
+    "satisfaction_sum",
+    "satisfaction_count",
+)
+# (local day, agent id or None) -> the figures of AGENT_DAY_FIGURES, in order.
+AgentDays = dict[tuple[date, int | None], tuple[int, ...]]
+
+
+def client_today(client: Client) -> date:
+    return datetime.now(tz=zoneinfo.ZoneInfo(client.timezone)).date()
+
+
+def stats_range(*, client: Client, name: str) -> tuple[date, date]:
+    """(first, last) local days of the range `name` (a key of STATS_RANGES), ending today in the client's zone."""
+    last = client_today(client)
+    return last - timedelta(days=STATS_RANGES[name] - 1), last
+
+
+def agent_days(*, client: Client, first: date, last: date) -> AgentDays:
+    """The figures per (local day, agent) for first..last: the trigger-kept rows (PostgreSQL) or the calls."""
+    if connection.vendor == "postgresql":
+        return _agent_days_from_rollup(client, first, last)
+    return _agent_days_from_rows(client, first, last)
+
+
+def _agent_days_from_rollup(client: Client, first: date, last: date) -> AgentDays:
+    """One indexed read of at most (agents + 1) rows a day, whatever the number of calls."""
+    rows = (
+        CallAgentDay.objects.for_client(client)
+        .filter(day__gte=first, day__lte=last)
+        .values_list("day", "agent_id", *AGENT_DAY_FIGURES)
+    )
+    return {(day, agent_id): tuple(figures) for day, agent_id, *figures in rows}
+
+
+def _agent_days_from_rows(client: Client, first: date, last: date) -> AgentDays:
+    """The same figures counted from every call in the range (SQLite, and the tests' yardstick)."""
+    start, end = local_day_bounds(client, first, last)
+    answered_seconds = Coalesce(Sum("duration_seconds", filter=CALL_ANSWERED), 0)
+    rows: Iterable[Mapping[str, Any]] = (  # one key per figure, named at run time
+        Call.objects.for_client(client)
+        .filter(started_at__gte=start, started_at__lt=end)
+        .annotate(day=TruncDate("started_at", tzinfo=zoneinfo.ZoneInfo(client.timezone)))
+        .values("day", "agent_id")
+        .annotate(
+            n_calls=Count("id"),
+            n_answered=Count("id", filter=CALL_ANSWERED),
+            n_missed=Count("id", filter=CALL_MISSED),
+            n_answered_seconds=answered_seconds,
+            n_resolved=Count("id", filter=Q(is_resolved=True)),
+            n_satisfaction_sum=Coalesce(Sum("customer_satisfaction"), 0),
+            n_satisfaction_count=Count("customer_satisfaction"),
+        )
+        .order_by()
+    )
+    return {(row["day"], row["agent_id"]): tuple(int(row[f"n_{name}"]) for name in AGENT_DAY_FIGURES) for row in rows}
+
+
+def _rates(totals: Mapping[str, int]) -> dict[str, Any]:
+    calls, answered, rated = totals["calls"], totals["answered"], totals["satisfaction_count"]
+    return {
+        "calls": calls,
+        "answered": answered,
+        "missed": totals["missed"],
+        "average_handle_seconds": round(totals["answered_seconds"] / answered, 1) if answered else None,
+        "resolved_rate": round(totals["resolved"] / calls, 4) if calls else None,
+        "average_satisfaction": round(totals["satisfaction_sum"] / rated, 2) if rated else None,
+    }
+
+
+def _agent(user: User | None) -> dict[str, Any] | None:
+    if user is None:
+        return None
+    return {"id": user.public_id, "name": user.get_full_name(), "email": user.email}
+
+
+def dashboard_summary(*, client: Client, first: date, last: date) -> dict[str, Any]:
+    """stats_summary for first..last plus answered and missed per day and one row per agent.
+
+    Agents are the members who took calls in the range and the active members with the agent role (with
+    zeros); a last row with `agent: None` holds the calls no member took, when there are any.
+    """
+    summary = stats_summary(client=client, first=first, last=last)
+    cells = agent_days(client=client, first=first, last=last)
+    empty = dict.fromkeys(AGENT_DAY_FIGURES, 0)
+    by_day: dict[date, dict[str, int]] = defaultdict(lambda: dict(empty))
+    by_agent: dict[int | None, dict[str, int]] = defaultdict(lambda: dict(empty))
+    for (day, agent_id), figures in cells.items():
+        for name, value in zip(AGENT_DAY_FIGURES, figures, strict=True):
+            by_day[day][name] += value
+            by_agent[agent_id][name] += value
+    members = {
+        user.id: user
+        for user in User.objects.for_client(client).filter(
+            Q(id__in=[agent_id for agent_id in by_agent if agent_id is not None]) | Q(is_active=True, role=Role.AGENT)
+        )
+    }
+    agents = [{"agent": _agent(user), **_rates(by_agent.get(user.id, empty))} for user in members.values()]
+    agents.sort(key=lambda row: (-row["calls"], row["agent"]["name"].lower(), row["agent"]["email"]))
+    unknown = [figures for agent_id, figures in by_agent.items() if agent_id not in members]
+    if unknown:
+        nobody = {name: sum(figures[name] for figures in unknown) for name in AGENT_DAY_FIGURES}
+        agents.append({"agent": None, **_rates(nobody)})
+    summary["missed"] = sum(day["missed"] for day in by_day.values())
+    summary["calls_per_day"] = [
+        {"date": day["date"], **{name: by_day[day["date"]][name] for name in ("calls", "answered", "missed")}}
+        for day in summary["calls_per_day"]
+    ]
+    summary["agents"] = agents
+    return summary
