@@ -159,16 +159,3 @@ def onboarding_done(request: HttpRequest) -> HttpResponse:
         return response
     left = onboarding.onboarding_left(client=request.user.client, user=request.user)
     return _wizard_page(request, OnboardingStep.DONE, {"left": left})
-
-
-@client_user_required(Capability.READ)
-@require_safe
-def dashboard(request: HttpRequest) -> HttpResponse:
-    if (wizard := onboarding_redirect(request)) is not None:
-        return wizard
-    client = request.user.client
-    context = {
-        "onboarding_left": onboarding.onboarding_left(client=client, user=request.user),
-        "onboarding_unfinished": onboarding.wizard_due(user=request.user),
-    }
-    return render(request, "recordings/dashboard.html", context)

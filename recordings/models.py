@@ -114,6 +114,8 @@ CALL_ANSWERED = Q(status=CallStatus.COMPLETED, answered_at__isnull=False)
 # the two equal.
 MISSED_STATUSES = (CallStatus.NO_ANSWER, CallStatus.BUSY, CallStatus.FAILED, CallStatus.CANCELED)
 CALL_MISSED = Q(direction=Direction.INBOUND, status__in=MISSED_STATUSES)
+# The calls list's `outcome=` filter: the dashboard's day links open exactly the calls it counted.
+CALL_OUTCOMES = {"answered": CALL_ANSWERED, "missed": CALL_MISSED}
 
 
 class RecordingStatus(models.TextChoices):

@@ -5,7 +5,6 @@ from recordings import views
 app_name = "recordings"
 
 urlpatterns = [
-    path("dashboard/parts/<slug:name>", views.dashboard_part, name="dashboard-part"),
     path("calls/", views.calls, name="calls"),
     path("calls/<uuid:public_id>/", views.call_detail, name="call"),
     path("calls/<uuid:public_id>/update/", views.call_edit, name="call-update"),

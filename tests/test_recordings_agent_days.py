@@ -20,6 +20,16 @@ from tests.factories import ClientFactory, UserFactory
 
 pytestmark = [pytest.mark.postgres, pytest.mark.django_db]
 RANGES = (1, 7, 30, 91)
+STATS_NAMES = (
+    "calls",
+    "answered",
+    "answered_rate",
+    "average_duration_seconds",
+    "resolved_rate",
+    "average_satisfaction",
+    "recordings_stored",
+    "recordings_failed",
+)
 
 
 def both(client, days: int):
@@ -136,4 +146,9 @@ def test_the_dashboard_reads_the_rollup_not_the_calls(seeded):
     assert sum(row["calls"] for row in summary["agents"]) == summary["calls"] == 3000
     assert len(summary["calls_per_day"]) == 90 and len(summary["agents"]) == len(agents) + 1
     assert not any('"recordings_call"' in query["sql"] for query in queries), [q["sql"] for q in queries]
-    assert len(queries) == 3  # the 15-minute buckets, the agent days, the members' names
+    assert len(queries) == 4  # per day and per agent from the rollup, the members, one sum of the buckets
+    # The same totals as the stats summary, which reads the 15-minute buckets.
+    stats = selectors.stats_summary(client=client, first=today - timedelta(days=89), last=today)
+    for name in STATS_NAMES:
+        assert summary[name] == stats[name], name
+    assert [day["calls"] for day in summary["calls_per_day"]] == [day["calls"] for day in stats["calls_per_day"]]
