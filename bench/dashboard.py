@@ -63,7 +63,7 @@ TARGETS = {
 
 def scanned_part(request, name):
     """The real agents part with the rollup read swapped for a GROUP BY over every call of the range."""
-    with mock.patch.object(selectors, "_agent_days_from_rollup", selectors._agent_days_from_rows):
+    with mock.patch.object(selectors, "_sums_from_rollup", selectors._sums_from_rows):
         return dashboard.dashboard_part(request, name)
 
 
@@ -77,8 +77,12 @@ bench_urls.urlpatterns = [
 # --- data -----------------------------------------------------------------------------------------
 
 
-def seed(*, calls: int, agents: int, unmatched_share: float) -> tuple[Client, float]:
-    """The client `dash-bench-<calls>` with `calls` calls over `agents` agents, and one client with a tenth."""
+def seed(*, calls: int, agents: int, unmatched_share: float, generated: int) -> tuple[Client, float]:
+    """The client `dash-bench-<calls>` with `calls` calls over `agents` agents, and one client with a tenth.
+
+    The first `generated` calls of each client come from recordings.demo's generator (Python, bulk inserts);
+    the rest are copies of them made in SQL with other provider and public ids (the same days, numbers,
+    statuses and agents), which takes minutes where generating a million calls takes most of an hour."""
     started = time.perf_counter()
     client, _ = Client.objects.get_or_create(slug=f"dash-bench-{calls}", defaults={"name": f"Dash bench {calls:,}"})
     other, _ = Client.objects.get_or_create(
@@ -97,27 +101,51 @@ def seed(*, calls: int, agents: int, unmatched_share: float) -> tuple[Client, fl
             )
             for n in range(team)
         ]
-        present = Call.objects.for_client(owner).count()
-        if present >= count:
-            continue
-        rng = random.Random(f"dash-bench:{owner.slug}")
-        batch = []
-        # Batches commit oldest first, so an interrupted run is resumed after the calls it stored.
-        for call in islice(demo.demo_calls(client=owner, count=count), present, None):
-            call.agent = None if rng.random() < unmatched_share else rng.choice(members)
-            batch.append(call)
-            if len(batch) == demo.BATCH_SIZE:
-                Call.objects.bulk_create(batch, ignore_conflicts=True)
-                batch = []
-        Call.objects.bulk_create(batch, ignore_conflicts=True)
-        print(f"  seeded {count - present:,} calls for {owner.slug}", flush=True)
-        seeded = True
+        originals = min(count, generated)
+        present = Call.objects.for_client(owner).filter(provider_call_id__regex=GENERATED_ID).count()
+        if present < originals:
+            rng = random.Random(f"dash-bench:{owner.slug}")
+            batch = []
+            # Batches commit oldest first, so an interrupted run is resumed after the calls it stored.
+            for call in islice(demo.demo_calls(client=owner, count=originals), present, None):
+                call.agent = None if rng.random() < unmatched_share else rng.choice(members)
+                batch.append(call)
+                if len(batch) == demo.BATCH_SIZE:
+                    Call.objects.bulk_create(batch, ignore_conflicts=True)
+                    batch = []
+            Call.objects.bulk_create(batch, ignore_conflicts=True)
+            print(f"  generated {originals - present:,} calls for {owner.slug}", flush=True)
+            seeded = True
+        while (present := Call.objects.for_client(owner).count()) < count:
+            copies = min(originals, count - present)
+            _copy_calls(owner, suffix=f"-copy-{present // originals}", limit=copies)
+            print(f"  copied {copies:,} calls for {owner.slug}", flush=True)
+            seeded = True
     if seeded:
         with connection.cursor() as cursor:
             cursor.execute("VACUUM ANALYZE recordings_call")
             cursor.execute("VACUUM ANALYZE recordings_callagentday")
             cursor.execute("VACUUM ANALYZE recordings_callstatsbucket")
     return client, (time.perf_counter() - started if seeded else 0.0)
+
+
+GENERATED_ID = rf"^{demo.DEMO_ID_PREFIX}[0-9]+$"  # a copy's id has a suffix
+COPIED = (
+    "client_id, provider, direction, from_number, to_number, status, started_at, answered_at, ended_at, "
+    "duration_seconds, is_resolved, customer_satisfaction, notes, transcript, metadata, has_recording, agent_id, "
+    "agent_number, created_at, updated_at"
+)
+
+
+def _copy_calls(client: Client, *, suffix: str, limit: int) -> None:
+    """One INSERT … SELECT of the client's first `limit` generated calls under new ids (the triggers run once)."""
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"INSERT INTO recordings_call (public_id, provider_call_id, {COPIED})"  # noqa: S608 - constants
+            f" SELECT gen_random_uuid(), provider_call_id || %s, {COPIED} FROM recordings_call"
+            " WHERE client_id = %s AND provider_call_id ~ %s ORDER BY id LIMIT %s",
+            [suffix, client.id, GENERATED_ID, limit],
+        )
 
 
 def bench_user(client: Client) -> User:
@@ -160,6 +188,9 @@ def main() -> int:
     parser.add_argument("--calls", type=int, default=1_000_000, help="calls of the measured client")
     parser.add_argument("--agents", type=int, default=8, help="agents sharing the calls")
     parser.add_argument("--unmatched", type=float, default=0.1, help="share of calls no member took")
+    parser.add_argument(
+        "--generated", type=int, default=250_000, help="calls made by the demo generator; the rest are SQL copies"
+    )
     parser.add_argument("--runs", type=int, default=400, help="timed requests per rollup case (p99 needs many)")
     parser.add_argument("--scan-runs", type=int, default=15, help="timed requests of the scan (each is slow)")
     parser.add_argument("--warmup", type=int, default=10, help="untimed requests per case first")
@@ -171,11 +202,14 @@ def main() -> int:
     settings.RATE_LIMITS = {**settings.RATE_LIMITS, "api_user": "1000000/m"}
 
     print(f"Seeding (skipped when present): {args.calls:,} calls over {args.agents} agents + one client with a tenth")
-    client, seed_seconds = seed(calls=args.calls, agents=args.agents, unmatched_share=args.unmatched)
+    client, seed_seconds = seed(
+        calls=args.calls, agents=args.agents, unmatched_share=args.unmatched, generated=args.generated
+    )
     first, last = selectors.stats_range(client=client, name=RANGE)
     rollup = selectors._agent_days_from_rollup(client, first, last)
     scan = selectors._agent_days_from_rows(client, first, last)
     assert rollup == scan, "the rollup and the scan differ"
+    assert selectors._sums_from_rollup(client, first, last) == selectors._sums_from_rows(client, first, last)
     in_range = sum(figures[0] for figures in rollup.values())
 
     http = TestClient(HTTP_HOST="127.0.0.1")

@@ -309,31 +309,38 @@ def _added(total: tuple[int, ...] | None, figures: tuple[int, ...]) -> tuple[int
     return figures if total is None else tuple(map(add, total, figures))
 
 
-def _day_and_agent_sums(
-    client: Client, first: date, last: date
-) -> tuple[dict[date, tuple[int, ...]], dict[int | None, tuple[int, ...]]]:
-    """The figures per local day and per agent: two GROUP BYs of at most (agents + 1) rows a day on PostgreSQL,
-    agent_days added up here on SQLite."""
-    if connection.vendor != "postgresql":
-        by_day: dict[date, tuple[int, ...]] = {}
-        by_agent: dict[int | None, tuple[int, ...]] = {}
-        for (day, agent_id), figures in _agent_days_from_rows(client, first, last).items():
-            by_day[day] = _added(by_day.get(day), figures)
-            by_agent[agent_id] = _added(by_agent.get(agent_id), figures)
-        return by_day, by_agent
+DaySums = dict[date, tuple[int, ...]]
+AgentSums = dict[int | None, tuple[int, ...]]
+
+
+def _day_and_agent_sums(client: Client, first: date, last: date) -> tuple[DaySums, AgentSums]:
+    """The figures per local day and per agent of first..last: the rollup (PostgreSQL) or the calls."""
+    if connection.vendor == "postgresql":
+        return _sums_from_rollup(client, first, last)
+    return _sums_from_rows(client, first, last)
+
+
+def _sums_from_rollup(client: Client, first: date, last: date) -> tuple[DaySums, AgentSums]:
+    """Two GROUP BYs over at most (agents + 1) rows a day."""
     rows = CallAgentDay.objects.for_client(client).filter(day__gte=first, day__lte=last).order_by()
     sums = {f"sum_{name}": Sum(name) for name in AGENT_DAY_FIGURES}
     names = [f"sum_{name}" for name in AGENT_DAY_FIGURES]
+    by_day = rows.values("day").annotate(**sums).values_list("day", *names)
+    by_agent = rows.values("agent_id").annotate(**sums).values_list("agent_id", *names)
     return (
-        {
-            day: tuple(map(int, figures))
-            for day, *figures in rows.values("day").annotate(**sums).values_list("day", *names)
-        },
-        {
-            agent_id: tuple(map(int, figures))
-            for agent_id, *figures in rows.values("agent_id").annotate(**sums).values_list("agent_id", *names)
-        },
+        {day: tuple(map(int, figures)) for day, *figures in by_day},
+        {agent_id: tuple(map(int, figures)) for agent_id, *figures in by_agent},
     )
+
+
+def _sums_from_rows(client: Client, first: date, last: date) -> tuple[DaySums, AgentSums]:
+    """The same from every call of the range (SQLite, and the benchmark's scan)."""
+    by_day: DaySums = {}
+    by_agent: AgentSums = {}
+    for (day, agent_id), figures in _agent_days_from_rows(client, first, last).items():
+        by_day[day] = _added(by_day.get(day), figures)
+        by_agent[agent_id] = _added(by_agent.get(agent_id), figures)
+    return by_day, by_agent
 
 
 def agent_day_summary(*, client: Client, first: date, last: date) -> dict[str, Any]:

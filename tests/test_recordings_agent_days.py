@@ -43,9 +43,12 @@ def both(client, days: int):
 
 
 def assert_rollup_matches(client):
+    today = selectors.client_today(client)
     for days in RANGES:
         rollup, rows = both(client, days)
         assert rollup == rows, days
+        first = today - timedelta(days=days - 1)  # the dashboard's per-day and per-agent sums too
+        assert selectors._sums_from_rollup(client, first, today) == selectors._sums_from_rows(client, first, today)
     # The whole table, not only recent days: no row of zero calls, nothing left behind.
     everything = selectors._agent_days_from_rows(
         client, selectors.client_today(client) - timedelta(days=400), selectors.client_today(client) + timedelta(days=2)
