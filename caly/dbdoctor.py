@@ -231,6 +231,14 @@ def _stats(days: int) -> Callable[[Client, Any], None]:
     return run
 
 
+def _dashboard(range_name: str) -> Callable[[Client, Any], None]:
+    def run(client: Client, prepared: Any) -> None:
+        first, last = recording_selectors.stats_range(client=client, name=range_name)
+        recording_selectors.dashboard_summary(client=client, first=first, last=last)
+
+    return run
+
+
 @dataclass(frozen=True)
 class KeyQuery:
     """What the app runs for one page or figure: `prepare` (not explained) feeds `run` (every SELECT explained)."""
@@ -255,7 +263,8 @@ KEY_QUERIES: tuple[KeyQuery, ...] = (
         "audit log, first page", lambda client, _: _paginate(_audit_events(client), AuditEventListView.keyset_ordering)
     ),
     KeyQuery("stats summary, last 7 days (the API default)", _stats(7)),
-    KeyQuery("stats summary, last 30 days (the dashboard)", _stats(30)),
+    KeyQuery("stats summary, last 30 days", _stats(30)),
+    KeyQuery("dashboard, last 90 days (per day and per agent)", _dashboard("90d")),
 )
 
 

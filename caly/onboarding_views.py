@@ -170,16 +170,3 @@ def onboarding_done(request: HttpRequest) -> HttpResponse:
         for step, provider in onboarding.CONNECTION_STEPS.items()
     ]
     return _wizard_page(request, OnboardingStep.DONE, {"left": left, "providers": providers})
-
-
-@client_user_required(Capability.READ)
-@require_safe
-def dashboard(request: HttpRequest) -> HttpResponse:
-    if (wizard := onboarding_redirect(request)) is not None:
-        return wizard
-    client = request.user.client
-    context = {
-        "onboarding_left": onboarding.onboarding_left(client=client, user=request.user),
-        "onboarding_unfinished": onboarding.wizard_due(user=request.user),
-    }
-    return render(request, "recordings/dashboard.html", context)

@@ -4,7 +4,7 @@ from django.urls import include, path, re_path
 from drf_spectacular.views import SpectacularAPIView, SpectacularRedocView, SpectacularSwaggerSplitView
 
 from accounts import staff_views
-from caly import admin_views, onboarding_views, views
+from caly import admin_views, dashboard, views
 from caly.foundation import error_views, health, metrics
 
 # Swagger UI and Redoc set inline styles and Redoc starts a blob: worker; scripts stay 'self' only.
@@ -12,7 +12,8 @@ docs_csp = csp_update({"style-src": ["'unsafe-inline'"], "worker-src": ["blob:"]
 
 urlpatterns = [
     path("", views.home, name="home"),
-    path("dashboard/", onboarding_views.dashboard, name="dashboard"),
+    path("dashboard/", dashboard.dashboard, name="dashboard"),
+    path("dashboard/parts/<slug:name>", dashboard.dashboard_part, name="dashboard-part"),
     path("", include("recordings.urls")),
     path("", include("integrations.urls")),
     path("favicon.ico", views.favicon, name="favicon"),

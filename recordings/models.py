@@ -8,8 +8,8 @@ import uuid
 from django.conf import settings
 from django.core.validators import MaxValueValidator, MinValueValidator, RegexValidator
 from django.db import models
-from django.db.models import Q
-from django.db.models.functions import Lower
+from django.db.models import F, Q, Value
+from django.db.models.functions import Coalesce, Lower
 
 from accounts.models import Client
 from caly.foundation.tenancy import TenantQuerySet
@@ -112,9 +112,16 @@ class Call(models.Model):
 # A call is answered when it completed after someone picked up. The stats triggers of migration 0002
 # write this condition in SQL too; tests/test_one_definition_answered.py holds the two equal.
 CALL_ANSWERED = Q(status=CallStatus.COMPLETED, answered_at__isnull=False)
-# A customer's call nobody took: inbound and missed, unanswered, busy or hung up while ringing.
+# A call is missed when a customer called and it ended without anyone picking up: it rang out (no-answer;
+# Exotel's "incomplete" flow), the agent's line was busy, it failed, or the caller hung up while it rang
+# (canceled; Exotel's "client-hangup"). Queued, ringing and in-progress calls are not over yet, and a
+# completed call reached someone or left a voicemail; outbound calls are ours to place again, not missed.
+# The agent-day triggers of migration 0010 write this in SQL; tests/test_one_definition_missed.py holds
+# the two equal.
 MISSED_STATUSES = (CallStatus.NO_ANSWER, CallStatus.BUSY, CallStatus.FAILED, CallStatus.CANCELED)
 CALL_MISSED = Q(direction=Direction.INBOUND, status__in=MISSED_STATUSES)
+# The calls list's `outcome=` filter: the dashboard's day links open exactly the calls it counted.
+CALL_OUTCOMES = {"answered": CALL_ANSWERED, "missed": CALL_MISSED}
 
 
 class MissedCall(models.Model):
@@ -288,3 +295,48 @@ class CallTag(models.Model):
 
     def __str__(self) -> str:
         return f"{self.tag_id} on {self.call_id}"
+
+
+class CallAgentDay(models.Model):
+    """A client's call figures for one agent (or none) and one local day of `started_at`, kept by PostgreSQL
+    triggers (migration 0010) like the stats buckets.
+
+    The dashboard's per-agent and per-day figures add up at most (agents + 1) rows a day instead of reading
+    every call. Statement-level triggers on the calls apply each INSERT, UPDATE (a call given to another
+    agent, answered, resolved, rated, moved to another day) or DELETE as a delta, whatever wrote it; a row
+    whose calls reach zero is removed, so the table always equals a GROUP BY of the calls. Days are the
+    client's local days, so changing a client's time zone rebuilds its rows (a trigger on the clients).
+    `agent` has no database constraint: when a member is deleted, their calls lose the agent (SET NULL)
+    and the triggers move those figures to the "no member" row. On SQLite the table stays empty and the
+    selectors read the calls directly.
+    """
+
+    client = models.ForeignKey(Client, on_delete=models.CASCADE, related_name="+", db_index=False)
+    day = models.DateField(help_text="The client's local day the calls started on.")
+    agent = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.DO_NOTHING,
+        null=True,
+        blank=True,
+        related_name="+",
+        db_constraint=False,
+        db_index=False,
+    )
+    calls = models.IntegerField(default=0)
+    answered = models.IntegerField(default=0)
+    missed = models.IntegerField(default=0)
+    answered_seconds = models.BigIntegerField(default=0, help_text="Duration of the answered calls, summed.")
+    resolved = models.IntegerField(default=0)
+    satisfaction_sum = models.IntegerField(default=0)
+    satisfaction_count = models.IntegerField(default=0)
+
+    objects = TenantQuerySet.as_manager()
+
+    class Meta:
+        constraints = [
+            # One row per (client, day, agent), "no member" included: the triggers' ON CONFLICT names this index.
+            models.UniqueConstraint(F("client"), F("day"), Coalesce(F("agent"), Value(0)), name="rec_agent_day_unique"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.client_id} {self.day} agent {self.agent_id}: {self.calls} calls"

@@ -5,6 +5,7 @@ from __future__ import annotations
 import zoneinfo
 from collections.abc import Iterable, Mapping
 from datetime import date, datetime, time, timedelta
+from operator import add
 from typing import Any
 
 from django.db import connection
@@ -12,11 +13,15 @@ from django.db.models import Count, Exists, OuterRef, Q, QuerySet, Sum
 from django.db.models.functions import Coalesce, TruncDate
 
 from accounts.models import Client, User
+from accounts.roles import Role
 from recordings import call_context, tags
 from recordings.models import (
     CALL_ANSWERED,
+    CALL_MISSED,
+    CALL_OUTCOMES,
     STATS_BUCKET_SECONDS,
     Call,
+    CallAgentDay,
     CallStatsBucket,
     CallTag,
     MissedCall,
@@ -77,6 +82,8 @@ def call_list(*, client: Client, filters: dict[str, Any] | None = None, viewer: 
     for name in ("status", "direction"):
         if filters.get(name):
             calls = calls.filter(**{name: filters[name]})
+    if filters.get("outcome"):
+        calls = calls.filter(CALL_OUTCOMES[filters["outcome"]])
     if filters.get("number"):
         calls = calls.filter(Q(from_number=filters["number"]) | Q(to_number=filters["number"]))
     if filters.get("number_prefix"):
@@ -249,3 +256,221 @@ def _figures_from_rows(client, start, end, zone) -> tuple[dict[str, int], dict[d
         .values_list("day", "count")
     )
     return totals, per_day
+
+
+# --- the dashboard: ranges, answered and missed per day, per agent -----------------------------
+
+# The ranges the dashboard and GET /api/v1/stats/summary?range= offer: name -> local days up to today.
+STATS_RANGES = {"today": 1, "7d": 7, "30d": 30, "90d": 90}
+STATS_RANGE_LABELS = {"today": "Today", "7d": "7 days", "30d": "30 days", "90d": "90 days"}
+DEFAULT_STATS_RANGE = "7d"
+AGENT_DAY_FIGURES = (
+    "calls",
+    "answered",
+    "missed",
+    "answered_seconds",
+    "resolved",
+    "satisfaction_sum",
+    "satisfaction_count",
+)
+# (local day, agent id or None) -> the figures of AGENT_DAY_FIGURES, in order.
+AgentDays = dict[tuple[date, int | None], tuple[int, ...]]
+
+
+def client_today(client: Client) -> date:
+    return datetime.now(tz=zoneinfo.ZoneInfo(client.timezone)).date()
+
+
+def has_calls(*, client: Client) -> bool:
+    """Whether any call of the client has reached Caly (the dashboard's first-call steps give way to figures)."""
+    return Call.objects.for_client(client).exists()
+
+
+def stats_range(*, client: Client, name: str) -> tuple[date, date]:
+    """(first, last) local days of the range `name` (a key of STATS_RANGES), ending today in the client's zone."""
+    last = client_today(client)
+    return last - timedelta(days=STATS_RANGES[name] - 1), last
+
+
+def agent_days(*, client: Client, first: date, last: date) -> AgentDays:
+    """The figures per (local day, agent) for first..last: the trigger-kept rows (PostgreSQL) or the calls."""
+    if connection.vendor == "postgresql":
+        return _agent_days_from_rollup(client, first, last)
+    return _agent_days_from_rows(client, first, last)
+
+
+def _agent_days_from_rollup(client: Client, first: date, last: date) -> AgentDays:
+    """One indexed read of at most (agents + 1) rows a day, whatever the number of calls."""
+    rows = (
+        CallAgentDay.objects.for_client(client)
+        .filter(day__gte=first, day__lte=last)
+        .values_list("day", "agent_id", *AGENT_DAY_FIGURES)
+    )
+    return {(day, agent_id): tuple(figures) for day, agent_id, *figures in rows}
+
+
+def _agent_days_from_rows(client: Client, first: date, last: date) -> AgentDays:
+    """The same figures counted from every call in the range (SQLite, and the tests' yardstick)."""
+    start, end = local_day_bounds(client, first, last)
+    answered_seconds = Coalesce(Sum("duration_seconds", filter=CALL_ANSWERED), 0)
+    rows: Iterable[Mapping[str, Any]] = (  # one key per figure, named at run time
+        Call.objects.for_client(client)
+        .filter(started_at__gte=start, started_at__lt=end)
+        .annotate(day=TruncDate("started_at", tzinfo=zoneinfo.ZoneInfo(client.timezone)))
+        .values("day", "agent_id")
+        .annotate(
+            n_calls=Count("id"),
+            n_answered=Count("id", filter=CALL_ANSWERED),
+            n_missed=Count("id", filter=CALL_MISSED),
+            n_answered_seconds=answered_seconds,
+            n_resolved=Count("id", filter=Q(is_resolved=True)),
+            n_satisfaction_sum=Coalesce(Sum("customer_satisfaction"), 0),
+            n_satisfaction_count=Count("customer_satisfaction"),
+        )
+        .order_by()
+    )
+    return {(row["day"], row["agent_id"]): tuple(int(row[f"n_{name}"]) for name in AGENT_DAY_FIGURES) for row in rows}
+
+
+def _rates(totals: Mapping[str, int]) -> dict[str, Any]:
+    calls, answered, rated = totals["calls"], totals["answered"], totals["satisfaction_count"]
+    return {
+        "calls": calls,
+        "answered": answered,
+        "missed": totals["missed"],
+        "average_handle_seconds": round(totals["answered_seconds"] / answered, 1) if answered else None,
+        "resolved_rate": round(totals["resolved"] / calls, 4) if calls else None,
+        "average_satisfaction": round(totals["satisfaction_sum"] / rated, 2) if rated else None,
+    }
+
+
+def _agent(user: User | None) -> dict[str, Any] | None:
+    if user is None:
+        return None
+    return {"id": user.public_id, "name": user.get_full_name(), "email": user.email}
+
+
+def _added(total: tuple[int, ...] | None, figures: tuple[int, ...]) -> tuple[int, ...]:
+    return figures if total is None else tuple(map(add, total, figures))
+
+
+DaySums = dict[date, tuple[int, ...]]
+AgentSums = dict[int | None, tuple[int, ...]]
+
+
+def _day_and_agent_sums(client: Client, first: date, last: date) -> tuple[DaySums, AgentSums]:
+    """The figures per local day and per agent of first..last: the rollup (PostgreSQL) or the calls."""
+    if connection.vendor == "postgresql":
+        return _sums_from_rollup(client, first, last)
+    return _sums_from_rows(client, first, last)
+
+
+def _sums_from_rollup(client: Client, first: date, last: date) -> tuple[DaySums, AgentSums]:
+    """Two GROUP BYs over at most (agents + 1) rows a day."""
+    rows = CallAgentDay.objects.for_client(client).filter(day__gte=first, day__lte=last).order_by()
+    sums = {f"sum_{name}": Sum(name) for name in AGENT_DAY_FIGURES}
+    names = [f"sum_{name}" for name in AGENT_DAY_FIGURES]
+    by_day = rows.values("day").annotate(**sums).values_list("day", *names)
+    by_agent = rows.values("agent_id").annotate(**sums).values_list("agent_id", *names)
+    return (
+        {day: tuple(map(int, figures)) for day, *figures in by_day},
+        {agent_id: tuple(map(int, figures)) for agent_id, *figures in by_agent},
+    )
+
+
+def _sums_from_rows(client: Client, first: date, last: date) -> tuple[DaySums, AgentSums]:
+    """The same from every call of the range (SQLite, and the benchmark's scan)."""
+    by_day: DaySums = {}
+    by_agent: AgentSums = {}
+    for (day, agent_id), figures in _agent_days_from_rows(client, first, last).items():
+        by_day[day] = _added(by_day.get(day), figures)
+        by_agent[agent_id] = _added(by_agent.get(agent_id), figures)
+    return by_day, by_agent
+
+
+def agent_day_summary(*, client: Client, first: date, last: date) -> dict[str, Any]:
+    """Calls, answered and missed per local day of first..last, and one row per agent, from agent_days.
+
+    Agents are the members who took calls in the range and the active members with the agent role (with
+    zeros), busiest first; a last row with `agent: None` holds the calls no member took, when there are any.
+    """
+    by_day, by_agent = _day_and_agent_sums(client, first, last)
+    members = {
+        user.id: user
+        for user in User.objects.for_client(client)
+        .filter(
+            Q(id__in=[agent_id for agent_id in by_agent if agent_id is not None]) | Q(is_active=True, role=Role.AGENT)
+        )
+        .only("id", "public_id", "first_name", "last_name", "email")
+    }
+    zero = (0,) * len(AGENT_DAY_FIGURES)
+    agents = [
+        {"agent": _agent(user), **_rates(dict(zip(AGENT_DAY_FIGURES, by_agent.get(user.id, zero), strict=True)))}
+        for user in members.values()
+    ]
+    agents.sort(key=lambda row: (-row["calls"], row["agent"]["name"].lower(), row["agent"]["email"]))
+    nobody = None
+    for agent_id, figures in by_agent.items():
+        if agent_id not in members:  # None, or a member of no client any more
+            nobody = _added(nobody, figures)
+    if nobody:
+        agents.append({"agent": None, **_rates(dict(zip(AGENT_DAY_FIGURES, nobody, strict=True)))})
+    totals = zero
+    for figures in by_day.values():
+        totals = _added(totals, figures)
+    days = [first + timedelta(days=n) for n in range((last - first).days + 1)]
+    return {
+        "totals": dict(zip(AGENT_DAY_FIGURES, totals, strict=True)),
+        "calls_per_day": [
+            {"date": day, "calls": figures[0], "answered": figures[1], "missed": figures[2]}
+            for day, figures in ((day, by_day.get(day, zero)) for day in days)
+        ],
+        "agents": agents,
+    }
+
+
+def recording_figures(*, client: Client, first: date, last: date) -> dict[str, int]:
+    """Recordings stored and failed of the calls of first..last: one sum over the 15-minute buckets (PostgreSQL)."""
+    start, end = local_day_bounds(client, first, last)
+    if connection.vendor == "postgresql" and start and end and _on_bucket(start) and _on_bucket(end):
+        sums = (
+            CallStatsBucket.objects.for_client(client)
+            .filter(bucket_start__gte=start, bucket_start__lt=end)
+            .aggregate(stored=Coalesce(Sum("recordings_stored"), 0), failed=Coalesce(Sum("recordings_failed"), 0))
+        )
+    else:
+        sums = (
+            Recording.objects.for_client(client)
+            .filter(started_at__gte=start, started_at__lt=end)
+            .aggregate(
+                stored=Count("id", filter=Q(status=RecordingStatus.STORED)),
+                failed=Count("id", filter=Q(status=RecordingStatus.FAILED)),
+            )
+        )
+    return {"recordings_stored": sums["stored"], "recordings_failed": sums["failed"]}
+
+
+def dashboard_summary(*, client: Client, first: date, last: date) -> dict[str, Any]:
+    """stats_summary's figures for first..last with answered and missed per day and one row per agent.
+
+    Three small reads whatever the number of calls: the agent-day rollup, the members, one sum of the
+    recordings' buckets (on SQLite, the calls and recordings themselves).
+    """
+    figures = agent_day_summary(client=client, first=first, last=last)
+    totals = figures["totals"]
+    rates = _rates(totals)
+    return {
+        "from": first,
+        "to": last,
+        "timezone": client.timezone,
+        "calls": totals["calls"],
+        "answered": totals["answered"],
+        "answered_rate": round(totals["answered"] / totals["calls"], 4) if totals["calls"] else None,
+        "average_duration_seconds": rates["average_handle_seconds"],
+        "resolved_rate": rates["resolved_rate"],
+        "average_satisfaction": rates["average_satisfaction"],
+        **recording_figures(client=client, first=first, last=last),
+        "missed": totals["missed"],
+        "calls_per_day": figures["calls_per_day"],
+        "agents": figures["agents"],
+    }

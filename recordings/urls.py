@@ -5,7 +5,6 @@ from recordings import views
 app_name = "recordings"
 
 urlpatterns = [
-    path("dashboard/parts/<slug:name>", views.dashboard_part, name="dashboard-part"),
     path("calls/", views.calls, name="calls"),
     path("calls/missed/", views.missed, name="missed"),
     path("calls/place/", views.call_place, name="call-place"),

@@ -1,4 +1,4 @@
-"""The calls pages (Django sessions): the dashboard and its async widgets, the calls list, a call.
+"""The calls pages (Django sessions): the calls list, a call (the dashboard is caly/dashboard.py).
 
 Thin views over recordings.selectors and recordings.services with the API's rules: the list is
 validated by the API's CallFilterSerializer and paged by its KeysetPagination (the same cursors),
@@ -7,17 +7,12 @@ and every call is looked up within the signed-in user's client, so another clien
 
 from __future__ import annotations
 
-import zoneinfo
-from datetime import date, timedelta
-from functools import wraps
-
 from django import forms
 from django.contrib import messages
 from django.forms.utils import ErrorDict
-from django.http import Http404, HttpRequest, HttpResponse
+from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
-from django.utils import timezone
 from django.utils.http import url_has_allowed_host_and_scheme, urlencode
 from django.views.decorators.http import require_POST, require_safe
 from rest_framework.exceptions import ValidationError as ApiValidationError
@@ -36,10 +31,6 @@ from recordings.api.serializers import CallFilterSerializer
 from recordings.api.views import PLACE_CALL_RATE, CallListView, MissedCallListView
 from recordings.models import E164, Call, CallStatus, Direction, Provider, Recording, RecordingStatus
 
-CHART_DAYS = 30
-# The chart's drawing box: one 10-unit slot per day, bars up to CHART_HEIGHT tall.
-CHART_HEIGHT = 100
-CHART_SLOT = 10
 # Query parameters of the list that are not filters.
 PAGING_PARAMS = ("cursor", "limit")
 PAGING_LABELS = {"cursor": "Page link", "limit": "Rows per page"}
@@ -53,102 +44,6 @@ def mm_ss(seconds: float | None) -> str:
         return "—"
     minutes, rest = divmod(round(seconds), 60)
     return f"{minutes}:{rest:02d}"
-
-
-def percent(rate: float | None) -> str:
-    return "—" if rate is None else f"{round(rate * 100)}%"
-
-
-def client_today(client) -> date:
-    return timezone.localtime(timezone=zoneinfo.ZoneInfo(client.timezone)).date()
-
-
-# --- dashboard ---------------------------------------------------------------------------------
-
-
-def _figures(request, first: date, last: date, title: str) -> HttpResponse:
-    summary = selectors.stats_summary(client=request.user.client, first=first, last=last)
-    figures = [
-        ("Calls", summary["calls"]),
-        ("Answered", percent(summary["answered_rate"])),
-        ("Average duration", mm_ss(summary["average_duration_seconds"])),
-        ("Resolved", percent(summary["resolved_rate"])),
-        ("Recordings stored", summary["recordings_stored"]),
-        ("Recordings failed", summary["recordings_failed"]),
-    ]
-    context = {"title": title, "first": first, "last": last, "figures": figures}
-    return render(request, "recordings/parts/figures.html", context)
-
-
-def _today_part(request) -> HttpResponse:
-    today = client_today(request.user.client)
-    return _figures(request, today, today, "Today")
-
-
-def _week_part(request) -> HttpResponse:
-    today = client_today(request.user.client)
-    return _figures(request, today - timedelta(days=today.weekday()), today, "This week")
-
-
-def _chart_part(request) -> HttpResponse:
-    today = client_today(request.user.client)
-    first = today - timedelta(days=CHART_DAYS - 1)
-    summary = selectors.stats_summary(client=request.user.client, first=first, last=today)
-    days = summary["calls_per_day"]
-    peak = max(day["calls"] for day in days)
-    bars = []
-    for index, day in enumerate(days):
-        height = day["calls"] / (peak or 1) * CHART_HEIGHT
-        if day["calls"]:
-            height = max(height, 1.5)  # a day with one call among hundreds still shows
-        bars.append(
-            {
-                "date": day["date"],
-                "calls": day["calls"],
-                "x": index * CHART_SLOT + 1,
-                "y": f"{CHART_HEIGHT - height:.2f}",
-                "height": f"{height:.2f}",
-                "today": day["date"] == today,
-            }
-        )
-    busiest = max(days, key=lambda day: day["calls"])
-    context = {
-        "bars": bars,
-        "peak": peak,
-        "total": summary["calls"],
-        "busiest": busiest if peak else None,
-        "first": first,
-        "middle": days[len(days) // 2]["date"],
-        "last": today,
-        "width": CHART_SLOT * len(days),
-        "height": CHART_HEIGHT,
-    }
-    return render(request, "recordings/parts/chart.html", context)
-
-
-DASHBOARD_PARTS = {"today": _today_part, "week": _week_part, "chart": _chart_part}
-
-
-def _async_part(view):
-    """A fragment loaded by static/js/async-part.js. A signed-out request answers 401 rather than
-    the sign-in redirect, which fetch() would follow and paste the login page into the widget."""
-    guarded = client_user_required(Capability.READ)(view)
-
-    @wraps(view)
-    def wrapped(request, *args, **kwargs):
-        if not request.user.is_authenticated:
-            return HttpResponse("Your session has ended; reload the page to sign in.", status=401)
-        return guarded(request, *args, **kwargs)
-
-    return wrapped
-
-
-@_async_part
-@require_safe
-def dashboard_part(request: HttpRequest, name: str) -> HttpResponse:
-    if name not in DASHBOARD_PARTS:
-        raise Http404
-    return DASHBOARD_PARTS[name](request)
 
 
 # --- calls list --------------------------------------------------------------------------------
@@ -169,6 +64,9 @@ class CallFilterForm(forms.Form):
     started_to = forms.DateField(label="To", required=False, widget=forms.DateInput(attrs={"type": "date"}))
     status = forms.ChoiceField(label="Status", required=False, choices=[("", "Any"), *CallStatus.choices])
     direction = forms.ChoiceField(label="Direction", required=False, choices=[("", "Any"), *Direction.choices])
+    outcome = forms.ChoiceField(
+        label="Outcome", required=False, choices=[("", "Any"), ("answered", "Answered"), ("missed", "Missed")]
+    )
     number_prefix = forms.CharField(
         label="Number or prefix",
         required=False,

@@ -9,7 +9,7 @@ import re
 import pytest
 from playwright.sync_api import expect
 
-from tests.factories import PASSWORD
+from tests.factories import PASSWORD, CallFactory
 from tests.playwright import allow_database_calls_beside_playwright, browser  # noqa: F401
 
 pytestmark = pytest.mark.browser
@@ -77,7 +77,9 @@ def open_page(browser, live_server, transactional_db):  # noqa: F811
 
 @pytest.fixture
 def member_page(open_page, alice):
-    """open_page() signed in as a client's owner, on the dashboard with its three async parts."""
+    """open_page() signed in as a client's owner, on the dashboard with its three async parts (the client has
+    a call: a client without one sees the steps to its first call instead)."""
+    CallFactory(client=alice.client)
 
     def _open(viewport=DESKTOP):
         watched = open_page(viewport)
@@ -93,7 +95,8 @@ def member_page(open_page, alice):
 
 
 def today_part(page):
-    return page.locator('[data-async-src$="/dashboard/parts/today"]')
+    """The range's figures (the dashboard opens on the last 7 days)."""
+    return page.locator('[data-async-src$="/dashboard/parts/figures?range=7d"]')
 
 
 def expect_part_loaded(part):
@@ -221,7 +224,7 @@ def test_it_keeps_an_inbound_request_id_on_the_404_page(open_page):
 def test_it_loads_the_dashboard_parts_after_the_page(member_page):
     watched = member_page()
     page = watched.page
-    with page.expect_response(lambda r: r.url.endswith("/dashboard/parts/today")) as part_response:
+    with page.expect_response(lambda r: r.url.endswith("/dashboard/parts/figures?range=7d")) as part_response:
         page.reload()
 
     assert part_response.value.status == 200
@@ -247,13 +250,13 @@ def test_it_shows_an_inline_error_and_retries_the_async_part(member_page, failur
         else:
             route.abort("failed")
 
-    page.route("**/dashboard/parts/today", first_call_fails)
+    page.route("**/dashboard/parts/figures?range=7d", first_call_fails)
     page.reload()
 
     panel = today_part(page)
     expect(panel).to_have_attribute("data-async-state", "error")
     alert = panel.get_by_role("alert")
-    expect(alert).to_contain_text("Couldn't load today's figures")
+    expect(alert).to_contain_text("Couldn't load the figures")
     if failure == "http-500":
         expect(alert).to_contain_text("error 500, request id req-failed-panel-1")
     else:

@@ -70,7 +70,7 @@ def test_every_demo_login_lands_where_its_role_works(open_page, demo_logins):  #
         nav = page.get_by_role("navigation", name="Main")
         expect(nav.get_by_text("Demo Store")).to_be_visible()
         expect(nav.get_by_role("link", name="Team")).to_have_count(1 if sees_team else 0)
-        expect(page.locator('[data-async-src$="/dashboard/parts/week"]')).to_have_attribute(
+        expect(page.locator('[data-async-src*="/dashboard/parts/figures"]')).to_have_attribute(
             "data-async-state", "loaded"
         )
 

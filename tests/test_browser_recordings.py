@@ -124,9 +124,20 @@ def test_an_agent_finds_plays_and_pages_through_calls(open_page, calls):
     expect(page).to_have_url(re.compile("/dashboard/$"))
     expect(page.get_by_role("heading", level=1)).to_have_text("Dashboard")
     expect_parts_loaded(page)
-    today = page.locator('[data-figures="today"] .figure').filter(has_text="Calls").locator("dd")
-    expect(today).to_have_text(str(calls["today"]))
-    expect(page.locator(".chart-svg rect.chart-bar")).to_have_count(30)
+    figure = page.locator("[data-figures] .figure").filter(has_text="Calls").locator("dd")
+    expect(figure).to_have_text("8")  # the last 7 days
+    expect(page.locator(".chart-svg g.chart-day")).to_have_count(7)
+    # The range picker: today only.
+    picker = page.get_by_role("navigation", name="Range")
+    picker.get_by_role("link", name="Today").click()
+    expect(page).to_have_url(re.compile(r"/dashboard/\?range=today$"))
+    expect(picker.get_by_role("link", name="Today")).to_have_attribute("aria-current", "page")
+    expect_parts_loaded(page)
+    expect(figure).to_have_text(str(calls["today"]))
+    expect(page.locator(".chart-svg g.chart-day")).to_have_count(1)
+    # The agent, with their zeros, and the calls no member took.
+    expect(page.locator('table.agents-table tr[data-agent]:not([data-agent="none"])')).to_have_count(1)
+    expect(page.locator('table.agents-table tr[data-agent="none"]')).to_have_count(1 if calls["today"] else 0)
 
     # The calls, newest first, then only the outbound ones.
     page.get_by_role("navigation", name="Main").get_by_role("link", name="Calls").click()

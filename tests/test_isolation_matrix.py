@@ -342,8 +342,12 @@ LIST_PROBES = [
     Probe("developers:index", "GET", "page"),
 ]
 LIST_PROBES += [
-    Probe("recordings:dashboard-part", "GET", "page", kwargs={"name": name}, note=name)
-    for name in ("today", "week", "chart")
+    Probe("dashboard-part", "GET", "page", kwargs={"name": name}, query={"range": "90d"}, note=name)
+    for name in ("figures", "chart", "agents")
+]
+LIST_PROBES += [
+    Probe("dashboard", "GET", "page", query={"range": "today"}, note="range"),
+    Probe("stats-summary", "GET", "api", query={"range": "90d"}, note="range"),
 ]
 
 # Routes without an object in the URL that act on the caller's own data: they must leave A alone.
@@ -655,7 +659,7 @@ def test_a_list_holds_only_the_callers_rows(worlds, probe):
     if not probe.empty and probe.route not in (
         "home",
         "stats-summary",
-        "recordings:dashboard-part",
+        "dashboard-part",
         "dashboard",
     ):
         # It shows B's rows, so the absence of A's means something.

@@ -1,4 +1,4 @@
-"""The calls pages with Django's test client: dashboard and its async parts, the calls list, a call."""
+"""The calls pages with Django's test client: the calls list, a call (the dashboard: tests/test_dashboard.py)."""
 
 import html
 import io
@@ -7,13 +7,12 @@ from datetime import UTC, datetime, timedelta
 from urllib.parse import parse_qs, urlsplit
 
 import pytest
-import time_machine
 from django.test import Client as BrowserClient
 
 from accounts.models import AuditAction, AuditEvent
 from accounts.roles import Capability, Role, can
 from caly.foundation.errors import DomainError, ErrorCode
-from recordings import selectors, services
+from recordings import services
 from recordings.demo import wav_tones
 from recordings.models import Call, Recording, RecordingStatus
 from tests.factories import UserFactory
@@ -104,8 +103,8 @@ def test_it_renders_every_page_for_each_role_with_its_controls(client_a, recorde
         page = text(response)
         assert 'href="/dashboard/"' in page and 'href="/calls/"' in page  # the nav links
         assert "<script>" not in page and "style=" not in page  # nothing inline under the CSP
-    for part in ("today", "week", "chart"):
-        assert f'data-async-src="/dashboard/parts/{part}"' in dashboard.content.decode()
+    for part in ("figures", "chart", "agents"):
+        assert f'data-async-src="/dashboard/parts/{part}?range=7d"' in dashboard.content.decode()
     assert listed(calls) == [str(recorded_call.public_id)]
     assert f'href="/calls/{recorded_call.public_id}/#recording"' in calls.content.decode()  # ▶ Play
 
@@ -151,12 +150,12 @@ def test_it_sends_anonymous_visitors_to_sign_in(client, recorded_call):
         response = client.get(path)
         assert response.status_code == 302 and response["Location"] == f"/accounts/login/?next={path}"
     # A part is fetched by script: it fails (and shows Retry) instead of following a redirect.
-    assert client.get("/dashboard/parts/today").status_code == 401
+    assert client.get("/dashboard/parts/figures").status_code == 401
 
 
 def test_it_refuses_the_pages_to_staff(staff, recorded_call):
     browser = signed_in(staff)
-    for path in ("/dashboard/", "/dashboard/parts/today", "/calls/", f"/calls/{recorded_call.public_id}/"):
+    for path in ("/dashboard/", "/dashboard/parts/figures", "/calls/", f"/calls/{recorded_call.public_id}/"):
         assert browser.get(path).status_code == 403
 
 
@@ -450,102 +449,3 @@ def test_it_explains_a_call_without_a_playable_recording(client_a, alice, status
     page = text(signed_in(alice).get(f"/calls/{call.public_id}/"))
 
     assert shown in page and "<audio" not in page
-
-
-# --- dashboard -----------------------------------------------------------------------------------
-
-
-@pytest.fixture
-def history(client_a, client_b):
-    """Calls around Wednesday 12 March 2025 (Kolkata): two today, one on Monday, one 20 days ago,
-    one 40 days ago, and a call of client B today."""
-    today_noon = datetime(2025, 3, 12, 6, 30, tzinfo=UTC)
-    today = [
-        make_call(client_a, 1, today_noon - timedelta(hours=2), duration_seconds=100, is_resolved=True),
-        make_call(
-            client_a, 2, today_noon - timedelta(hours=1), status="no-answer", answered_at=None, duration_seconds=0
-        ),
-    ]
-    store_recording(today[0])
-    monday = make_call(client_a, 3, today_noon - timedelta(days=2), duration_seconds=200)
-    Recording.objects.create(client=client_a, call=monday, started_at=monday.started_at, status=RecordingStatus.FAILED)
-    make_call(client_a, 4, today_noon - timedelta(days=20))
-    make_call(client_a, 5, today_noon - timedelta(days=40))
-    make_call(client_b, 6, today_noon)
-
-
-def figures(response) -> dict[str, str]:
-    return dict(re.findall(r'<div class="figure"><dt>([^<]+)</dt><dd>([^<]+)</dd></div>', text(response)))
-
-
-@time_machine.travel(NOW, tick=False)
-def test_the_dashboard_parts_show_todays_and_this_weeks_figures(alice, history):
-    browser = signed_in(alice)
-
-    today = browser.get("/dashboard/parts/today")
-    week = browser.get("/dashboard/parts/week")
-
-    assert today.status_code == week.status_code == 200
-    assert "<html" not in today.content.decode()  # a fragment, not a page
-    assert "Wednesday 12 March" in text(today)
-    assert figures(today) == {
-        "Calls": "2",
-        "Answered": "50%",
-        "Average duration": "1:40",
-        "Resolved": "50%",
-        "Recordings stored": "1",
-        "Recordings failed": "0",
-    }
-    assert "Mon 10 Mar – Wed 12 Mar" in text(week)
-    assert figures(week) == {
-        "Calls": "3",
-        "Answered": "67%",
-        "Average duration": "2:30",
-        "Resolved": "33%",
-        "Recordings stored": "1",
-        "Recordings failed": "1",
-    }
-
-
-@time_machine.travel(NOW, tick=False)
-def test_the_dashboard_chart_draws_calls_per_day_for_30_days(alice, history):
-    response = signed_in(alice).get("/dashboard/parts/chart")
-
-    assert response.status_code == 200
-    page = response.content.decode()
-    assert '<svg class="chart-svg"' in page and "style=" not in page
-    bars = re.findall(
-        r'<rect class="chart-bar( chart-bar-today)?" x="(\d+)" y="([\d.]+)" width="8" '
-        r'height="([\d.]+)" data-date="([\d-]+)" data-calls="(\d+)">',
-        page,
-    )
-    assert len(bars) == 30
-    assert bars[0][4] == "2025-02-11" and bars[-1][4] == "2025-03-12"
-    by_date = {day: (int(calls), float(height), bool(today)) for today, _, _, height, day, calls in bars}
-    assert by_date["2025-03-12"] == (2, 100.0, True)  # the peak fills the height
-    assert by_date["2025-03-10"] == (1, 50.0, False)
-    assert by_date["2025-02-20"] == (1, 50.0, False)
-    assert sum(calls for calls, _, _ in by_date.values()) == 4  # 40 days ago and client B's are not drawn
-    assert "4 calls from 11 Feb to 12 Mar; the busiest day was Wed 12 Mar with 2." in text(response)
-
-
-def test_a_failing_part_answers_an_error_and_the_others_still_work(alice, monkeypatch):
-    browser = BrowserClient(raise_request_exception=False)
-    browser.force_login(alice)
-    real = selectors.stats_summary
-
-    def failing_for_30_days(*, client, first, last):
-        if (last - first).days == 29:
-            raise RuntimeError("the database is slow today")
-        return real(client=client, first=first, last=last)
-
-    monkeypatch.setattr(selectors, "stats_summary", failing_for_30_days)
-
-    failed = browser.get("/dashboard/parts/chart")
-    assert failed.status_code == 500 and failed["X-Request-ID"]  # the part shows "error 500, request id …"
-    assert browser.get("/dashboard/parts/today").status_code == 200
-    assert browser.get("/dashboard/").status_code == 200
-
-
-def test_an_unknown_part_is_not_found(alice):
-    assert signed_in(alice).get("/dashboard/parts/weather").status_code == 404

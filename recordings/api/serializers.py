@@ -10,7 +10,7 @@ from caly.foundation.api.serializers import RequestModelSerializer, RequestSeria
 from recordings import call_context, selectors, tags
 from recordings.api.tags import TagBriefSerializer
 from recordings.models import TAG_NAME_MAX_LENGTH, Call, CallStatus, Direction, MissedCall, Recording, RecordingStatus
-from recordings.selectors import CALL_LIST_SHOWN_FIELDS
+from recordings.selectors import CALL_LIST_SHOWN_FIELDS, STATS_RANGES
 from recordings.services import CALL_EDITABLE_FIELDS
 
 NUMBER_PREFIX = re.compile(r"^\+?[0-9]{1,15}$")
@@ -260,6 +260,12 @@ class CallFilterSerializer(DateRangeFilterSerializer):
     )
     status = serializers.ChoiceField(choices=CallStatus.choices, required=False)
     direction = serializers.ChoiceField(choices=Direction.choices, required=False)
+    outcome = serializers.ChoiceField(
+        choices=[("answered", "Answered"), ("missed", "Missed")],
+        required=False,
+        help_text="answered: completed after someone picked up; missed: inbound and no-answer, busy, failed or "
+        "canceled (the dashboard's figures).",
+    )
     number = serializers.RegexField(r"^\+[1-9][0-9]{6,14}$", required=False, help_text="Exact E.164 number.")
     number_prefix = serializers.CharField(required=False, max_length=16, validators=[_number_prefix])
     resolved = serializers.BooleanField(required=False)
@@ -290,10 +296,18 @@ class RecordingFilterSerializer(DateRangeFilterSerializer):
 
 
 class StatsFilterSerializer(serializers.Serializer):
+    range = serializers.ChoiceField(
+        choices=list(STATS_RANGES),
+        required=False,
+        help_text="The dashboard's ranges: today, or the last 7, 30 or 90 local days up to today (client's time "
+        "zone). Not together with started_from or started_to.",
+    )
     started_from = serializers.DateField(required=False, validators=DAY_BOUNDS)
     started_to = serializers.DateField(required=False, validators=DAY_BOUNDS)
 
     def validate(self, data):
+        if data.get("range") and (data.get("started_from") or data.get("started_to")):
+            raise serializers.ValidationError({"range": ["Give a range or started_from and started_to, not both."]})
         first, last = data.get("started_from"), data.get("started_to")
         if first and last and first > last:
             raise serializers.ValidationError({"started_to": ["Must not be before started_from."]})
@@ -305,6 +319,26 @@ class StatsFilterSerializer(serializers.Serializer):
 class DayCountSerializer(serializers.Serializer):
     date = serializers.DateField()
     calls = serializers.IntegerField()
+    answered = serializers.IntegerField(help_text="Completed after someone picked up.")
+    missed = serializers.IntegerField(help_text="Inbound and no-answer, busy, failed or canceled.")
+
+
+class StatsAgentSerializer(serializers.Serializer):
+    id = serializers.UUIDField()
+    name = serializers.CharField()
+    email = serializers.EmailField()
+
+
+class AgentFiguresSerializer(serializers.Serializer):
+    agent = StatsAgentSerializer(allow_null=True, help_text="The member; null for the calls no member took.")
+    calls = serializers.IntegerField()
+    answered = serializers.IntegerField()
+    missed = serializers.IntegerField()
+    average_handle_seconds = serializers.FloatField(
+        allow_null=True, help_text="Average duration of the answered calls, in seconds."
+    )
+    resolved_rate = serializers.FloatField(allow_null=True, help_text="Resolved calls over all calls, 0 to 1.")
+    average_satisfaction = serializers.FloatField(allow_null=True, help_text="Over the rated calls, 1 to 5.")
 
 
 class StatsSummarySerializer(serializers.Serializer):
@@ -319,7 +353,13 @@ class StatsSummarySerializer(serializers.Serializer):
     average_satisfaction = serializers.FloatField(allow_null=True)
     recordings_stored = serializers.IntegerField()
     recordings_failed = serializers.IntegerField()
+    missed = serializers.IntegerField(help_text="Inbound calls nobody picked up: no-answer, busy, failed, canceled.")
     calls_per_day = DayCountSerializer(many=True)
+    agents = AgentFiguresSerializer(
+        many=True,
+        help_text="One row per member who took calls in the range and per active member with the agent role, "
+        "busiest first; a last row with agent null for the calls no member took.",
+    )
 
     def get_fields(self):
         return {**super().get_fields(), "from": serializers.DateField()}

@@ -317,9 +317,25 @@ class StatsSummaryView(TenantAPIView):
     capabilities = {"GET": Capability.READ}
     serializer_class = s.StatsSummarySerializer
 
-    @extend_schema(tags=CALLS_TAG, parameters=[s.StatsFilterSerializer], summary="Figures for a range of days")
+    @extend_schema(
+        tags=CALLS_TAG,
+        parameters=[s.StatsFilterSerializer],
+        summary="Figures for a range of days, per day and per agent",
+        description=(
+            "The dashboard's figures for the client's local days: totals, `calls_per_day` with the answered and "
+            "missed calls of each day, and `agents`, one row per member (calls, answered, missed, average handle "
+            "time, resolved share, average satisfaction) plus a row with `agent: null` for the calls no member "
+            "took. Choose the days with `range` (today, 7d, 30d, 90d, ending today) or with `started_from` and "
+            "`started_to` (at most 367 days); without either, the last 7 days. Read from rollups kept as calls "
+            "change, so a 90-day range costs the same at any number of calls. An unknown range, or a range "
+            "together with dates, is a 400 VALIDATION_ERROR."
+        ),
+    )
     def get(self, request):
         filters = _filters(s.StatsFilterSerializer, request)
+        if filters.get("range"):
+            first, last = selectors.stats_range(client=self.client, name=filters["range"])
+            return Response(selectors.dashboard_summary(client=self.client, first=first, last=last))
         today = timezone.localtime(timezone=zoneinfo.ZoneInfo(self.client.timezone)).date()
         last = filters.get("started_to") or today
         first = filters.get("started_from") or last - timedelta(days=6)
@@ -327,4 +343,4 @@ class StatsSummaryView(TenantAPIView):
             raise s.serializers.ValidationError({"started_from": ["Must not be after started_to."]})
         if (last - first).days > s.MAX_RANGE_DAYS:
             raise s.serializers.ValidationError({"started_from": [f"At most {s.MAX_RANGE_DAYS} days at a time."]})
-        return Response(selectors.stats_summary(client=self.client, first=first, last=last))
+        return Response(selectors.dashboard_summary(client=self.client, first=first, last=last))
