@@ -201,7 +201,9 @@ def _agents_part(request, first: date, last: date) -> HttpResponse:
         rows.append(
             {
                 **row,
-                "url": calls_url(agent=agent["id"] if agent else selectors.AGENT_NONE, started_from=first, started_to=last),
+                "url": calls_url(
+                    agent=agent["id"] if agent else selectors.AGENT_NONE, started_from=first, started_to=last
+                ),
                 "handle_time": mm_ss(row["average_handle_seconds"]),
                 "resolved": percent(row["resolved_rate"]),
                 "satisfaction": f"{row['average_satisfaction']:.1f}" if row["average_satisfaction"] else "—",
