@@ -38,6 +38,8 @@ from integrations.models import (
     WebhookProvider,
     WebhookStatus,
 )
+from integrations.outbound import services as outbound_services
+from integrations.outbound.models import OutboundDelivery, OutboundEvent, WebhookEndpoint
 from recordings import services as recording_services
 from recordings.models import Call, Recording, RecordingStatus
 from tests.factories import UserFactory
@@ -70,6 +72,8 @@ class World:
     extra: dict = field(default_factory=dict)
     customer: ShopifyCustomer | None = None  # the Shopify customer of the first call, with one order
     data_request: ShopifyDataRequest | None = None  # a customers/data_request answered, its file stored
+    webhook_endpoint: WebhookEndpoint | None = None  # an outbound webhook endpoint, with one test delivery
+    webhook_delivery: OutboundDelivery | None = None
 
     @property
     def product(self) -> Product:
@@ -221,6 +225,10 @@ def populate(
         counts={"customers": 1, "orders": 1, "calls": 1},
     )
     default_storage.save(data_request.storage_key, ContentFile(b'{"customers": []}'))
+    webhook_endpoint = outbound_services.endpoint_create(
+        client=client, actor=owner, url=f"https://203.0.114.10/{slug}", event_types=["call.completed"]
+    )
+    webhook_delivery = outbound_services.endpoint_test_send(endpoint=webhook_endpoint)
     return World(
         client=client,
         owner=owner,
@@ -238,6 +246,8 @@ def populate(
         webhook_event=event,
         customer=customer,
         data_request=data_request,
+        webhook_endpoint=webhook_endpoint,
+        webhook_delivery=webhook_delivery,
     )
 
 
@@ -268,6 +278,12 @@ def world_state(world: World) -> dict:
         "orders": list(ShopifyOrder.objects.filter(client=client).order_by("pk").values()),
         "call_customers": list(CallCustomer.objects.filter(client=client).order_by("pk").values()),
         "audit": list(AuditEvent.objects.filter(client=client).order_by("pk").values_list("pk", flat=True)),
+        "webhook_endpoints": [
+            {**row, "secrets": (e.secret, e.previous_secret)}
+            for e, row in _with_values(WebhookEndpoint.objects.filter(client=client))
+        ],
+        "webhook_deliveries": list(OutboundDelivery.objects.filter(client=client).order_by("pk").values()),
+        "webhook_events": list(OutboundEvent.objects.filter(client=client).order_by("pk").values()),
         "objects": {
             key: _sha256(key) for key in recordings.exclude(storage_key="").values_list("storage_key", flat=True)
         },
