@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from caly.foundation.api.serializers import RequestSerializer
@@ -9,6 +10,7 @@ from integrations.outbound.models import (
     EVENT_TYPES,
     MAX_DESCRIPTION_LENGTH,
     MAX_URL_LENGTH,
+    DisabledReason,
     OutboundAttempt,
     OutboundDelivery,
     WebhookEndpoint,
@@ -22,6 +24,7 @@ class EndpointSerializer(serializers.ModelSerializer):
     id = serializers.UUIDField(source="public_id", read_only=True)
     event_types = serializers.ListField(child=serializers.ChoiceField(choices=EVENT_TYPE_CHOICES))
     enabled = serializers.BooleanField(source="is_enabled")
+    disabled_reason = serializers.SerializerMethodField(help_text="Why it is disabled; null while enabled.")
     previous_secret_expires_at = serializers.SerializerMethodField(
         help_text="While set, deliveries are signed with the previous secret too (two signatures)."
     )
@@ -45,6 +48,11 @@ class EndpointSerializer(serializers.ModelSerializer):
         ]
         read_only_fields = fields
 
+    @extend_schema_field(serializers.ChoiceField(choices=DisabledReason.choices, allow_null=True))
+    def get_disabled_reason(self, endpoint) -> str | None:
+        return endpoint.disabled_reason or None
+
+    @extend_schema_field(serializers.DateTimeField(allow_null=True))
     def get_previous_secret_expires_at(self, endpoint) -> str | None:
         expires = endpoint.previous_secret_expires_at
         if not endpoint.previous_secret or expires is None:
