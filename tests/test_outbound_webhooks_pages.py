@@ -124,3 +124,19 @@ def test_another_companys_endpoint_is_not_found(alice, charlie):
     assert endpoint.secret not in text(page.get(PAGE))
     endpoint.refresh_from_db()
     assert endpoint.is_enabled and WebhookEndpoint.objects.count() == 1
+
+
+def test_staff_see_endpoints_and_deliveries_read_only_without_secrets(client, staff, alice):
+    endpoint = subscribe(alice.client)
+    delivery = services.endpoint_test_send(endpoint=endpoint)
+    client.force_login(staff)
+    for page in (
+        "/admin/integrations/webhookendpoint/",
+        f"/admin/integrations/webhookendpoint/{endpoint.pk}/change/",
+        "/admin/integrations/outbounddelivery/?status__exact=pending",
+        f"/admin/integrations/outbounddelivery/{delivery.pk}/change/",
+    ):
+        response = client.get(page)
+        assert response.status_code == 200, page
+        assert endpoint.secret not in text(response)
+    assert client.get("/admin/integrations/webhookendpoint/add/").status_code == 403
