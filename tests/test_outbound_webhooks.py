@@ -108,6 +108,7 @@ def test_it_creates_an_endpoint_and_shows_its_secret_at_creation_and_on_demand(a
     assert response.status_code == 201, response.content
     created = response.json()["data"]
     assert created["secret"].startswith("whsec_") and created["enabled"] is True
+    assert response["Cache-Control"] == "no-store"
     assert created["event_types"] == ["call.completed", "recording.stored"]
     detail = api.get(f"/api/v1/webhook-endpoints/{created['id']}").json()["data"]
     assert "secret" not in detail and detail["url"] == "https://203.0.114.10/hooks"

@@ -25,6 +25,12 @@ CREATE_DESCRIPTION = (
 )
 
 
+def _no_store(response: Response) -> Response:
+    """Answers that carry a signing secret are never cached."""
+    response["Cache-Control"] = "no-store"
+    return response
+
+
 class EndpointListView(ListModelMixin, TenantAPIView):
     capabilities = {"GET": MANAGE, "POST": MANAGE}
     serializer_class = s.EndpointSerializer
@@ -46,7 +52,7 @@ class EndpointListView(ListModelMixin, TenantAPIView):
         serializer = s.EndpointCreateSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
         endpoint = services.endpoint_create(client=self.client, actor=request.user, **serializer.validated_data)
-        return Response(s.EndpointWithSecretSerializer(endpoint).data, status=status.HTTP_201_CREATED)
+        return _no_store(Response(s.EndpointWithSecretSerializer(endpoint).data, status=status.HTTP_201_CREATED))
 
 
 class EndpointDetailView(TenantAPIView):
@@ -85,7 +91,8 @@ class EndpointSecretView(TenantAPIView):
     def get(self, request, public_id):
         endpoint = self.get_object()
         expires = endpoint.previous_secret_expires_at if endpoint.previous_secret else None
-        return Response(self.get_serializer({"secret": endpoint.secret, "previous_secret_expires_at": expires}).data)
+        secret = {"secret": endpoint.secret, "previous_secret_expires_at": expires}
+        return _no_store(Response(self.get_serializer(secret).data))
 
 
 class EndpointRotateView(TenantAPIView):
@@ -103,7 +110,7 @@ class EndpointRotateView(TenantAPIView):
         serializer = s.RotateSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
         endpoint = services.endpoint_secret_rotate(endpoint=endpoint, **serializer.validated_data)
-        return Response(self.get_serializer(endpoint).data)
+        return _no_store(Response(self.get_serializer(endpoint).data))
 
 
 class EndpointTestView(TenantAPIView):
