@@ -21,8 +21,9 @@ from django_tasks_db.models import DBTaskResult
 from standardwebhooks import Webhook, WebhookVerificationError
 
 from accounts import jwt
+from caly.foundation.ops import scheduler
 from integrations.models import CallCustomer, PhoneSource, ShopifyCustomer, ShopifyPhone
-from integrations.outbound import sending, services
+from integrations.outbound import retention, sending, services
 from integrations.outbound.models import (
     EVENT_TYPES,
     DeliveryStatus,
@@ -243,6 +244,14 @@ def test_nothing_is_written_when_no_endpoint_subscribes(alice):
     subscribe(alice.client, "https://203.0.114.10/hooks", ["recording.stored"])
     new_call(alice.client)
     assert not OutboundEvent.objects.exists() and not OutboundDelivery.objects.exists()
+
+
+def test_a_deactivated_company_is_sent_nothing(alice, client_a):
+    subscribe(alice.client, "https://203.0.114.10/hooks")
+    client_a.is_active = False
+    client_a.save(update_fields=["is_active"])
+    new_call(client_a)
+    assert not OutboundEvent.objects.exists()
 
 
 def test_a_call_is_one_event_per_change_with_a_delivery_per_endpoint(alice, charlie):
@@ -622,3 +631,20 @@ def test_the_request_goes_to_the_address_that_was_checked(alice, receiver, datab
     assert received.headers["Host"] == f"localhost:{receiver.server.port}"
     assert dns.lookups == ["localhost"]
     verified(endpoint.secret, received)
+
+
+def test_old_events_and_their_log_are_pruned_unless_still_being_delivered(alice, settings):
+    settings.WEBHOOK_RETENTION_DAYS = 30
+    endpoint = subscribe(alice.client, "https://203.0.114.10/hooks")
+    done, waiting, recent = (services.endpoint_test_send(endpoint=endpoint) for _ in range(3))
+    OutboundDelivery.objects.filter(pk=done.pk).update(status=DeliveryStatus.SUCCEEDED)
+    OutboundEvent.objects.filter(pk__in=[done.event_id, waiting.event_id]).update(
+        created_at=timezone.now() - timedelta(days=31)
+    )
+    assert retention.events_prune() == 1
+    assert set(OutboundDelivery.objects.values_list("pk", flat=True)) == {waiting.pk, recent.pk}
+    assert scheduler_task_paths() >= {"integrations.outbound.tasks.prune_outbound_events"}
+
+
+def scheduler_task_paths() -> set[str]:
+    return {job.task for job in scheduler.declared_jobs()}

@@ -172,11 +172,11 @@ def _deliver(event: OutboundEvent, endpoint_ids: Iterable[int], *, manual: bool 
 
 
 def subscribers(*, client_id: int) -> dict[str, list[int]]:
-    """Event type → the ids of the client's enabled endpoints that receive it (one indexed read)."""
+    """Event type → the ids of the client's enabled endpoints that receive it (one indexed read); nothing for a
+    deactivated client."""
     found: dict[str, list[int]] = {}
-    for endpoint_id, event_types in WebhookEndpoint.objects.filter(client_id=client_id, is_enabled=True).values_list(
-        "id", "event_types"
-    ):
+    endpoints = WebhookEndpoint.objects.filter(client_id=client_id, is_enabled=True, client__is_active=True)
+    for endpoint_id, event_types in endpoints.values_list("id", "event_types"):
         for event_type in event_types:
             found.setdefault(event_type, []).append(endpoint_id)
     return found
