@@ -112,15 +112,13 @@ def send_pinned(http: httpx.Client, request_for, url: httpx.URL, *, allow_loopba
     """
     headers = {"Host": url.netloc.decode("ascii")}
     extensions = {"sni_hostname": url.raw_host.decode("ascii")} if url.scheme == "https" else {}
-    refused: httpx.ConnectError | None = None
-    for address in resolve_public(url, allow_loopback=allow_loopback):
-        request = request_for(url.copy_with(host=address), headers, extensions)
+    addresses = resolve_public(url, allow_loopback=allow_loopback)  # never empty
+    for address in addresses[:-1]:
         try:
-            return http.send(request, **send_kwargs)
-        except httpx.ConnectError as exc:  # nothing was sent: the next address may answer
-            refused = exc
-    assert refused is not None
-    raise refused
+            return http.send(request_for(url.copy_with(host=address), headers, extensions), **send_kwargs)
+        except httpx.ConnectError:  # nothing was sent: the next address may answer
+            continue
+    return http.send(request_for(url.copy_with(host=addresses[-1]), headers, extensions), **send_kwargs)
 
 
 def retry_after_seconds(response: httpx.Response) -> float | None:

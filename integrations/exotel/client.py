@@ -18,7 +18,7 @@ An allowed name is not enough: its DNS answer could point inside our network (a 
 Redis, an admin port). Each hop's host is resolved once, every address it resolves to must be a
 public one (`public_address_problem`), and the request goes to that very address, with the name in
 the Host header and, over TLS, as the server name the certificate is verified against — no second
-lookup that a short-lived DNS answer could change.
+lookup that a short-lived DNS answer could change (integrations/egress.py, shared with outbound webhooks).
 """
 
 from __future__ import annotations
@@ -112,16 +112,6 @@ def public_address_problem(address: str) -> str | None:
     which only the test settings do (the fake Exotel serves recordings on 127.0.0.1).
     """
     return egress.address_problem(address, allow_loopback=settings.EXOTEL_RECORDING_ALLOW_LOOPBACK)
-
-
-def _resolve_public(url: httpx.URL) -> list[str]:
-    """The addresses `url`'s host resolves to, once; RecordingRefused unless every one is public."""
-    try:
-        return egress.resolve_public(url, allow_loopback=settings.EXOTEL_RECORDING_ALLOW_LOOPBACK)
-    except egress.AddressUnresolved as exc:
-        raise ExotelUnavailable(str(exc)) from None
-    except egress.AddressRefused as exc:
-        raise RecordingRefused(f"Recordings are not fetched from {exc}") from None
 
 
 def _origin(url: httpx.URL) -> tuple[str, bytes, int]:
@@ -271,16 +261,18 @@ class ExotelClient:
 
     def _get_pinned(self, http: httpx.Client, url: httpx.URL, *, auth) -> httpx.Response:
         """Send the GET to an address `url`'s host resolved to (all of them checked), trying each in turn."""
-        headers = {"Host": url.netloc.decode("ascii")}
-        extensions = {"sni_hostname": url.raw_host.decode("ascii")} if url.scheme == "https" else {}
-        refused: httpx.ConnectError | None = None
-        for address in _resolve_public(url):
-            request = http.build_request("GET", url.copy_with(host=address), headers=headers, extensions=extensions)
-            try:
-                return http.send(request, auth=auth, stream=True)
-            except httpx.ConnectError as exc:  # nothing was sent: the next address may answer
-                refused = exc
-        raise refused
+
+        def request_for(address_url: httpx.URL, headers: dict, extensions: dict) -> httpx.Request:
+            return http.build_request("GET", address_url, headers=headers, extensions=extensions)
+
+        try:
+            return egress.send_pinned(
+                http, request_for, url, allow_loopback=settings.EXOTEL_RECORDING_ALLOW_LOOPBACK, auth=auth, stream=True
+            )
+        except egress.AddressUnresolved as exc:
+            raise ExotelUnavailable(str(exc)) from None
+        except egress.AddressRefused as exc:
+            raise RecordingRefused(f"Recordings are not fetched from {exc}") from None
 
     def _is_exotel(self, url: str) -> bool:
         parts = urlsplit(url)
