@@ -25,6 +25,7 @@ from integrations.models import (
     ShopifyOrder,
     WebhookEvent,
 )
+from integrations.outbound import admin as outbound_admin  # noqa: F401 - registers outbound webhooks' admin
 from integrations.shopify.services import shopify_connection_check, shopify_sync_request
 
 

@@ -12,6 +12,12 @@ from django.db import models
 from accounts.models import Client
 from caly.foundation.tenancy import TenantQuerySet
 from integrations.crypto import EncryptedTextField, last4
+from integrations.outbound.models import (  # noqa: F401 - outbound webhooks' models, declared in their package
+    OutboundAttempt,
+    OutboundDelivery,
+    OutboundEvent,
+    WebhookEndpoint,
+)
 
 shop_domain_validator = RegexValidator(
     r"^[a-z0-9][a-z0-9-]{0,60}\.myshopify\.com$", "Enter the shop's domain, such as chai-point.myshopify.com."

@@ -1,6 +1,7 @@
 from django.urls import include, path
 
 from integrations import privacy_views, views
+from integrations.outbound import urls as outbound_urls
 from integrations.providers import PROVIDERS
 from integrations.shopify import pages as customer_pages
 
@@ -25,4 +26,5 @@ urlpatterns = [
     path("integrations/privacy/", include(privacy_views.urlpatterns)),
     path("customers/", customer_pages.customers, name="customers"),
     path("customers/<uuid:public_id>/", customer_pages.customer, name="customer"),
+    path("developers/webhooks/", include(outbound_urls)),
 ]

@@ -141,6 +141,7 @@ def recording_store(
         recording.stored_at = timezone.now()
         recording.save()
         Call.objects.filter(pk=call.pk).update(has_recording=True)
+        signals.send_in_transaction(signals.recording_changed, Recording, recording=recording)
     return recording
 
 
@@ -202,6 +203,8 @@ def _fetch_failed(recording: Recording, message: str, *, counted: bool = False) 
     Recording.objects.filter(pk=recording.pk).exclude(status=RecordingStatus.DELETED).update(**updates)
     logger.error("Recording %s of call %s failed: %s", recording.public_id, recording.call.public_id, message)
     recording.refresh_from_db()
+    if recording.status == RecordingStatus.FAILED:
+        signals.send_in_transaction(signals.recording_changed, Recording, recording=recording)
     return FetchAttempt(recording)
 
 

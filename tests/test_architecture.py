@@ -26,8 +26,8 @@ ALLOWED_FUNCTION_IMPORTS = {
     "accounts/apps.py": "AppConfig.ready: registers the OpenAPI authentication extension once apps are loaded",
     "recordings/apps.py": "AppConfig.ready: connects the missed-calls and agent-linking receivers to the Call and "
     "MemberPhone signals once models are loaded",
-    "integrations/apps.py": "AppConfig.ready: connects the call linking receiver to recordings' call_saved once "
-    "models can be imported",
+    "integrations/apps.py": "AppConfig.ready: connects the call linking receiver to recordings' call_saved, and "
+    "outbound webhooks' receivers to call_changed and recording_changed, once models can be imported",
     "caly/foundation/observability.py": "Sentry and OpenTelemetry are optional and settings-dependent: imported "
     "only when their settings turn them on",
     "caly/foundation/adapters/opentelemetry.py": "OpenTelemetry is optional: imported only when tracing is configured",

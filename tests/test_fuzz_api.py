@@ -139,6 +139,8 @@ def _ids_for(world) -> dict[str, list[str]]:
         "webhooks/exotel/": [str(world.exotel.public_id)],
         "webhooks/shopify/": [str(world.shopify.public_id)],
         "api-keys/": [str(world.api_key.public_id)],
+        "webhook-endpoints/": [str(world.webhook_endpoint.public_id)],
+        "webhook-deliveries/": [str(world.webhook_delivery.public_id)],
     }
 
 
@@ -180,6 +182,8 @@ def _body_values(path: str, world) -> dict[str, object]:
         values.update(
             account_sid=world.exotel.account_sid, api_key=world.exotel.api_key, api_token=world.exotel.api_token
         )
+    if path in ("webhook-endpoints", "webhook-endpoints/{public_id}"):  # a public https URL, known event types
+        values.update(url="https://203.0.114.10/fuzz", event_types=["call.completed", "recording.stored"])
     return values
 
 

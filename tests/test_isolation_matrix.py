@@ -36,6 +36,7 @@ from accounts import jwt
 from accounts.api.base import TenantAPIView
 from accounts.models import ApiKey, AuditEvent, Invitation, MemberPhone, User
 from integrations.models import Product, ShopifyCustomer, ShopifyDataRequest, ShopifyOrder
+from integrations.outbound.models import OutboundDelivery, OutboundEvent, WebhookEndpoint
 from recordings.models import Call, Recording, Tag
 from tests import shopify_fake
 from tests.exotel_fake import exotel_fixture  # noqa: F401
@@ -87,10 +88,16 @@ def traces_of(world: World) -> set[str]:
         Tag,
         MemberPhone,
         ApiKey,
+        WebhookEndpoint,
+        OutboundDelivery,
     ):
         ids |= set(model.objects.filter(client=world.client).values_list("public_id", flat=True))
     prefixes = set(ApiKey.objects.filter(client=world.client).values_list("prefix", flat=True))
-    return {str(public_id) for public_id in ids} | {world.client.slug, world.exotel.webhook_token} | prefixes
+    events = OutboundEvent.objects.filter(client=world.client)
+    webhook_ids = {event.webhook_id for event in events} | {world.webhook_endpoint.secret}
+    return (
+        {str(public_id) for public_id in ids} | {world.client.slug, world.exotel.webhook_token} | prefixes | webhook_ids
+    )
 
 
 def leaks(probe, worlds: Worlds, text: str) -> set[str]:
@@ -283,6 +290,24 @@ OBJECT_PROBES = [
         note="A's signature naming B's shop",
     ),
 ]
+# Outbound webhooks: A's endpoint and A's delivery.
+OBJECT_PROBES += [
+    Probe("webhook-endpoint", "GET", "api", "webhook_endpoint"),
+    Probe("webhook-endpoint", "PATCH", "api", "webhook_endpoint", body={"description": "Changed by another company"}),
+    Probe("webhook-endpoint", "DELETE", "api", "webhook_endpoint", control=(204,)),
+    Probe("webhook-endpoint-secret", "GET", "api", "webhook_endpoint"),
+    Probe("webhook-endpoint-rotate-secret", "POST", "api", "webhook_endpoint", body={"overlap_hours": 1}),
+    Probe("webhook-endpoint-test", "POST", "api", "webhook_endpoint", control=(202,)),
+    Probe("webhook-endpoint-deliveries", "GET", "api", "webhook_endpoint"),
+    Probe("webhook-delivery-redeliver", "POST", "api", "webhook_delivery", control=(202,)),
+    Probe("integrations:webhook-secret", "POST", "page", "webhook_endpoint"),
+    Probe("integrations:webhook-rotate", "POST", "page", "webhook_endpoint"),
+    Probe("integrations:webhook-enable", "POST", "page", "webhook_endpoint", control=(302,)),
+    Probe("integrations:webhook-disable", "POST", "page", "webhook_endpoint", control=(302,)),
+    Probe("integrations:webhook-delete", "POST", "page", "webhook_endpoint", body={"confirm": "yes"}, control=(302,)),
+    Probe("integrations:webhook-test", "POST", "page", "webhook_endpoint", control=(302,)),
+    Probe("integrations:webhook-redeliver", "POST", "page", "webhook_delivery", control=(302,)),
+]
 CONTROLS = {
     "exotel-status-callback": exotel_url_own_token("status-callback"),
     "exotel-passthru": exotel_url_own_token("passthru"),
@@ -340,6 +365,10 @@ LIST_PROBES = [
     Probe("phones:index", "GET", "page"),
     Probe("api-keys", "GET", "api"),
     Probe("developers:index", "GET", "page"),
+]
+LIST_PROBES += [
+    Probe("webhook-endpoints", "GET", "api"),
+    Probe("integrations:webhooks", "GET", "page"),
 ]
 LIST_PROBES += [
     Probe("dashboard-part", "GET", "page", kwargs={"name": name}, query={"range": "90d"}, note=name)
@@ -484,6 +513,22 @@ OWN_PROBES = [
         "page",
         body={"name": "acme-apparel sync", "scope": "read", "valid_through": ""},
         expect=(302,),
+    ),
+    Probe(
+        "webhook-endpoints",
+        "POST",
+        "api",
+        body={"url": "https://203.0.114.10/acme-apparel", "event_types": ["call.created"]},
+        expect=(201,),
+        note="A's URL",
+    ),
+    Probe(
+        "integrations:webhook-create",
+        "POST",
+        "page",
+        body={"endpoint-url": "https://203.0.114.10/acme-apparel", "endpoint-event_types": ["call.created"]},
+        expect=(201,),
+        note="A's URL",
     ),
     # Data of no client, which a client's owner must not see either.
     Probe("health-detailed", "GET", "page", expect=(403,)),

@@ -39,6 +39,8 @@ from integrations.models import (
     WebhookProvider,
     WebhookStatus,
 )
+from integrations.outbound import services as outbound_services
+from integrations.outbound.models import OutboundDelivery, OutboundEvent, WebhookEndpoint
 from recordings import services as recording_services
 from recordings import tags as recording_tags
 from recordings.models import Call, CallTag, MissedCall, Recording, RecordingStatus, Tag
@@ -77,6 +79,8 @@ class World:
     owner_phone: MemberPhone | None = None  # the owner's
     missed_call: Call | None = None  # an inbound call nobody answered: its number is to ring back
     api_key: ApiKey | None = None  # the owner's read key, used once
+    webhook_endpoint: WebhookEndpoint | None = None  # an outbound webhook endpoint, with one test delivery
+    webhook_delivery: OutboundDelivery | None = None
 
     @property
     def product(self) -> Product:
@@ -247,6 +251,10 @@ def populate(
     )
     api_key, _ = api_keys.api_key_create(client=client, actor=owner, name=f"{slug} sync", scope="read")
     api_keys.api_key_record_use(api_key=api_key, ip="203.0.113.10")
+    webhook_endpoint = outbound_services.endpoint_create(
+        client=client, actor=owner, url=f"https://203.0.114.10/{slug}", event_types=["call.completed"]
+    )
+    webhook_delivery = outbound_services.endpoint_test_send(endpoint=webhook_endpoint)
     return World(
         client=client,
         owner=owner,
@@ -269,6 +277,8 @@ def populate(
         owner_phone=owner_phone,
         missed_call=missed_call,
         api_key=api_key,
+        webhook_endpoint=webhook_endpoint,
+        webhook_delivery=webhook_delivery,
     )
 
 
@@ -304,6 +314,12 @@ def world_state(world: World) -> dict:
         "call_tags": list(CallTag.objects.filter(call__client=client).order_by("pk").values()),
         "api_keys": list(ApiKey.objects.filter(client=client).order_by("pk").values()),
         "audit": list(AuditEvent.objects.filter(client=client).order_by("pk").values_list("pk", flat=True)),
+        "webhook_endpoints": [
+            {**row, "secrets": (e.secret, e.previous_secret)}
+            for e, row in _with_values(WebhookEndpoint.objects.filter(client=client))
+        ],
+        "webhook_deliveries": list(OutboundDelivery.objects.filter(client=client).order_by("pk").values()),
+        "webhook_events": list(OutboundEvent.objects.filter(client=client).order_by("pk").values()),
         "objects": {
             key: _sha256(key) for key in recordings.exclude(storage_key="").values_list("storage_key", flat=True)
         },

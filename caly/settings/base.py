@@ -273,6 +273,14 @@ EXOTEL_RECORDING_SCHEMES = ["https"]
 # Recordings are fetched from public addresses only (integrations/exotel/client.py). The test settings
 # allow loopback for the fake Exotel on 127.0.0.1; not an environment variable, so no deployment can.
 EXOTEL_RECORDING_ALLOW_LOOPBACK = False
+# Outbound webhooks (integrations/outbound): a receiver is cut off after the timeout; failed deliveries
+# are tried again after each delay in turn (with jitter), about three days in all; an endpoint failing for
+# longer than the days below is disabled. Loopback over http is for local and test settings only.
+OUTBOUND_WEBHOOK_TIMEOUT_SECONDS = 15.0
+OUTBOUND_WEBHOOK_RETRY_SCHEDULE_SECONDS = [0, 5, 300, 1800, 7200, 18000, 36000, 50400, 72000, 86400]
+OUTBOUND_WEBHOOK_DISABLE_AFTER_DAYS = 5
+OUTBOUND_WEBHOOK_ALLOW_LOOPBACK = False
+OUTBOUND_WEBHOOK_MAX_ENDPOINTS = 20
 # Providers plug into recordings (which knows none of them) by dotted path, per `Call.provider`;
 # `manage.py check` imports each (recordings/providers.py).
 RECORDING_FETCHERS = {"exotel": "integrations.exotel.recordings.exotel_recording_open"}

@@ -31,3 +31,4 @@ CSRF_COOKIE_NAME = "__Host-csrftoken"
 STAFF_REQUIRE_2FA = True
 # Recordings come from public addresses only, whatever a stray override says (tests allow loopback).
 EXOTEL_RECORDING_ALLOW_LOOPBACK = False
+OUTBOUND_WEBHOOK_ALLOW_LOOPBACK = False

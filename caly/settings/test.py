@@ -37,6 +37,8 @@ DEMO_SECRET_PATH = MEDIA_ROOT / ".demo-secret"
 SHOPIFY_API_BASE_URL_OVERRIDE = ""
 # The fake Exotel (tests/exotel_fake.py) serves recordings on 127.0.0.1; tests of the address check turn it off.
 EXOTEL_RECORDING_ALLOW_LOOPBACK = True
+# Outbound webhooks may go to receivers on 127.0.0.1 (over http too); tests of the address check turn it off.
+OUTBOUND_WEBHOOK_ALLOW_LOOPBACK = True
 # Staff tests sign in with force_login; the second factor's own tests switch it on.
 STAFF_REQUIRE_2FA = False
 # On SQLite the test database is a file (in RAM under /dev/shm where there is one), not SQLite's shared

@@ -18,16 +18,12 @@ An allowed name is not enough: its DNS answer could point inside our network (a 
 Redis, an admin port). Each hop's host is resolved once, every address it resolves to must be a
 public one (`public_address_problem`), and the request goes to that very address, with the name in
 the Host header and, over TLS, as the server name the certificate is verified against — no second
-lookup that a short-lived DNS answer could change.
+lookup that a short-lived DNS answer could change (integrations/egress.py, shared with outbound webhooks).
 """
 
 from __future__ import annotations
 
-import email.utils
-import ipaddress
 import logging
-import socket
-import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -37,6 +33,8 @@ from urllib.parse import quote, urlsplit
 import httpx
 from django.conf import settings
 
+from integrations import egress
+from integrations.egress import retry_after_seconds
 from integrations.models import ExotelConnection
 
 logger = logging.getLogger("caly.exotel")
@@ -46,32 +44,6 @@ MAX_REDIRECTS = 3
 CREDENTIAL_DOMAINS = (".exotel.com", ".exotel.in")
 AUDIO_BY_EXTENSION = {".mp3": "audio/mpeg", ".wav": "audio/wav"}
 GENERIC_TYPES = ("", "application/octet-stream", "binary/octet-stream", "application/x-download")
-DEFAULT_PORTS = {"http": 80, "https": 443}
-# Not public, whatever a version of `ipaddress` says of them: shared address space (carrier NAT),
-# IETF protocol assignments, benchmarking, documentation, 6to4 relays, "this network", the old class E.
-NOT_PUBLIC_NETWORKS = tuple(
-    ipaddress.ip_network(network)
-    for network in (
-        "0.0.0.0/8",
-        "100.64.0.0/10",
-        "192.0.0.0/24",
-        "192.0.2.0/24",
-        "192.88.99.0/24",
-        "198.18.0.0/15",
-        "198.51.100.0/24",
-        "203.0.113.0/24",
-        "240.0.0.0/4",
-        "::/96",
-        "100::/64",
-        "64:ff9b:1::/48",
-        "2001::/23",
-        "2001:db8::/32",
-        "fc00::/7",
-        "fec0::/10",
-    )
-)
-# IPv6 addresses that carry an IPv4 address a NAT64 gateway delivers to: that address must be public too.
-NAT64_PREFIX = ipaddress.ip_network("64:ff9b::/96")
 
 
 class ExotelError(Exception):
@@ -111,22 +83,6 @@ def _timeout() -> httpx.Timeout:
     return httpx.Timeout(read, connect=connect)
 
 
-def retry_after_seconds(response: httpx.Response) -> float | None:
-    """Retry-After as seconds, whether Exotel (or S3) sent seconds or an HTTP date."""
-    value = response.headers.get("Retry-After", "").strip()
-    if not value:
-        return None
-    try:
-        return max(float(value), 0.0)
-    except ValueError:
-        pass
-    try:
-        when = email.utils.parsedate_to_datetime(value)
-    except (TypeError, ValueError):
-        return None
-    return max(when.timestamp() - time.time(), 0.0)
-
-
 def recording_url_problem(url: str) -> str | None:
     """Why Caly will not fetch a recording from `url`, or None when the URL is allowed."""
     try:
@@ -151,59 +107,15 @@ def recording_url_problem(url: str) -> str | None:
 
 
 def public_address_problem(address: str) -> str | None:
-    """Why Caly will not connect to the IP `address` for a recording, or None when it is public.
-
-    Refused: loopback, private, link-local, multicast, reserved, unspecified, shared (100.64/10) and
-    the other special ranges, and an IPv6 address embedding an IPv4 one (mapped, 6to4, NAT64) that
-    is any of these. Loopback is allowed when settings.EXOTEL_RECORDING_ALLOW_LOOPBACK is on, which
-    only the test settings do (the fake Exotel serves recordings on 127.0.0.1).
+    """Why Caly will not connect to the IP `address` for a recording, or None when it is public
+    (integrations/egress.py). Loopback is allowed when settings.EXOTEL_RECORDING_ALLOW_LOOPBACK is on,
+    which only the test settings do (the fake Exotel serves recordings on 127.0.0.1).
     """
-    ip = ipaddress.ip_address(address.split("%", 1)[0])  # an IPv6 zone (fe80::1%eth0) says nothing of the address
-    if ip.is_loopback and settings.EXOTEL_RECORDING_ALLOW_LOOPBACK:
-        return None
-    candidates = [ip]
-    if isinstance(ip, ipaddress.IPv6Address):
-        embedded = ip.ipv4_mapped or ip.sixtofour
-        if embedded is None and ip in NAT64_PREFIX:
-            embedded = ipaddress.IPv4Address(int(ip) & 0xFFFFFFFF)
-        if embedded is not None:
-            candidates.append(embedded)
-    for candidate in candidates:
-        special = (
-            candidate.is_loopback
-            or candidate.is_private
-            or candidate.is_link_local
-            or candidate.is_multicast
-            or candidate.is_reserved
-            or candidate.is_unspecified
-            or any(candidate in network for network in NOT_PUBLIC_NETWORKS if network.version == candidate.version)
-        )
-        if special or not candidate.is_global:
-            return f"{ip} is not a public address."
-    return None
-
-
-def _resolve_public(url: httpx.URL) -> list[str]:
-    """The addresses `url`'s host resolves to, once; RecordingRefused unless every one is public."""
-    host = url.raw_host.decode("ascii")
-    try:
-        answers = socket.getaddrinfo(host, url.port or DEFAULT_PORTS[url.scheme], type=socket.SOCK_STREAM)
-    except (OSError, UnicodeError) as exc:
-        raise ExotelUnavailable(f"Could not resolve {host} ({exc}).") from None
-    addresses = list(dict.fromkeys(answer[4][0] for answer in answers))
-    if not addresses:
-        raise ExotelUnavailable(f"Could not resolve {host}.")
-    for address in addresses:
-        problem = public_address_problem(address)
-        if problem:
-            # One private answer is enough: which address a client picks is not ours to guess.
-            resolved = "" if address == host else f"it resolves to {address}, and "
-            raise RecordingRefused(f"Recordings are not fetched from {host}: {resolved}{problem}")
-    return addresses
+    return egress.address_problem(address, allow_loopback=settings.EXOTEL_RECORDING_ALLOW_LOOPBACK)
 
 
 def _origin(url: httpx.URL) -> tuple[str, bytes, int]:
-    return url.scheme, url.raw_host, url.port or DEFAULT_PORTS[url.scheme]
+    return url.scheme, url.raw_host, url.port or egress.DEFAULT_PORTS[url.scheme]
 
 
 def _error_message(response: httpx.Response) -> str:
@@ -349,16 +261,18 @@ class ExotelClient:
 
     def _get_pinned(self, http: httpx.Client, url: httpx.URL, *, auth) -> httpx.Response:
         """Send the GET to an address `url`'s host resolved to (all of them checked), trying each in turn."""
-        headers = {"Host": url.netloc.decode("ascii")}
-        extensions = {"sni_hostname": url.raw_host.decode("ascii")} if url.scheme == "https" else {}
-        refused: httpx.ConnectError | None = None
-        for address in _resolve_public(url):
-            request = http.build_request("GET", url.copy_with(host=address), headers=headers, extensions=extensions)
-            try:
-                return http.send(request, auth=auth, stream=True)
-            except httpx.ConnectError as exc:  # nothing was sent: the next address may answer
-                refused = exc
-        raise refused
+
+        def request_for(address_url: httpx.URL, headers: dict, extensions: dict) -> httpx.Request:
+            return http.build_request("GET", address_url, headers=headers, extensions=extensions)
+
+        try:
+            return egress.send_pinned(
+                http, request_for, url, allow_loopback=settings.EXOTEL_RECORDING_ALLOW_LOOPBACK, auth=auth, stream=True
+            )
+        except egress.AddressUnresolved as exc:
+            raise ExotelUnavailable(str(exc)) from None
+        except egress.AddressRefused as exc:
+            raise RecordingRefused(f"Recordings are not fetched from {exc}") from None
 
     def _is_exotel(self, url: str) -> bool:
         parts = urlsplit(url)

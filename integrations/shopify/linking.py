@@ -26,6 +26,7 @@ from django.utils import timezone
 
 from accounts.models import Client
 from integrations.models import CallCustomer, CallMatch, CallOrderReference, ShopifyOrder, ShopifyPhone
+from integrations.outbound import events as outbound_events
 from recordings.models import Call, Direction
 
 T = TypeVar("T")
@@ -99,6 +100,7 @@ def call_link(*, call: Call) -> CallCustomer:
     )
     phone = customer_number(call.direction, call.from_number, call.to_number)
     link = _decide(call.client_id, {call.pk: (phone, references)})[call.pk]
+    before = CallCustomer.objects.filter(call=call).values_list("customer_id", flat=True).first()
     row, _ = CallCustomer.objects.update_or_create(
         call=call,
         defaults={
@@ -109,6 +111,8 @@ def call_link(*, call: Call) -> CallCustomer:
             "phone": link.phone,
         },
     )
+    if link.customer_id is not None and link.customer_id != before:
+        outbound_events.customer_linked(client_id=call.client_id, call_ids=[call.pk])
     return row
 
 
@@ -179,6 +183,7 @@ def _relink(client: Client, call_ids: Sequence[int]) -> int:
             references[call_id].append(Reference(tag=tag, number=number, position=position))
         links = _decide(client.pk, {call_id: (phone, references[call_id]) for call_id, phone in phones.items()})
         existing = {row.call_id: row for row in CallCustomer.objects.filter(call_id__in=list(links))}
+        existing_customer = {call_id: row.customer_id for call_id, row in existing.items()}
         now = timezone.now()
         changed, created = [], []
         for call_id, link in links.items():
@@ -209,8 +214,14 @@ def _relink(client: Client, call_ids: Sequence[int]) -> int:
                 )
                 row.linked_at = now
                 changed.append(row)
+        gained = [
+            row.call_id
+            for row in [*changed, *created]
+            if row.customer_id is not None and row.customer_id != existing_customer.get(row.call_id)
+        ]
         CallCustomer.objects.bulk_update(changed, ["customer_id", "order_id", "match", "phone", "linked_at"])
         CallCustomer.objects.bulk_create(created, ignore_conflicts=True)
+        outbound_events.customer_linked(client_id=client.pk, call_ids=gained)
         return len(changed) + len(created)
 
 

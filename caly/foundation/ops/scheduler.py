@@ -81,6 +81,7 @@ def declared_jobs() -> tuple[Job, ...]:
     return (
         Job("purge-expired-recordings", "recordings.tasks.purge_expired_recordings", Daily(time(20, 30))),
         Job("prune-webhook-events", "integrations.tasks.prune_webhook_events", Daily(time(20, 45))),
+        Job("prune-outbound-webhooks", "integrations.outbound.tasks.prune_outbound_events", Daily(time(20, 50))),
         Job("purge-refresh-families", "accounts.tasks.purge_refresh_families", Daily(time(21, 0))),
         Job("purge-unverified-signups", "accounts.tasks.purge_unverified_signups", Daily(time(21, 15))),
         Job(
