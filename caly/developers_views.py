@@ -1,4 +1,5 @@
-"""The Developers page: a company's API keys (made, shown once, listed, revoked) and the quick start.
+"""The Developers page: a company's API keys (made, shown once, listed, revoked), its webhook endpoints and
+recent deliveries (integrations.outbound.pages), and the quick start.
 
 Admins and owners only (Capability.MANAGE_DEVELOPERS). A new key is shown on the page the creation
 redirects to, then never again: it waits in the session for that one request, which pops it.
@@ -19,6 +20,7 @@ from accounts.roles import Capability
 from accounts.views import client_user_required
 from caly import developers
 from caly.foundation.errors import DomainError
+from integrations.outbound import pages as outbound_pages
 
 NEW_KEY_SESSION_KEY = "developers.new_api_key"
 
@@ -53,6 +55,7 @@ def index(request: HttpRequest) -> HttpResponse:
         "curl_example": developers.curl_example(),
         "verify_webhook_python": developers.VERIFY_WEBHOOK_PYTHON,
         "site_url": settings.SITE_URL,
+        **outbound_pages.developer_section(request),
     }
     response = render(request, "developers/index.html", context, status=status)
     response["Cache-Control"] = "no-store"  # the page may hold a new key
