@@ -5,6 +5,10 @@ from recordings.api import views
 urlpatterns = [
     path("calls", views.CallListView.as_view(), name="calls"),
     path("calls/export", views.CallExportView.as_view(), name="calls-export"),
+    path("calls/exports/<uuid:public_id>", views.CallExportDetailView.as_view(), name="call-export"),
+    path(
+        "calls/exports/<uuid:public_id>/download", views.CallExportDownloadView.as_view(), name="call-export-download"
+    ),
     path("calls/<uuid:public_id>", views.CallDetailView.as_view(), name="call"),
     path("recordings", views.RecordingListView.as_view(), name="recordings"),
     path("recordings/<uuid:public_id>", views.RecordingDetailView.as_view(), name="recording"),
