@@ -36,7 +36,7 @@ from accounts import jwt
 from accounts.api.base import TenantAPIView
 from accounts.models import AuditEvent, Invitation, User
 from integrations.models import Product, ShopifyCustomer, ShopifyDataRequest, ShopifyOrder
-from recordings.models import Call, Recording
+from recordings.models import Call, CallExport, Recording
 from tests import shopify_fake
 from tests.exotel_fake import exotel_fixture  # noqa: F401
 from tests.s3 import local_storage  # noqa: F401
@@ -84,6 +84,7 @@ def traces_of(world: World) -> set[str]:
         ShopifyOrder,
         ShopifyDataRequest,
         AuditEvent,
+        CallExport,
     ):
         ids |= set(model.objects.filter(client=world.client).values_list("public_id", flat=True))
     return {str(public_id) for public_id in ids} | {world.client.slug, world.exotel.webhook_token}
@@ -201,6 +202,9 @@ OBJECT_PROBES = [
     Probe("product", "GET", "api", "product"),
     Probe("customer", "GET", "api", "customer"),
     Probe("recordings:call", "GET", "page", "call"),
+    Probe("call-export", "GET", "api", "call_export"),
+    Probe("call-export-download", "GET", "api", "call_export"),
+    Probe("recordings:call-export", "GET", "page", "call_export"),
     Probe("integrations:customer", "GET", "page", "customer"),
     Probe("integrations:data-request-download", "GET", "page", "data_request"),
     Probe(
@@ -261,6 +265,9 @@ LIST_PROBES = [
     Probe("calls", "GET", "api", query={"q": "asha"}, note="customer name both have"),
     Probe("calls", "GET", "api", query={"order": "#1000"}, note="order name both have"),
     Probe("calls-export", "GET", "api"),
+    Probe("calls", "GET", "api", query={"ordering": "-duration_seconds"}, note="sorted by duration"),
+    Probe("recordings:calls", "GET", "page", query={"ordering": "duration_seconds"}, note="sorted by duration"),
+    Probe("recordings:calls-export", "POST", "page", body={"direction": "inbound"}),
     Probe("recordings", "GET", "api"),
     Probe("products", "GET", "api"),
     Probe("products", "GET", "api", query={"q": "kurta"}, note="search"),

@@ -18,6 +18,7 @@ from decimal import Decimal
 
 from django.core.files.base import ContentFile
 from django.core.files.storage import default_storage
+from django.utils import timezone
 
 from accounts import services as accounts_services
 from accounts.models import AuditEvent, Client, Invitation, RefreshFamily, User
@@ -39,7 +40,7 @@ from integrations.models import (
     WebhookStatus,
 )
 from recordings import services as recording_services
-from recordings.models import Call, Recording, RecordingStatus
+from recordings.models import Call, CallExport, CallExportStatus, Recording, RecordingStatus
 from tests.factories import UserFactory
 
 AUDIO = b"ID3\x03\x00\x00\x00\x00\x00\x00" + bytes((i * 13 + 5) % 251 for i in range(4000))
@@ -70,6 +71,7 @@ class World:
     extra: dict = field(default_factory=dict)
     customer: ShopifyCustomer | None = None  # the Shopify customer of the first call, with one order
     data_request: ShopifyDataRequest | None = None  # a customers/data_request answered, its file stored
+    call_export: CallExport | None = None  # a calls export written by the worker, its file stored
 
     @property
     def product(self) -> Product:
@@ -221,6 +223,18 @@ def populate(
         counts={"customers": 1, "orders": 1, "calls": 1},
     )
     default_storage.save(data_request.storage_key, ContentFile(b'{"customers": []}'))
+    call_export = CallExport.objects.create(
+        client=client,
+        requested_by=owner,
+        filters={"direction": "inbound"},
+        status=CallExportStatus.DONE,
+        rows_expected=2,
+        rows_written=2,
+        storage_key=f"exports/{client.public_id}/{slug}-calls.csv",
+        finished_at=started,
+        expires_at=timezone.now() + timedelta(days=1),
+    )
+    default_storage.save(call_export.storage_key, ContentFile(f"id\n{calls[0].public_id}\n".encode()))
     return World(
         client=client,
         owner=owner,
@@ -238,6 +252,7 @@ def populate(
         webhook_event=event,
         customer=customer,
         data_request=data_request,
+        call_export=call_export,
     )
 
 
@@ -268,8 +283,13 @@ def world_state(world: World) -> dict:
         "orders": list(ShopifyOrder.objects.filter(client=client).order_by("pk").values()),
         "call_customers": list(CallCustomer.objects.filter(client=client).order_by("pk").values()),
         "audit": list(AuditEvent.objects.filter(client=client).order_by("pk").values_list("pk", flat=True)),
+        "call_exports": list(CallExport.objects.filter(client=client).order_by("pk").values()),
         "objects": {
-            key: _sha256(key) for key in recordings.exclude(storage_key="").values_list("storage_key", flat=True)
+            key: _sha256(key)
+            for key in [
+                *recordings.exclude(storage_key="").values_list("storage_key", flat=True),
+                *CallExport.objects.filter(client=client).exclude(storage_key="").values_list("storage_key", flat=True),
+            ]
         },
     }
 
