@@ -7,6 +7,7 @@ second recorded; client B: two that must never show).
 """
 
 import re
+from pathlib import Path
 
 import pytest
 from playwright.sync_api import expect
@@ -93,6 +94,6 @@ def test_an_owner_searches_sorts_and_exports_a_large_list(open_page, calls, sett
     expect(page.locator("[data-export-rows]")).to_have_text("4 of about 4 calls written")
     with page.expect_download() as caught:
         download.click()
-    lines = open(caught.value.path(), encoding="utf-8").read().splitlines()
+    lines = Path(caught.value.path()).read_text(encoding="utf-8").splitlines()
     assert [line.split(",")[0] for line in lines[1:]] == list(reversed(longest))
     assert page.csp_errors() == []
