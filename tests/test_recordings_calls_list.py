@@ -171,6 +171,14 @@ def test_it_counts_a_small_list_exactly(api_as, alice, sortable):
     assert get(api, status="busy")[1]["meta"]["pagination"]["total"] == {"count": 0, "exact": True}
 
 
+def test_it_counts_a_filter_that_can_match_nothing(api_as, alice, sortable):
+    # An order number no order has: the condition is empty before any query (the fuzzer's `order=0`).
+    status, body = get(api_as(alice), order="0")
+
+    assert status == 200 and body["data"] == []
+    assert body["meta"]["pagination"]["total"] == {"count": 0, "exact": True}
+
+
 def test_it_stops_counting_past_the_cap(api_as, alice, sortable, monkeypatch):
     monkeypatch.setattr(selectors, "CALL_COUNT_EXACT_MAX", 3)
     # On PostgreSQL the buckets count an unfiltered list exactly; a filter makes it count rows.
