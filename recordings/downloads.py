@@ -10,10 +10,11 @@ import logging
 import re
 
 from django.http import HttpResponse, HttpResponseRedirect, StreamingHttpResponse
+from django.utils import timezone
 
 from caly.foundation.errors import DomainError, ErrorCode
 from recordings import storage
-from recordings.models import Recording
+from recordings.models import CallExport, Recording
 
 logger = logging.getLogger("caly.recordings")
 STORAGE_RETRY_AFTER_SECONDS = 30
@@ -93,4 +94,26 @@ def recording_response(recording: Recording, *, range_header: str | None, attach
     response["Cache-Control"] = "private, max-age=0, must-revalidate"
     if recording.sha256:
         response["ETag"] = f'"{recording.sha256}"'
+    return response
+
+
+def export_response(export: CallExport) -> HttpResponse:
+    """A written calls export: a presigned redirect (S3) or the file streamed (local storage)."""
+    filename = f"calls-{timezone.localtime(export.created_at):%Y%m%d-%H%M%S}.csv"
+    if not storage.is_local():
+        return HttpResponseRedirect(storage.presigned_url(export.storage_key, filename=filename, attachment=True))
+    try:
+        size = storage.object_size(export.storage_key)
+        handle = storage.open_object(export.storage_key)
+    except OSError as exc:
+        logger.error("Calls export %s cannot be read from storage: %s", export.public_id, exc)
+        raise DomainError(
+            ErrorCode.SERVICE_UNAVAILABLE,
+            "The export cannot be read from storage right now; try again shortly.",
+            retry_after=STORAGE_RETRY_AFTER_SECONDS,
+        ) from None
+    response = StreamingHttpResponse(_stream(handle, 0, size), content_type="text/csv; charset=utf-8")
+    response["Content-Length"] = str(size)
+    response["Content-Disposition"] = f'attachment; filename="{filename}"'
+    response["Cache-Control"] = "no-store"
     return response

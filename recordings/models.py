@@ -97,6 +97,8 @@ class Call(models.Model):
                 condition=Q(agent__isnull=True) & ~Q(agent_number=""),
                 name="rec_call_unattributed",
             ),
+            # Sorting by duration (either way, read backwards for high to low) seeks like sorting by time.
+            models.Index(fields=["client", "duration_seconds", "id"], name="rec_call_client_duration"),
             models.Index(
                 fields=["client", "from_number"], name="rec_call_client_from", opclasses=["", "varchar_pattern_ops"]
             ),
@@ -340,3 +342,40 @@ class CallAgentDay(models.Model):
 
     def __str__(self) -> str:
         return f"{self.client_id} {self.day} agent {self.agent_id}: {self.calls} calls"
+
+
+class CallExportStatus(models.TextChoices):
+    QUEUED = "queued", "Queued"
+    RUNNING = "running", "Writing"
+    DONE = "done", "Ready"
+    FAILED = "failed", "Failed"
+
+
+class CallExport(models.Model):
+    """A CSV of the calls matching a filter, too large to stream in one answer: a task writes it to storage
+    (`exports/<client uuid>/<export uuid>.csv`) and its requester downloads it until `expires_at`."""
+
+    client = models.ForeignKey(Client, on_delete=models.CASCADE, related_name="+", db_index=False)
+    public_id = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
+    requested_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+    # The list's query string as the requester gave it (validated again when the task runs).
+    filters = models.JSONField(default=dict, blank=True)
+    status = models.CharField(max_length=10, choices=CallExportStatus.choices, default=CallExportStatus.QUEUED)
+    rows_expected = models.PositiveIntegerField(default=0, help_text="The rows it will hold, as estimated at start.")
+    rows_written = models.PositiveIntegerField(default=0)
+    storage_key = models.CharField(max_length=300, blank=True)
+    size_bytes = models.BigIntegerField(null=True, blank=True)
+    error = models.TextField(blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+    expires_at = models.DateTimeField()
+
+    objects = TenantQuerySet.as_manager()
+
+    class Meta:
+        indexes = [models.Index(fields=["client", "-created_at"], name="rec_export_client_created")]
+
+    def __str__(self) -> str:
+        return f"{self.public_id} ({self.status})"

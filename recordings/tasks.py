@@ -3,7 +3,7 @@
 from django_tasks import task
 
 from caly.foundation.tasks import retry_later
-from recordings import services
+from recordings import csv_export, services
 
 
 @task()
@@ -29,3 +29,15 @@ def purge_expired_recordings() -> dict[str, int]:
     and the worker runs it. `manage.py purge_expired_recordings --apply` does the same in the foreground.
     """
     return services.recordings_purge_expired(dry_run=False)
+
+
+@task()
+def export_calls(export_id: int) -> str:
+    """Write a large calls export to storage (recordings/csv_export.py); returns its status."""
+    return csv_export.call_export_run(export_id=export_id)
+
+
+@task()
+def purge_expired_exports() -> int:
+    """Delete calls exports past their expiry, with their files; returns how many (the scheduler runs it hourly)."""
+    return csv_export.call_exports_purge_expired()

@@ -8,11 +8,13 @@ and every call is looked up within the signed-in user's client, so another clien
 from __future__ import annotations
 
 from django import forms
+from django.conf import settings
 from django.contrib import messages
 from django.forms.utils import ErrorDict
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
+from django.utils import timezone
 from django.utils.http import url_has_allowed_host_and_scheme, urlencode
 from django.views.decorators.http import require_POST, require_safe
 from rest_framework.exceptions import ValidationError as ApiValidationError
@@ -26,14 +28,36 @@ from accounts.views import client_user_required
 from caly.foundation.api.pagination import KeysetPagination
 from caly.foundation.errors import DomainError, ErrorCode
 from caly.foundation.ratelimit import enforce_rate
-from recordings import call_context, fetch_queue, providers, selectors, services, tags
-from recordings.api.serializers import CallFilterSerializer
-from recordings.api.views import PLACE_CALL_RATE, CallListView, MissedCallListView
-from recordings.models import E164, Call, CallStatus, Direction, Provider, Recording, RecordingStatus
+from recordings import call_context, csv_export, exports, fetch_queue, providers, selectors, services, tags
+from recordings.api.serializers import CallExportSerializer, CallFilterSerializer
+from recordings.api.views import PLACE_CALL_RATE, CallListView, MissedCallListView, csv_response
+from recordings.models import (
+    E164,
+    Call,
+    CallExport,
+    CallExportStatus,
+    CallStatus,
+    Direction,
+    Provider,
+    Recording,
+    RecordingStatus,
+)
 
 # Query parameters of the list that are not filters.
 PAGING_PARAMS = ("cursor", "limit")
 PAGING_LABELS = {"cursor": "Page link", "limit": "Rows per page"}
+# The list's orders as the page names them; "" is the default (newest first), left out of links.
+ORDERING_CHOICES = [
+    ("", "Newest first"),
+    ("started_at", "Oldest first"),
+    ("-duration_seconds", "Longest first"),
+    ("duration_seconds", "Shortest first"),
+]
+ORDERING_LABELS = {value or selectors.DEFAULT_CALL_ORDERING: label for value, label in ORDERING_CHOICES}
+# The pager's links (back, on) for the orders by time; by duration they are Previous and Next.
+PAGER_LABELS = {"-started_at": ("Newer", "Older"), "started_at": ("Older", "Newer")}
+# The column headers that sort: (the key, the ordering a first click asks for).
+SORTABLE_COLUMNS = {"started_at": "-started_at", "duration_seconds": "-duration_seconds"}
 STATUS_LABELS = dict(CallStatus.choices)
 DIRECTION_LABELS = dict(Direction.choices)
 
@@ -60,8 +84,8 @@ class CallFilterForm(forms.Form):
         help_text="A number, words in the notes, a customer's name or e-mail, or an order (3+ characters).",
         widget=forms.TextInput(attrs={"type": "search", "autocomplete": "off", "placeholder": "Priya, #1042…"}),
     )
-    started_from = forms.DateField(label="From", required=False, widget=forms.DateInput(attrs={"type": "date"}))
-    started_to = forms.DateField(label="To", required=False, widget=forms.DateInput(attrs={"type": "date"}))
+    started_from = forms.DateField(label="Started from", required=False, widget=forms.DateInput(attrs={"type": "date"}))
+    started_to = forms.DateField(label="Started to", required=False, widget=forms.DateInput(attrs={"type": "date"}))
     status = forms.ChoiceField(label="Status", required=False, choices=[("", "Any"), *CallStatus.choices])
     direction = forms.ChoiceField(label="Direction", required=False, choices=[("", "Any"), *Direction.choices])
     outcome = forms.ChoiceField(
@@ -87,6 +111,7 @@ class CallFilterForm(forms.Form):
     )
     tag = forms.ChoiceField(label="Tag", required=False, choices=[("", "Any")])
     agent = forms.ChoiceField(label="Agent", required=False, choices=[("", "Anyone")])
+    ordering = forms.ChoiceField(label="Sort", required=False, choices=ORDERING_CHOICES)
     # Set by a customer's "their calls" link and kept by the form; the page names the customer above the list.
     customer = forms.UUIDField(required=False, widget=forms.HiddenInput)
 
@@ -110,7 +135,8 @@ class CallFilterForm(forms.Form):
             if name in self.fields and not self.fields[name].widget.is_hidden:
                 self.add_error(name, list(problems))
             else:  # a parameter typed into the address (min_duration, customer…) or the whole form
-                prefix = "" if name == "non_field_errors" else f"{name}: "
+                field = serializer.fields.get(name)
+                prefix = f"{field.label}: " if field is not None and field.label else ""
                 self.add_error(None, [f"{prefix}{problem}" for problem in problems])
 
 
@@ -153,22 +179,28 @@ def calls(request: HttpRequest) -> HttpResponse:
         client=request.user.client,
         members=member_list(client=request.user.client),
     )
+    role = request.user.role
     context = {
         "form": form,
         "rows": None,
         "paging_errors": [],
         "limit": filters.get("limit"),
         "my_calls": filters.get("agent") == selectors.AGENT_ME,
+        "can_play": can(role, Capability.PLAY_RECORDINGS),
+        "can_export": can(role, Capability.EXPORT_CALLS),
+        "ordering_label": ORDERING_LABELS[selectors.DEFAULT_CALL_ORDERING],
     }
     if not form.is_valid():
         return render(request, "recordings/calls.html", context, status=400)
 
     paginator = KeysetPagination()
-    queryset = selectors.call_list(client=request.user.client, filters=form.cleaned_data, viewer=request.user)
+    client = request.user.client
+    queryset = selectors.call_list(client=client, filters=form.cleaned_data, viewer=request.user)
+    ordering = selectors.call_ordering(form.cleaned_data)
     try:
-        # CallListView's ordering, so a cursor from this page works on GET /api/v1/calls and back.
+        # CallListView's keysets, so a cursor from this page works on GET /api/v1/calls and back.
         page = paginator.paginate_queryset(
-            queryset.values(*selectors.CALL_LIST_FIELDS), Request(request), view=CallListView
+            queryset.values(*selectors.CALL_LIST_FIELDS), Request(request), view=CallListView, ordering=ordering
         )
     except ApiValidationError as error:
         context["paging_errors"] = [
@@ -183,17 +215,117 @@ def calls(request: HttpRequest) -> HttpResponse:
     def page_url(cursor: str | None) -> str | None:
         return f"{request.path}?{urlencode({**filters, 'cursor': cursor})}" if cursor else None
 
-    extra = call_context.call_rows(client=request.user.client, call_ids=[values["id"] for values in page])
+    extra = call_context.call_rows(client=client, call_ids=[values["id"] for values in page])
     rows = [_list_row(values, extra.get(values["id"], {})) for values in page]
+    chosen = form.cleaned_data.get("ordering") or selectors.DEFAULT_CALL_ORDERING
     context.update(
         rows=rows,
         customer_filter=_customer_named(form.cleaned_data.get("customer"), rows),
         all_customers_url=_url_without(request.path, filters, "customer"),
         older_url=page_url(meta["next_cursor"]),
         newer_url=page_url(meta["previous_cursor"]),
-        filtered=any(key not in PAGING_PARAMS for key in filters),
+        filtered=any(key not in PAGING_PARAMS and key != "ordering" for key in filters),
+        total=total_label(selectors.call_count(client=client, filters=form.cleaned_data, viewer=request.user)),
+        chips=_filter_chips(request.path, form, filters),
+        sort_links=_sort_links(request.path, filters, chosen),
+        ordering_label=ORDERING_LABELS[chosen],
+        pager_labels=PAGER_LABELS.get(chosen, ("Previous", "Next")),
+        export_fields=[(key, value) for key, value in filters.items() if key not in PAGING_PARAMS],
     )
     return render(request, "recordings/calls.html", context)
+
+
+def total_label(total: selectors.CallCount) -> str:
+    """12 -> "12 calls"; an estimate of 12,437 -> "about 12,400 calls"; a stopped count -> "more than 10,000 calls"."""
+    if total.kind == "more_than":
+        return f"more than {total.count - 1:,} calls"
+    if total.exact:
+        return "1 call" if total.count == 1 else f"{total.count:,} calls"
+    significant = 3  # 12,437 -> 12,400
+    rounded = round(total.count, min(0, significant - len(str(total.count))))
+    return f"about {rounded:,} calls"
+
+
+def _filter_chips(path: str, form: CallFilterForm, filters: dict[str, str]) -> list[dict]:
+    """The filters in force, as a person reads them, each with the link that drops it."""
+    known = CallFilterSerializer().fields
+    chips = []
+    for name, raw in filters.items():
+        if name not in known or name in ("ordering", "customer"):
+            continue  # the customer has its own line naming them; the order is the Sort control's
+        field = form.fields.get(name)
+        label = field.label if field is not None and not field.widget.is_hidden else known[name].label
+        value = raw
+        if isinstance(field, forms.ChoiceField):
+            value = dict(field.choices).get(raw, raw)
+        elif isinstance(field, forms.DateField):
+            value = f"{form.cleaned_data[name]:%-d %b %Y}"
+        chips.append({"label": label or name, "value": value, "clear_url": _url_without(path, filters, name)})
+    return chips
+
+
+def _sort_links(path: str, filters: dict[str, str], chosen: str) -> dict[str, dict]:
+    """Per sortable column: the link that sorts by it (high to low first, then flipping) and its aria-sort."""
+    links = {}
+    kept = {key: value for key, value in filters.items() if key != "ordering"}
+    for column, first in SORTABLE_COLUMNS.items():
+        if chosen.lstrip("-") == column:
+            target = column if chosen.startswith("-") else f"-{column}"
+            state = "descending" if chosen.startswith("-") else "ascending"
+        else:
+            target, state = first, "none"
+        query = kept if target == selectors.DEFAULT_CALL_ORDERING else {**kept, "ordering": target}
+        links[column] = {"url": f"{path}?{urlencode(query)}" if query else path, "sort": state}
+    return links
+
+
+@client_user_required(Capability.EXPORT_CALLS)
+@require_POST
+def calls_export(request: HttpRequest) -> HttpResponse:
+    """The Export button: the calls of the list's filters as CSV now, or, when many, by the worker with a
+    progress page (the same rules and audit as GET /api/v1/calls/export)."""
+    query = {key: value for key, value in request.POST.items() if key != "csrfmiddlewaretoken" and value != ""}
+    back = f"{reverse('recordings:calls')}?{urlencode(query)}" if query else reverse("recordings:calls")
+    form = CallFilterForm(query)
+    if not form.is_valid():
+        messages.error(request, "Correct the filters before exporting.")
+        return redirect(back)
+    client = request.user.client
+    try:
+        enforce_rate(request, group="calls-export", key="user", rate=settings.RATE_LIMITS["export_user"])
+        export = exports.call_export_start(client=client, actor=request.user, filters=form.cleaned_data)
+    except DomainError as error:
+        messages.error(request, error.message)
+        return redirect(back)
+    if export is None:
+        return csv_response(csv_export.csv_chunks(client=client, filters=form.cleaned_data, viewer=request.user))
+    return redirect("recordings:call-export", public_id=export.public_id)
+
+
+@client_user_required(Capability.EXPORT_CALLS)
+@require_safe
+def call_export(request: HttpRequest, public_id) -> HttpResponse:
+    """A large export's progress; static/js/export-progress.js polls its status and shows the link when written."""
+    export = get_object_or_404(CallExport.objects.for_client(request.user.client), public_id=public_id)
+    serialized = CallExportSerializer(export).data
+    expired = export.expires_at <= timezone.now()
+    percent_done = (
+        100
+        if export.status == CallExportStatus.DONE
+        else min(99, round(100 * export.rows_written / export.rows_expected))
+        if export.rows_expected
+        else 0
+    )
+    context = {
+        "export": export,
+        "status_label": export.get_status_display(),
+        "status_url": serialized["status_url"],
+        "download_url": serialized["download_url"] if not expired else None,
+        "expired": expired,
+        "percent": percent_done,
+        "list_url": f"{reverse('recordings:calls')}?{urlencode(export.filters)}" if export.filters else None,
+    }
+    return render(request, "recordings/call_export.html", context)
 
 
 def _url_without(path: str, filters: dict[str, str], name: str) -> str:

@@ -128,6 +128,7 @@ def _ids_for(world) -> dict[str, list[str]]:
     """Real ids a path's {public_id} may name, by the path's prefix."""
     return {
         "calls/": [str(call.public_id) for call in world.calls],
+        "calls/exports/": [str(world.call_export.public_id)],  # after "calls/", which it overrides
         "recordings/": [str(world.recording.public_id), str(world.failed_recording.public_id)],
         "products/": [str(product.public_id) for product in world.products],
         "customers/": [str(world.customer.public_id)],

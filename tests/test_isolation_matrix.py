@@ -37,7 +37,7 @@ from accounts.api.base import TenantAPIView
 from accounts.models import ApiKey, AuditEvent, Invitation, MemberPhone, User
 from integrations.models import Product, ShopifyCustomer, ShopifyDataRequest, ShopifyOrder
 from integrations.outbound.models import OutboundDelivery, OutboundEvent, WebhookEndpoint
-from recordings.models import Call, Recording, Tag
+from recordings.models import Call, CallExport, Recording, Tag
 from tests import shopify_fake
 from tests.exotel_fake import exotel_fixture  # noqa: F401
 from tests.s3 import local_storage  # noqa: F401
@@ -90,6 +90,7 @@ def traces_of(world: World) -> set[str]:
         ApiKey,
         WebhookEndpoint,
         OutboundDelivery,
+        CallExport,
     ):
         ids |= set(model.objects.filter(client=world.client).values_list("public_id", flat=True))
     prefixes = set(ApiKey.objects.filter(client=world.client).values_list("prefix", flat=True))
@@ -212,6 +213,9 @@ OBJECT_PROBES = [
     Probe("product", "GET", "api", "product"),
     Probe("customer", "GET", "api", "customer"),
     Probe("recordings:call", "GET", "page", "call"),
+    Probe("call-export", "GET", "api", "call_export"),
+    Probe("call-export-download", "GET", "api", "call_export"),
+    Probe("recordings:call-export", "GET", "page", "call_export"),
     Probe("integrations:customer", "GET", "page", "customer"),
     Probe("integrations:data-request-download", "GET", "page", "data_request"),
     Probe(
@@ -327,6 +331,9 @@ LIST_PROBES = [
     Probe("calls-missed", "GET", "api"),
     Probe("me-phones", "GET", "api"),
     Probe("team-phones", "GET", "api"),
+    Probe("calls", "GET", "api", query={"ordering": "-duration_seconds"}, note="sorted by duration"),
+    Probe("recordings:calls", "GET", "page", query={"ordering": "duration_seconds"}, note="sorted by duration"),
+    Probe("recordings:calls-export", "POST", "page", body={"direction": "inbound"}),
     Probe("recordings", "GET", "api"),
     Probe("products", "GET", "api"),
     Probe("products", "GET", "api", query={"q": "kurta"}, note="search"),

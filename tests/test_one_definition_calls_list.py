@@ -34,6 +34,11 @@ def test_it_lists_calls_with_the_documented_fields_in_order(api_alice, client):
 def test_the_list_query_reads_only_the_columns_it_shows(api_alice):
     with CaptureQueriesContext(connection) as queries:
         assert api_alice.get("/api/v1/calls").status_code == 200
-    [select] = [q["sql"] for q in queries if re.search(r'FROM "recordings_call"', q["sql"])]
+    # The other query on the table is the total's count (SELECT COUNT(*) FROM (… LIMIT 10001)).
+    [select] = [
+        q["sql"]
+        for q in queries
+        if re.search(r'FROM "recordings_call"', q["sql"]) and not q["sql"].startswith("SELECT COUNT")
+    ]
     columns = re.findall(r'"recordings_call"\."(\w+)"', select.split(" FROM ", 1)[0])
     assert columns == list(CALL_LIST_FIELDS)

@@ -77,6 +77,8 @@ def _sample(client) -> dict:
     middle = calls.values("started_at", "id")[CALLS // 2]
     deep = calls.values("started_at", "id")[CALLS - 100]
     recordings = Recording.objects.for_client(client).order_by("-started_at", "-id").values("started_at", "id")
+    longest = calls.order_by("-duration_seconds", "-id").values("duration_seconds", "id")
+    shortest = calls.order_by("duration_seconds", "id").values("duration_seconds", "id")
     week_end = timezone.localtime(calls.values_list("started_at", flat=True)[CALLS // 3]).date()
     return {
         "number": number,
@@ -86,13 +88,19 @@ def _sample(client) -> dict:
         "middle": _cursor(middle),
         "deep": _cursor(deep),
         "recording_deep": _cursor(recordings[recordings.count() - 100]),
+        "longest_deep": _cursor(longest[CALLS - 100], ("-duration_seconds", "-id")),
+        "shortest_middle": _cursor(shortest[CALLS // 2], ("duration_seconds", "id")),
+        "oldest_deep": _cursor(
+            calls.order_by("started_at", "id").values("started_at", "id")[CALLS - 100], ("started_at", "id")
+        ),
     }
 
 
-def _cursor(row) -> str:
-    """A next-page cursor exactly as KeysetPagination writes one."""
+def _cursor(row, ordering=("-started_at", "-id")) -> str:
+    """A next-page cursor exactly as KeysetPagination writes one for `ordering`."""
     paginator = KeysetPagination()
-    paginator.fields = ["started_at", "id"]
+    paginator.ordering = ordering
+    paginator.fields = [name.lstrip("-") for name in ordering]
     return paginator.encode_cursor(row, backwards=False)
 
 
@@ -105,7 +113,12 @@ def _list_sql(dataset, path: str, params: dict) -> str:
         response = api.get(path, params)
     assert response.status_code == 200, response.content
     assert json.loads(response.content)["data"], "the case should return rows"
-    [sql] = [q["sql"] for q in queries.captured_queries if f"FROM {table}" in q["sql"] and "LIMIT" in q["sql"]]
+    # Not the total's count (SELECT COUNT(*) FROM (… LIMIT n)) nor the planner's estimate (EXPLAIN …).
+    [sql] = [
+        q["sql"]
+        for q in queries.captured_queries
+        if f"FROM {table}" in q["sql"] and "LIMIT" in q["sql"] and not q["sql"].startswith(("SELECT COUNT", "EXPLAIN"))
+    ]
     return sql
 
 
@@ -140,6 +153,16 @@ CASES = {
     "calls in a date range": ("/api/v1/calls", {"started_from": "from", "started_to": "to"}),
     "calls of a number": ("/api/v1/calls", {"number": "number"}),
     "calls by number prefix": ("/api/v1/calls", {"number_prefix": "prefix"}),
+    "calls, longest first": ("/api/v1/calls", {"ordering": "-duration_seconds"}),
+    "calls, longest first, cursor near the end": (
+        "/api/v1/calls",
+        {"ordering": "-duration_seconds", "cursor": "longest_deep"},
+    ),
+    "calls, shortest first, cursor in the middle": (
+        "/api/v1/calls",
+        {"ordering": "duration_seconds", "cursor": "shortest_middle"},
+    ),
+    "calls, oldest first, cursor near the end": ("/api/v1/calls", {"ordering": "started_at", "cursor": "oldest_deep"}),
     "recordings": ("/api/v1/recordings", {}),
     "recordings, cursor near the end": ("/api/v1/recordings", {"cursor": "recording_deep"}),
     "recordings by status": ("/api/v1/recordings", {"status": "failed"}),
@@ -157,3 +180,39 @@ def test_the_list_query_uses_our_indexes(dataset, case):
     seq_scans = [n for n in nodes if n["Node Type"] == "Seq Scan" and n.get("Relation Name") in TABLES]
     assert not seq_scans, f"{case}: {_summary(nodes)}"
     assert any(n.get("Index Name", "").startswith("rec_") for n in nodes), f"{case}: {_summary(nodes)}"
+
+
+DURATION_CASES = [name for name in CASES if "longest" in name or "shortest" in name]
+
+
+@pytest.mark.parametrize("case", DURATION_CASES)
+def test_sorting_by_duration_seeks_on_its_index_without_sorting(dataset, case):
+    path, params = CASES[case]
+    params = {name: dataset["sample"].get(value, value) for name, value in params.items()}
+
+    nodes = _explain(_list_sql(dataset, path, {"limit": 50, **params}))
+
+    assert any(n.get("Index Name") == "rec_call_client_duration" for n in nodes), _summary(nodes)
+    assert not [n for n in nodes if n["Node Type"] in ("Sort", "Incremental Sort")], _summary(nodes)
+
+
+def test_the_total_of_an_unfiltered_list_reads_the_buckets_not_the_calls(dataset):
+    api = APIClient()
+    api.force_authenticate(dataset["user"])
+    with CaptureQueriesContext(connection) as queries:
+        body = json.loads(api.get("/api/v1/calls", {"limit": 50}).content)
+
+    assert body["meta"]["pagination"]["total"] == {"count": CALLS, "exact": True}
+    counts = [q["sql"] for q in queries.captured_queries if "COUNT(" in q["sql"].upper() or "SUM(" in q["sql"].upper()]
+    assert counts and all('"recordings_call"' not in sql for sql in counts), counts
+
+
+def test_the_total_of_a_large_filtered_list_is_the_planners_estimate(dataset):
+    api = APIClient()
+    api.force_authenticate(dataset["user"])
+    with CaptureQueriesContext(connection) as queries:
+        body = json.loads(api.get("/api/v1/calls", {"limit": 50, "status": "completed"}).content)
+
+    total = body["meta"]["pagination"]["total"]
+    assert total["exact"] is False and total["count"] > 10_000
+    assert not [q for q in queries.captured_queries if q["sql"].startswith("SELECT COUNT")]

@@ -106,7 +106,9 @@ def test_it_renders_every_page_for_each_role_with_its_controls(client_a, recorde
     for part in ("figures", "chart", "agents"):
         assert f'data-async-src="/dashboard/parts/{part}?range=7d"' in dashboard.content.decode()
     assert listed(calls) == [str(recorded_call.public_id)]
-    assert f'href="/calls/{recorded_call.public_id}/#recording"' in calls.content.decode()  # ▶ Play
+    play_link = f'href="/calls/{recorded_call.public_id}/#recording"' in calls.content.decode()  # ▶ Play
+    assert play_link == can(role, Capability.PLAY_RECORDINGS)
+    assert ('action="/calls/export/"' in calls.content.decode()) == can(role, Capability.EXPORT_CALLS)
 
     page = text(detail)
     assert "+919800000001" in page and "Hello there." in page
@@ -235,12 +237,22 @@ def test_it_drops_empty_filters_from_the_address(alice):
     ("query", "field", "problem"),
     [
         ("started_from=yesterday", "started_from", "Date has wrong format"),
-        ("started_from=2025-03-10&started_to=2025-03-01", "started_to", "Must not be before started_from."),
+        ("started_from=2025-03-10&started_to=2025-03-01", "started_to", "Must not be before the “Started from” day."),
         ("status=lost", "status", '"lost" is not a valid choice.'),
         ("direction=sideways", "direction", '"sideways" is not a valid choice.'),
         ("number_prefix=call-me", "number_prefix", "Digits with an optional leading +, at most 15."),
         ("resolved=perhaps", "resolved", "Must be a valid boolean."),
-        ("min_duration=-5", None, "min_duration: Ensure this value is greater than or equal to 0."),
+        (
+            "min_duration=-5",
+            None,
+            "Shortest duration (seconds): Ensure this value is greater than or equal to 0.",
+        ),
+        ("min_duration=60&max_duration=30", None, "Longest duration (seconds): Must not be below the shortest"),
+        (
+            "ordering=loudest",
+            "ordering",
+            "Sort by one of: -started_at, started_at, -duration_seconds, duration_seconds.",
+        ),
     ],
 )
 def test_it_shows_invalid_filters_with_a_400(alice, assorted, query, field, problem):

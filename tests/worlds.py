@@ -18,6 +18,7 @@ from decimal import Decimal
 
 from django.core.files.base import ContentFile
 from django.core.files.storage import default_storage
+from django.utils import timezone
 
 from accounts import api_keys
 from accounts import services as accounts_services
@@ -43,7 +44,7 @@ from integrations.outbound import services as outbound_services
 from integrations.outbound.models import OutboundDelivery, OutboundEvent, WebhookEndpoint
 from recordings import services as recording_services
 from recordings import tags as recording_tags
-from recordings.models import Call, CallTag, MissedCall, Recording, RecordingStatus, Tag
+from recordings.models import Call, CallExport, CallExportStatus, CallTag, MissedCall, Recording, RecordingStatus, Tag
 from tests.factories import UserFactory
 
 AUDIO = b"ID3\x03\x00\x00\x00\x00\x00\x00" + bytes((i * 13 + 5) % 251 for i in range(4000))
@@ -81,6 +82,7 @@ class World:
     api_key: ApiKey | None = None  # the owner's read key, used once
     webhook_endpoint: WebhookEndpoint | None = None  # an outbound webhook endpoint, with one test delivery
     webhook_delivery: OutboundDelivery | None = None
+    call_export: CallExport | None = None  # a calls export written by the worker, its file stored
 
     @property
     def product(self) -> Product:
@@ -255,6 +257,18 @@ def populate(
         client=client, actor=owner, url=f"https://203.0.114.10/{slug}", event_types=["call.completed"]
     )
     webhook_delivery = outbound_services.endpoint_test_send(endpoint=webhook_endpoint)
+    call_export = CallExport.objects.create(
+        client=client,
+        requested_by=owner,
+        filters={"direction": "inbound"},
+        status=CallExportStatus.DONE,
+        rows_expected=2,
+        rows_written=2,
+        storage_key=f"exports/{client.public_id}/{slug}-calls.csv",
+        finished_at=started,
+        expires_at=timezone.now() + timedelta(days=1),
+    )
+    default_storage.save(call_export.storage_key, ContentFile(f"id\n{calls[0].public_id}\n".encode()))
     return World(
         client=client,
         owner=owner,
@@ -279,6 +293,7 @@ def populate(
         api_key=api_key,
         webhook_endpoint=webhook_endpoint,
         webhook_delivery=webhook_delivery,
+        call_export=call_export,
     )
 
 
@@ -320,8 +335,13 @@ def world_state(world: World) -> dict:
         ],
         "webhook_deliveries": list(OutboundDelivery.objects.filter(client=client).order_by("pk").values()),
         "webhook_events": list(OutboundEvent.objects.filter(client=client).order_by("pk").values()),
+        "call_exports": list(CallExport.objects.filter(client=client).order_by("pk").values()),
         "objects": {
-            key: _sha256(key) for key in recordings.exclude(storage_key="").values_list("storage_key", flat=True)
+            key: _sha256(key)
+            for key in [
+                *recordings.exclude(storage_key="").values_list("storage_key", flat=True),
+                *CallExport.objects.filter(client=client).exclude(storage_key="").values_list("storage_key", flat=True),
+            ]
         },
     }
 

@@ -640,6 +640,23 @@ VARIABLES: tuple[Var, ...] = (
         "Rows one CSV export may hold (newest first).",
         "100000",
     ),
+    Var(
+        "CALL_EXPORT_STREAM_MAX_ROWS",
+        _int_between(1, 10_000_000),
+        "5000",
+        False,
+        "Calls exports up to this many rows stream at once; larger ones are written by the worker, with a "
+        "progress page and a download link.",
+        "5000",
+    ),
+    Var(
+        "CALL_EXPORT_KEEP_HOURS",
+        _int_between(1, 24 * 90),
+        "24",
+        False,
+        "Hours a calls export written by the worker can be downloaded; then its file is deleted.",
+        "24",
+    ),
     Var("RATE_LIMIT_API_USER", _parse_rate, "1200/m", False, "Authenticated API requests per user.", "1200/m"),
     Var(
         "RATE_LIMIT_API_KEY",

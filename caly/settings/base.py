@@ -369,6 +369,8 @@ RATE_LIMITS = {
 # this much later.
 RATE_LIMIT_SHARED_RETRY_SECONDS = 5
 CALL_EXPORT_MAX_ROWS = ENV["CALL_EXPORT_MAX_ROWS"]
+CALL_EXPORT_STREAM_MAX_ROWS = ENV["CALL_EXPORT_STREAM_MAX_ROWS"]
+CALL_EXPORT_KEEP_HOURS = ENV["CALL_EXPORT_KEEP_HOURS"]
 
 # JWT for API clients: simplejwt signs and verifies; accounts.jwt keeps the refresh families.
 SIMPLE_JWT = {

@@ -9,8 +9,18 @@ from rest_framework import serializers
 from caly.foundation.api.serializers import RequestModelSerializer, RequestSerializer
 from recordings import call_context, selectors, tags
 from recordings.api.tags import TagBriefSerializer
-from recordings.models import TAG_NAME_MAX_LENGTH, Call, CallStatus, Direction, MissedCall, Recording, RecordingStatus
-from recordings.selectors import CALL_LIST_SHOWN_FIELDS, STATS_RANGES
+from recordings.models import (
+    TAG_NAME_MAX_LENGTH,
+    Call,
+    CallExport,
+    CallExportStatus,
+    CallStatus,
+    Direction,
+    MissedCall,
+    Recording,
+    RecordingStatus,
+)
+from recordings.selectors import CALL_LIST_SHOWN_FIELDS, CALL_ORDERINGS, STATS_RANGES
 from recordings.services import CALL_EDITABLE_FIELDS
 
 NUMBER_PREFIX = re.compile(r"^\+?[0-9]{1,15}$")
@@ -209,15 +219,19 @@ class CallUpdateSerializer(RequestModelSerializer):
 
 
 class DateRangeFilterSerializer(serializers.Serializer):
+    """Each field's `label` is how messages and pages name it to a person ("Started from", not started_from)."""
+
     started_from = serializers.DateField(
-        required=False, validators=DAY_BOUNDS, help_text="First local day (client's time zone)."
+        required=False, validators=DAY_BOUNDS, label="Started from", help_text="First local day (client's time zone)."
     )
-    started_to = serializers.DateField(required=False, validators=DAY_BOUNDS, help_text="Last local day, inclusive.")
+    started_to = serializers.DateField(
+        required=False, validators=DAY_BOUNDS, label="Started to", help_text="Last local day, inclusive."
+    )
 
     def validate(self, data):
         first, last = data.get("started_from"), data.get("started_to")
         if first and last and first > last:
-            raise serializers.ValidationError({"started_to": ["Must not be before started_from."]})
+            raise serializers.ValidationError({"started_to": ["Must not be before the “Started from” day."]})
         return data
 
 
@@ -258,35 +272,68 @@ class CallFilterSerializer(DateRangeFilterSerializer):
         validators=[_agent],
         help_text="Calls of this member (their id), `me` (your calls) or `none` (nobody matched).",
     )
-    status = serializers.ChoiceField(choices=CallStatus.choices, required=False)
-    direction = serializers.ChoiceField(choices=Direction.choices, required=False)
+    status = serializers.ChoiceField(choices=CallStatus.choices, required=False, label="Status")
+    direction = serializers.ChoiceField(choices=Direction.choices, required=False, label="Direction")
     outcome = serializers.ChoiceField(
         choices=[("answered", "Answered"), ("missed", "Missed")],
         required=False,
         help_text="answered: completed after someone picked up; missed: inbound and no-answer, busy, failed or "
         "canceled (the dashboard's figures).",
     )
-    number = serializers.RegexField(r"^\+[1-9][0-9]{6,14}$", required=False, help_text="Exact E.164 number.")
-    number_prefix = serializers.CharField(required=False, max_length=16, validators=[_number_prefix])
-    resolved = serializers.BooleanField(required=False)
-    has_recording = serializers.BooleanField(required=False)
-    min_duration = serializers.IntegerField(required=False, min_value=0, max_value=10**7)
-    max_duration = serializers.IntegerField(required=False, min_value=0, max_value=10**7)
+    number = serializers.RegexField(
+        r"^\+[1-9][0-9]{6,14}$",
+        required=False,
+        label="Number",
+        help_text="Exact E.164 number.",
+        error_messages={"invalid": "Enter a phone number in E.164 form, such as +919876543210."},
+    )
+    number_prefix = serializers.CharField(
+        required=False, max_length=16, validators=[_number_prefix], label="Number or prefix"
+    )
+    resolved = serializers.BooleanField(required=False, label="Resolved")
+    has_recording = serializers.BooleanField(required=False, label="Recording")
+    min_duration = serializers.IntegerField(
+        required=False, min_value=0, max_value=10**7, label="Shortest duration (seconds)"
+    )
+    max_duration = serializers.IntegerField(
+        required=False, min_value=0, max_value=10**7, label="Longest duration (seconds)"
+    )
     q = serializers.CharField(
         required=False,
         min_length=3,
         max_length=100,
+        label="Search",
         help_text="Number prefix, words in the notes, a customer's name or e-mail, or an order's name (3+ characters).",
     )
-    customer = serializers.UUIDField(required=False, help_text="Calls linked to this customer (its id).")
+    customer = serializers.UUIDField(
+        required=False, label="Customer", help_text="Calls linked to this customer (its id)."
+    )
     order = serializers.CharField(
-        required=False, max_length=64, help_text="Calls about this order: its name (#1042, CP-1042) or number."
+        required=False,
+        max_length=64,
+        label="Order",
+        help_text="Calls about this order: its name (#1042, CP-1042) or number.",
     )
     tag = TagFilterField(
         required=False,
         max_length=2000,
         help_text="Calls with any of these tags: ids or names, separated by commas (tag=refund,delivery).",
     )
+    ordering = serializers.ChoiceField(
+        choices=list(CALL_ORDERINGS),
+        required=False,
+        label="Sort",
+        error_messages={"invalid_choice": f"Sort by one of: {', '.join(CALL_ORDERINGS)}."},
+        help_text=f"One of {', '.join(CALL_ORDERINGS)} (default -started_at: newest first); "
+        "a leading - sorts high to low. Ties are broken by the call, so pages never repeat or skip a call.",
+    )
+
+    def validate(self, data):
+        data = super().validate(data)
+        shortest, longest = data.get("min_duration"), data.get("max_duration")
+        if shortest is not None and longest is not None and shortest > longest:
+            raise serializers.ValidationError({"max_duration": ["Must not be below the shortest duration."]})
+        return data
 
 
 class RecordingFilterSerializer(DateRangeFilterSerializer):
@@ -375,3 +422,38 @@ class MissedCallSerializer(serializers.ModelSerializer):
         model = MissedCall
         fields = ["number", "call_id", "status", "last_missed_at", "first_missed_at", "attempts"]
         read_only_fields = fields
+
+
+class CallExportSerializer(serializers.ModelSerializer):
+    """A calls export written by the worker. `download_url` is set once it is written, until `expires_at`."""
+
+    id = serializers.UUIDField(source="public_id", read_only=True)
+    status_url = serializers.SerializerMethodField()
+    download_url = serializers.SerializerMethodField()
+    filters = serializers.DictField(help_text="The list's filters it was made with.")
+
+    class Meta:
+        model = CallExport
+        fields = [
+            "id",
+            "status",
+            "rows_expected",
+            "rows_written",
+            "size_bytes",
+            "error",
+            "filters",
+            "created_at",
+            "finished_at",
+            "expires_at",
+            "status_url",
+            "download_url",
+        ]
+        read_only_fields = fields
+
+    def get_status_url(self, export) -> str:
+        return f"/api/v1/calls/exports/{export.public_id}"
+
+    def get_download_url(self, export) -> str | None:
+        if export.status != CallExportStatus.DONE:
+            return None
+        return f"/api/v1/calls/exports/{export.public_id}/download"

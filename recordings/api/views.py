@@ -2,11 +2,7 @@
 
 from __future__ import annotations
 
-import csv
 import functools
-import io
-import itertools
-import re
 import zoneinfo
 from datetime import timedelta
 
@@ -22,10 +18,19 @@ from rest_framework.response import Response
 from accounts.api.base import TenantAPIView
 from accounts.roles import Capability
 from caly.foundation.api.pagination import KeysetPagination
+from caly.foundation.errors import DomainError, ErrorCode
 from caly.foundation.ratelimit import enforce_rate
-from recordings import call_context, downloads, providers, selectors, services, tags
+from recordings import call_context, csv_export, downloads, exports, providers, selectors, services
 from recordings.api import serializers as s
-from recordings.models import E164_PATTERN, Call, MissedCall, Provider, Recording, RecordingStatus
+from recordings.models import (
+    Call,
+    CallExport,
+    CallExportStatus,
+    MissedCall,
+    Provider,
+    Recording,
+    RecordingStatus,
+)
 
 CALLS_TAG = ["calls"]
 RECORDINGS_TAG = ["recordings"]
@@ -75,9 +80,21 @@ class CallListView(ListModelMixin, TenantAPIView):
         filters = _filters(s.CallFilterSerializer, self.request)
         return selectors.call_list(client=self.client, filters=filters, viewer=self.request.user)
 
-    @extend_schema(tags=CALLS_TAG, parameters=[s.CallFilterSerializer], summary="Calls, newest first")
+    @extend_schema(
+        tags=CALLS_TAG,
+        parameters=[s.CallFilterSerializer],
+        summary="Calls, newest first (or as `ordering` says), with an approximate total in meta.pagination.total",
+    )
     def get(self, request):
-        page = self.paginate_queryset(self.get_queryset().values(*selectors.CALL_LIST_FIELDS))
+        filters = _filters(s.CallFilterSerializer, request)
+        page = self.paginator.paginate_queryset(
+            self.get_queryset().values(*selectors.CALL_LIST_FIELDS),
+            request,
+            view=self,
+            ordering=selectors.call_ordering(filters),
+        )
+        total = selectors.call_count(client=self.client, filters=filters, viewer=self.request.user)
+        self.paginator.set_total(total.count, exact=total.exact)
         extra = call_context.call_rows(client=self.client, call_ids=[values["id"] for values in page])
         return self.get_paginated_response([call_row(values, extra.get(values["id"])) for values in page])
 
@@ -128,35 +145,13 @@ class CallDetailView(TenantAPIView):
         return Response(self.get_serializer(call).data)
 
 
-CSV_COLUMNS = [
-    "id",
-    "started_at",
-    "direction",
-    "from_number",
-    "to_number",
-    "status",
-    "duration_seconds",
-    "is_resolved",
-    "customer_satisfaction",
-    "has_recording",
-    "notes",
-]
-# Calls read and tagged per round trip of the export (the Tags column: one query per batch).
-EXPORT_BATCH = 2000
-_FORMULA_PREFIXES = ("=", "+", "-", "@", "\t", "\r")
-# A whole cell of + and digits is a number to a spreadsheet, never a formula that can call anything.
-_E164_CELL = re.compile(E164_PATTERN)
-
-
-def csv_safe(value) -> str:
-    """Spreadsheets run cells that start with = + - @ tab CR as formulas: prefix them with a quote.
-
-    A phone number in E.164 form is written as it is.
-    """
-    text = "" if value is None else str(value)
-    if _E164_CELL.fullmatch(text):
-        return text
-    return "'" + text if text.startswith(_FORMULA_PREFIXES) else text
+def csv_response(chunks) -> StreamingHttpResponse:
+    """A CSV streamed as it is read, with a dated file name."""
+    stamp = timezone.now().strftime("%Y%m%d-%H%M%S")
+    response = StreamingHttpResponse(chunks, content_type="text/csv; charset=utf-8")
+    response["Content-Disposition"] = f'attachment; filename="calls-{stamp}.csv"'
+    response["Cache-Control"] = "no-store"
+    return response
 
 
 class CallExportView(TenantAPIView):
@@ -166,48 +161,58 @@ class CallExportView(TenantAPIView):
     @extend_schema(
         tags=CALLS_TAG,
         parameters=[s.CallFilterSerializer],
-        responses={(200, "text/csv"): OpenApiResponse(OpenApiTypes.STR, description="CSV, one call a row")},
-        summary="The filtered calls as CSV (newest first, at most CALL_EXPORT_MAX_ROWS)",
+        responses={
+            (200, "text/csv"): OpenApiResponse(OpenApiTypes.STR, description="CSV, one call a row"),
+            202: OpenApiResponse(
+                s.CallExportSerializer,
+                description="More than CALL_EXPORT_STREAM_MAX_ROWS calls match: the worker writes the file; "
+                "poll `status_url` until `download_url` is set",
+            ),
+        },
+        summary="The filtered calls as CSV in the list's order (at most CALL_EXPORT_MAX_ROWS); large ones by a task",
     )
     def get(self, request):
         enforce_rate(request, group="calls-export", key="user", rate=settings.RATE_LIMITS["export_user"])
-        services.calls_export_record(
-            client=self.client, actor=request.user, filters=_filters(s.CallFilterSerializer, request)
-        )
-        rows = (
-            self.get_queryset()
-            .order_by("-started_at", "-id")
-            .values_list("pk", "public_id", *CSV_COLUMNS[1:])[: settings.CALL_EXPORT_MAX_ROWS]
-        )
-        local = timezone.localtime
-        zone = zoneinfo.ZoneInfo(self.client.timezone)
+        filters = _filters(s.CallFilterSerializer, request)
+        export = exports.call_export_start(client=self.client, actor=request.user, filters=filters)
+        if export is not None:
+            return Response(s.CallExportSerializer(export).data, status=status.HTTP_202_ACCEPTED)
+        return csv_response(csv_export.csv_chunks(client=self.client, filters=filters, viewer=request.user))
 
-        def lines():
-            buffer = io.StringIO()
-            writer = csv.writer(buffer)
-            writer.writerow([*CSV_COLUMNS[:-1], "tags", CSV_COLUMNS[-1]])  # the notes, long, stay last
-            read = rows.iterator(chunk_size=EXPORT_BATCH)
-            while batch := list(itertools.islice(read, EXPORT_BATCH)):
-                names = tags.tag_names_by_call(call_ids=[row[0] for row in batch])
-                for row in batch:
-                    values = list(row[1:])
-                    values[1] = local(values[1], zone).isoformat()
-                    values.insert(-1, "; ".join(names.get(row[0], ())))
-                    writer.writerow([csv_safe(value) for value in values])
-                    yield buffer.getvalue()
-                    buffer.seek(0)
-                    buffer.truncate()
-            yield buffer.getvalue()
 
-        stamp = timezone.now().strftime("%Y%m%d-%H%M%S")
-        response = StreamingHttpResponse(lines(), content_type="text/csv; charset=utf-8")
-        response["Content-Disposition"] = f'attachment; filename="calls-{stamp}.csv"'
-        response["Cache-Control"] = "no-store"
-        return response
+class CallExportDetailView(TenantAPIView):
+    capabilities = {"GET": Capability.EXPORT_CALLS}
+    serializer_class = s.CallExportSerializer
+    queryset = CallExport.objects.all()
 
-    def get_tenant_queryset(self):
-        filters = _filters(s.CallFilterSerializer, self.request)
-        return selectors.call_list(client=self.client, filters=filters, viewer=self.request.user)
+    @extend_schema(tags=CALLS_TAG, summary="A calls export written by the worker: its progress and download link")
+    def get(self, request, public_id):
+        return Response(self.get_serializer(self.get_object()).data)
+
+
+class CallExportDownloadView(TenantAPIView):
+    capabilities = {"GET": Capability.EXPORT_CALLS}
+    queryset = CallExport.objects.select_related("client")
+
+    @extend_schema(
+        tags=CALLS_TAG,
+        responses={
+            (200, "text/csv"): OpenApiResponse(OpenApiTypes.STR, description="The CSV (local storage)"),
+            302: OpenApiResponse(description="Redirect to a short-lived presigned URL (S3)"),
+            409: OpenApiResponse(description="The export is not written yet, or it failed"),
+            404: OpenApiResponse(description="No such export, or it has expired"),
+        },
+        summary="Download a calls export written by the worker (until it expires)",
+    )
+    def get(self, request, public_id):
+        export = self.get_object()
+        if export.expires_at <= timezone.now():
+            raise DomainError(ErrorCode.NOT_FOUND, "This export has expired; export the calls again.")
+        if export.status != CallExportStatus.DONE:
+            raise DomainError(
+                ErrorCode.CONFLICT, "This export is not ready to download.", details={"status": export.status}
+            )
+        return downloads.export_response(export)
 
 
 class MissedCallListView(ListModelMixin, TenantAPIView):

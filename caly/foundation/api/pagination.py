@@ -86,16 +86,25 @@ class KeysetPagination(BasePagination):
     """`?limit=N&cursor=…` seeking on an index with a row-value comparison; no COUNT.
 
     The view names two fields of the same direction in `keyset_ordering`, the last one unique
-    (for example `("-started_at", "-id")`). Page 1 and page 20,000 cost the same.
+    (for example `("-started_at", "-id")`); a view that lets the caller choose passes `ordering=`
+    instead. Page 1 and page 20,000 cost the same. A cursor carries the ordering it was made for, so
+    one used with another ordering is refused rather than read as a position it is not (a cursor
+    without one, as written before orderings could be chosen, is taken for the view's default).
+
+    A view that shows a total sets `total` (see `set_total`) before the response is made; it goes
+    into `meta.pagination.total`.
     """
 
     limit_query_param = "limit"
     cursor_query_param = "cursor"
     default_ordering = ("-created_at", "-id")
 
-    def paginate_queryset(self, queryset, request, view=None):
+    total: dict | None = None
+
+    def paginate_queryset(self, queryset, request, view=None, ordering: tuple[str, ...] | None = None):
         self.limit = _positive_int(request, self.limit_query_param, settings.API_PAGE_SIZE, settings.API_MAX_PAGE_SIZE)
-        self.ordering = tuple(getattr(view, "keyset_ordering", self.default_ordering))
+        self.default = tuple(getattr(view, "keyset_ordering", self.default_ordering))
+        self.ordering = tuple(ordering) if ordering else self.default
         self.fields = [name.lstrip("-") for name in self.ordering]
         self.descending = self.ordering[0].startswith("-")
         cursor = self._decode(request.query_params.get(self.cursor_query_param), queryset.model)
@@ -115,16 +124,23 @@ class KeysetPagination(BasePagination):
         self.rows = rows
         return rows
 
+    def set_total(self, count: int, *, exact: bool) -> None:
+        """How many rows the whole list holds: `exact`, or an estimate (a planner's, or a capped count)."""
+        self.total = {"count": count, "exact": exact}
+
     def get_pagination_meta(self) -> dict:
         rows = self.rows
         has_more = self.more_beyond if not self.backwards else True
         has_previous = self.had_cursor if not self.backwards else self.more_beyond
-        return {
+        meta = {
             "limit": self.limit,
             "has_more": bool(rows) and has_more,
             "next_cursor": self.encode_cursor(rows[-1], backwards=False) if rows and has_more else None,
             "previous_cursor": self.encode_cursor(rows[0], backwards=True) if rows and has_previous else None,
         }
+        if self.total is not None:
+            meta["total"] = self.total
+        return meta
 
     def get_paginated_response(self, data):
         response = Response(data)
@@ -134,7 +150,11 @@ class KeysetPagination(BasePagination):
     def encode_cursor(self, row, *, backwards: bool) -> str:
         """The cursor of the page that starts after `row` (or ends before it, `backwards`)."""
         values = [_jsonable(row[name] if isinstance(row, dict) else getattr(row, name)) for name in self.fields]
-        raw = json.dumps({"p": values, "b": backwards}, separators=(",", ":")).encode()
+        payload: dict = {"p": values, "b": backwards}
+        ordering = getattr(self, "ordering", None)
+        if ordering:
+            payload["o"] = ",".join(ordering)
+        raw = json.dumps(payload, separators=(",", ":")).encode()
         return base64.urlsafe_b64encode(raw).decode().rstrip("=")
 
     def _decode(self, token: str | None, model) -> dict | None:
@@ -147,6 +167,15 @@ class KeysetPagination(BasePagination):
             values, backwards = payload["p"], payload["b"]
             if not isinstance(values, list) or len(values) != len(self.fields) or not isinstance(backwards, bool):
                 raise invalid
+            made_for = payload.get("o", ",".join(self.default))
+            if made_for != ",".join(self.ordering):
+                raise ValidationError(
+                    {
+                        self.cursor_query_param: [
+                            "This page link was made for another sort order; start from the first page."
+                        ]
+                    }
+                )
             # clean() also range-checks integers, so a forged cursor cannot overflow a column.
             position = tuple(
                 model._meta.get_field(name).clean(value, None) for name, value in zip(self.fields, values, strict=True)

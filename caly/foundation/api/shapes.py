@@ -19,6 +19,13 @@ KEYSET_META = {
         "has_more": {"type": "boolean"},
         "next_cursor": {"type": "string", "nullable": True},
         "previous_cursor": {"type": "string", "nullable": True},
+        "total": {
+            "type": "object",
+            "description": "Lists that show a total (calls): how many rows match the filters, read cheaply. "
+            "`exact` false: an estimate (at least `count`), shown as 'about 12,400'.",
+            "required": ["count", "exact"],
+            "properties": {"count": {"type": "integer"}, "exact": {"type": "boolean"}},
+        },
     },
 }
 PAGE_NUMBER_META = {

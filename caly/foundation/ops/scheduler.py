@@ -89,6 +89,7 @@ def declared_jobs() -> tuple[Job, ...]:
             "integrations.shopify.retention_tasks.purge_inactive_customers",
             Daily(time(21, 20)),
         ),
+        Job("purge-expired-call-exports", "recordings.tasks.purge_expired_exports", Every(timedelta(hours=1))),
         Job("resync-shopify-customers", "integrations.shopify.tasks.resync_customers", Every(timedelta(minutes=30))),
         Job("sweep-stuck-calls", "integrations.exotel.tasks.sweep_stuck_calls", Every(timedelta(minutes=5))),
         Job(
