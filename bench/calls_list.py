@@ -1,7 +1,8 @@
 """The calls list at the first and the last page: keyset API vs naive DRF offset vs a .values() floor.
 
-The API's rows carry each call's Shopify customer (one query a page through settings.CALL_CONTEXT); run
-bench/customers.py once to give the client's calls customers, then this again to time the list with them.
+The API's rows carry each call's Shopify customer (settings.CALL_CONTEXT's `call_columns`, read in the list's own
+statement); run bench/customers.py once to give the client's calls customers, then this again to time the list
+with them.
 
 Run by hand on PostgreSQL, never in the test suite (see bench/README.md):
 
@@ -184,6 +185,9 @@ def main() -> int:
     parser.add_argument("--other-clients", type=int, default=3, help="clients with a tenth as many calls each")
     parser.add_argument("--runs", type=int, default=41, help="timed requests per case (the median is shown)")
     parser.add_argument("--warmup", type=int, default=5, help="untimed requests per case first")
+    parser.add_argument(
+        "--no-naive", action="store_true", help="skip the naive offset view (seconds a request at 1M calls)"
+    )
     args = parser.parse_args()
     if connection.vendor != "postgresql":
         parser.error("needs PostgreSQL: set DATABASE_URL=postgres://… (see bench/README.md)")
@@ -211,18 +215,18 @@ def main() -> int:
         ("floor .values()", "last page"): "/bench/floor/calls?"
         + urlencode({"before": position["started_at"].isoformat(), "before_id": position["id"]}),
     }
+    if args.no_naive:
+        urls = {key: url for key, url in urls.items() if key[0] != "naive DRF offset"}
     with override_settings(ROOT_URLCONF=bench_urls):
-        for depth in ("first page", "last page"):  # all three answer the same rows
-            cases = ("keyset API", "keyset, no customer", "naive DRF offset", "floor .values()")
+        for depth in ("first page", "last page"):  # all of them answer the same rows
+            cases = [case for case, at in urls if at == depth]
             pages = [ids(http.get(urls[(case, depth)])) for case in cases]
             assert len(pages[0]) == PAGE and all(page == pages[0] for page in pages), f"the {depth}s differ"
+        load_before = os.getloadavg()[0]
         medians = measure(http, urls, runs=args.runs, warmup=args.warmup)
 
     ratios = {
         "keyset last / first page": medians[("keyset API", "last page")] / medians[("keyset API", "first page")],
-        "naive / keyset at the last page": (
-            medians[("naive DRF offset", "last page")] / medians[("keyset API", "last page")]
-        ),
         "keyset / floor at the first page": (
             medians[("keyset API", "first page")] / medians[("floor .values()", "first page")]
         ),
@@ -231,6 +235,10 @@ def main() -> int:
             medians[("floor .values()", "first page")] / medians[("keyset API", "first page")]
         ),
     }
+    if not args.no_naive:
+        ratios["naive / keyset at the last page"] = (
+            medians[("naive DRF offset", "last page")] / medians[("keyset API", "last page")]
+        )
     ratios["keyset with / without customer, first page"] = (
         medians[("keyset API", "first page")] / medians[("keyset, no customer", "first page")]
     )
@@ -240,6 +248,7 @@ def main() -> int:
         (version,) = db.fetchone()
     print()
     print(f"PostgreSQL {version}; client {client.slug}: {total:,} calls ({table_rows:,} in the table)")
+    print(f"load average (1 min): {load_before:.1f} before the timed runs, {os.getloadavg()[0]:.1f} after")
     print(f"calls with a Shopify customer (the list's customer column): {linked:,}")
     print(f"seeding: {seed_seconds:.0f} s" if seed_seconds else "seeding: data already present")
     print(f"{args.runs} timed runs per case after {args.warmup} warm-up; page = {PAGE} rows; depth = the page")

@@ -4,10 +4,13 @@ recordings shows calls but cannot import the apps that know who was on them (int
 its Shopify customer and orders). CALL_CONTEXT names a module providing:
 
 - `call_detail(call) -> dict`: extra keys of the call's detail (the customer, latest orders, how matched);
-- `call_rows(*, client, call_ids) -> dict[int, dict]`: extra keys for the rows of a page of the list, by
-  call id, in one query for the whole page (a call left out gets None for each of LIST_ROW_FIELDS);
+- `call_columns() -> dict[str, Expression]`: the list's extra keys (LIST_ROW_FIELDS) as expressions its `.values()`
+  reads in the list's own statement, each giving the row's final value (a call with none gets None);
+- `call_rows(*, client, call_ids) -> dict[int, dict]`: the same keys for calls read on their own, by call id, in
+  one query (a call left out gets None for each of LIST_ROW_FIELDS);
 - `call_filter(*, client, customer=None, order=None, q=None) -> Q | None`: a condition on calls for the
   list's `customer=`, `order=` and the extra arms of `q=` (None: nothing to add).
+- optionally `call_card(*, call) -> dict | None`: the call page's card, a context with the `template` showing it.
 
 An empty CALL_CONTEXT adds nothing. The system check imports the module at start, so a wrong path stops
 `manage.py migrate` and the worker instead of the first call page.
@@ -28,8 +31,8 @@ if TYPE_CHECKING:
     from accounts.models import Client
     from recordings.models import Call
 
-HOOKS = ("call_detail", "call_rows", "call_filter")
-# The keys `call_rows` gives each row of the list (None when a call has none): the list's last fields.
+HOOKS = ("call_detail", "call_columns", "call_rows", "call_filter")
+# The keys `call_columns` and `call_rows` give each row of the list (None when a call has none): its last fields.
 LIST_ROW_FIELDS = ("customer",)
 
 
@@ -42,6 +45,13 @@ def call_detail(call: Call) -> dict[str, Any]:
     """What the registered module adds to a call's detail ({} without one)."""
     module = _module()
     return module.call_detail(call) if module else {}
+
+
+def call_columns() -> dict[str, Any]:
+    """The registered module's expressions for the list's `.values()`: its rows' extra keys, read in the list's own
+    statement ({} without a module)."""
+    module = _module()
+    return module.call_columns() if module else {}
 
 
 def call_rows(*, client: Client, call_ids: Iterable[int]) -> dict[int, dict[str, Any]]:
