@@ -14,6 +14,7 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.views.decorators.http import require_POST, require_safe
 
+from accounts import selectors as accounts_selectors
 from accounts import services as accounts_services
 from accounts.forms import ServiceForm, country_choices
 from accounts.models import Client
@@ -104,6 +105,7 @@ def _page(request: HttpRequest, *, status: int = 200, **forms_given) -> HttpResp
         or RetentionForm(initial={"recording_retention_days": client.recording_retention_days}, prefix="retention"),
         "wasabi_minimum_days": WASABI_MINIMUM_DAYS,
         "timezones": sorted(zoneinfo.available_timezones()),
+        "team_phones": list(accounts_selectors.member_phone_list(client=client)),
     }
     return render(request, "settings/index.html", context, status=status)
 

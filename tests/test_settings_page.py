@@ -5,6 +5,7 @@ import pytest
 from django.test import Client as PageClient
 
 from accounts import jwt
+from accounts import services as accounts_services
 from accounts.models import AuditAction, AuditEvent, Client
 from accounts.roles import Role
 from recordings import tags
@@ -264,3 +265,14 @@ def test_the_api_lets_only_an_owner_change_retention(api, alice, admin_a, bob, c
     assert response.status_code == 200 and response.json()["data"] == {"recording_retention_days": 400}
     [event] = AuditEvent.objects.filter(action=AuditAction.CLIENT_SETTINGS_CHANGED)
     assert event.actor == alice
+
+
+def test_it_lists_the_team_phone_numbers_of_its_own_client_and_links_to_manage_them(page, alice, bob, charlie):
+    accounts_services.member_phone_add(actor=alice, member=bob, number="+919900055501", label="Desk")
+    accounts_services.member_phone_add(actor=charlie, member=charlie, number="+919900055502")
+
+    html = page(alice).get("/settings/").content.decode()
+
+    assert "Team phone numbers" in html and 'href="/settings/phones/"' in html
+    assert "+919900055501" in html and "Desk" in html
+    assert "+919900055502" not in html  # another company's member
