@@ -340,6 +340,15 @@ class AuditAction(models.TextChoices):
     API_KEY_CREATED = "api_key.created", "API key created"
     API_KEY_FIRST_USED = "api_key.first_used", "API key used for the first time"
     API_KEY_REVOKED = "api_key.revoked", "API key revoked"
+    WEBHOOK_ENDPOINT_CREATED = "webhook_endpoint.created", "Webhook endpoint added"
+    WEBHOOK_ENDPOINT_UPDATED = "webhook_endpoint.updated", "Webhook endpoint changed"
+    WEBHOOK_ENDPOINT_ENABLED = "webhook_endpoint.enabled", "Webhook endpoint enabled"
+    WEBHOOK_ENDPOINT_DISABLED = "webhook_endpoint.disabled", "Webhook endpoint disabled"
+    WEBHOOK_SECRET_ROTATED = "webhook_endpoint.secret_rotated", "Webhook signing secret rotated"
+    WEBHOOK_SECRET_REVEALED = "webhook_endpoint.secret_revealed", "Webhook signing secret viewed"
+    WEBHOOK_ENDPOINT_DELETED = "webhook_endpoint.deleted", "Webhook endpoint deleted"
+    WEBHOOK_TEST_SENT = "webhook_endpoint.test_sent", "Webhook test event sent"
+    WEBHOOK_REDELIVERY_REQUESTED = "webhook_delivery.redelivered", "Webhook delivery sent again"
 
 
 class AppendOnlyQuerySet(TenantQuerySet):

@@ -223,7 +223,7 @@ def test_deleting_an_endpoint_removes_it_with_its_log(api, alice):
 def test_the_delivery_log_pages_with_a_cursor(api, alice):
     endpoint = subscribe(alice.client, "https://203.0.114.10/hooks")
     for _ in range(3):
-        services.endpoint_test_send(endpoint=endpoint)
+        services.endpoint_test_send(endpoint=endpoint, actor=None)
     signed_in(api, alice)
     first = api.get(f"/api/v1/webhook-endpoints/{endpoint.public_id}/deliveries", {"limit": 2}).json()
     assert len(first["data"]) == 2 and first["meta"]["pagination"]["has_more"] is True
@@ -529,7 +529,7 @@ def test_during_a_rotation_both_secrets_verify_and_only_the_new_one_after(api, a
     new = response.json()["data"]["secret"]
     assert new != old and response.json()["data"]["previous_secret_expires_at"] is not None
 
-    services.endpoint_test_send(endpoint=endpoint)
+    services.endpoint_test_send(endpoint=endpoint, actor=None)
     run_worker()
     [during] = receiver.received
     assert len(during.headers["Webhook-Signature"].split(" ")) == 2
@@ -538,7 +538,7 @@ def test_during_a_rotation_both_secrets_verify_and_only_the_new_one_after(api, a
     WebhookEndpoint.objects.filter(pk=endpoint.pk).update(
         previous_secret_expires_at=timezone.now() - timedelta(seconds=1)
     )
-    services.endpoint_test_send(endpoint=endpoint)
+    services.endpoint_test_send(endpoint=endpoint, actor=None)
     run_worker()
     after = receiver.received[1]
     assert len(after.headers["Webhook-Signature"].split(" ")) == 1
@@ -598,7 +598,7 @@ def test_a_name_that_resolves_inside_the_network_at_delivery_is_not_sent_to(
     settings.OUTBOUND_WEBHOOK_ALLOW_LOOPBACK = False
     dns.answers["hooks.rebind.example"] = [["93.184.216.34"], [address]]
     endpoint = subscribe(alice.client, f"https://hooks.rebind.example:{receiver.server.port}/hooks/caly")
-    services.endpoint_test_send(endpoint=endpoint)
+    services.endpoint_test_send(endpoint=endpoint, actor=None)
     run_worker()
     assert receiver.received == []
     attempt = OutboundAttempt.objects.get()
@@ -614,7 +614,7 @@ def test_a_name_that_resolves_inside_the_network_at_delivery_is_not_sent_to(
 def test_an_http_url_is_not_sent_to_unless_loopback_is_allowed(alice, receiver, database_queue, settings):
     endpoint = subscribe(alice.client, receiver.url())
     settings.OUTBOUND_WEBHOOK_ALLOW_LOOPBACK = False  # as in production
-    services.endpoint_test_send(endpoint=endpoint)
+    services.endpoint_test_send(endpoint=endpoint, actor=None)
     run_worker()
     assert receiver.received == []
     assert OutboundAttempt.objects.get().error == "Webhooks are sent over https only."
@@ -625,7 +625,7 @@ def test_the_request_goes_to_the_address_that_was_checked(alice, receiver, datab
     """One lookup per attempt, and the connection is made to that answer, not to a second lookup's."""
     dns.answers["localhost"] = [["127.0.0.1"], ["10.0.0.9"]]
     endpoint = subscribe(alice.client, f"http://localhost:{receiver.server.port}/hooks/caly")
-    services.endpoint_test_send(endpoint=endpoint)
+    services.endpoint_test_send(endpoint=endpoint, actor=None)
     run_worker()
     [received] = receiver.received
     assert received.headers["Host"] == f"localhost:{receiver.server.port}"
@@ -636,7 +636,7 @@ def test_the_request_goes_to_the_address_that_was_checked(alice, receiver, datab
 def test_old_events_and_their_log_are_pruned_unless_still_being_delivered(alice, settings):
     settings.WEBHOOK_RETENTION_DAYS = 30
     endpoint = subscribe(alice.client, "https://203.0.114.10/hooks")
-    done, waiting, recent = (services.endpoint_test_send(endpoint=endpoint) for _ in range(3))
+    done, waiting, recent = (services.endpoint_test_send(endpoint=endpoint, actor=None) for _ in range(3))
     OutboundDelivery.objects.filter(pk=done.pk).update(status=DeliveryStatus.SUCCEEDED)
     OutboundEvent.objects.filter(pk__in=[done.event_id, waiting.event_id]).update(
         created_at=timezone.now() - timedelta(days=31)

@@ -256,7 +256,7 @@ def populate(
     webhook_endpoint = outbound_services.endpoint_create(
         client=client, actor=owner, url=f"https://203.0.114.10/{slug}", event_types=["call.completed"]
     )
-    webhook_delivery = outbound_services.endpoint_test_send(endpoint=webhook_endpoint)
+    webhook_delivery = outbound_services.endpoint_test_send(endpoint=webhook_endpoint, actor=owner)
     call_export = CallExport.objects.create(
         client=client,
         requested_by=owner,

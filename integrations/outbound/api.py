@@ -73,12 +73,12 @@ class EndpointDetailView(TenantAPIView):
         endpoint = self.get_object()
         serializer = s.EndpointUpdateSerializer(data=request.data, partial=True)
         serializer.is_valid(raise_exception=True)
-        endpoint = services.endpoint_update(endpoint=endpoint, **serializer.validated_data)
+        endpoint = services.endpoint_update(endpoint=endpoint, actor=request.user, **serializer.validated_data)
         return Response(self.get_serializer(endpoint).data)
 
     @extend_schema(tags=TAGS, responses={204: None}, summary="Delete a webhook endpoint and its delivery log")
     def delete(self, request, public_id):
-        services.endpoint_delete(endpoint=self.get_object())
+        services.endpoint_delete(endpoint=self.get_object(), actor=request.user)
         return Response(status=status.HTTP_204_NO_CONTENT)
 
 
@@ -87,11 +87,12 @@ class EndpointSecretView(TenantAPIView):
     serializer_class = s.EndpointSecretSerializer
     queryset = WebhookEndpoint.objects.all()
 
-    @extend_schema(tags=TAGS, summary="A webhook endpoint's signing secret")
+    @extend_schema(tags=TAGS, summary="A webhook endpoint's signing secret (each reading is in the audit log)")
     def get(self, request, public_id):
         endpoint = self.get_object()
         expires = endpoint.previous_secret_expires_at if endpoint.previous_secret else None
-        secret = {"secret": endpoint.secret, "previous_secret_expires_at": expires}
+        shown = services.endpoint_secret_reveal(endpoint=endpoint, actor=request.user)
+        secret = {"secret": shown, "previous_secret_expires_at": expires}
         return _no_store(Response(self.get_serializer(secret).data))
 
 
@@ -109,7 +110,7 @@ class EndpointRotateView(TenantAPIView):
         endpoint = self.get_object()
         serializer = s.RotateSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
-        endpoint = services.endpoint_secret_rotate(endpoint=endpoint, **serializer.validated_data)
+        endpoint = services.endpoint_secret_rotate(endpoint=endpoint, actor=request.user, **serializer.validated_data)
         return _no_store(Response(self.get_serializer(endpoint).data))
 
 
@@ -125,7 +126,7 @@ class EndpointTestView(TenantAPIView):
         summary="Send a `webhook.test` event to this endpoint now",
     )
     def post(self, request, public_id):
-        delivery = services.endpoint_test_send(endpoint=self.get_object())
+        delivery = services.endpoint_test_send(endpoint=self.get_object(), actor=request.user)
         return Response(self.get_serializer(selectors.delivery_get(delivery=delivery)).data, status=202)
 
 
@@ -159,5 +160,5 @@ class DeliveryRedeliverView(TenantAPIView):
         summary="Send a delivery's event to its endpoint again (same webhook-id), now",
     )
     def post(self, request, public_id):
-        delivery = services.delivery_redeliver(delivery=self.get_object())
+        delivery = services.delivery_redeliver(delivery=self.get_object(), actor=request.user)
         return Response(self.get_serializer(selectors.delivery_get(delivery=delivery)).data, status=202)

@@ -104,20 +104,21 @@ def endpoint_create(request: HttpRequest) -> HttpResponse:
 @require_POST
 def endpoint_secret(request: HttpRequest, public_id) -> HttpResponse:
     endpoint = _endpoint(request, public_id)
-    return _render(request, secret={"endpoint": endpoint, "secret": endpoint.secret, "why": "shown"})
+    secret = services.endpoint_secret_reveal(endpoint=endpoint, actor=request.user)
+    return _render(request, secret={"endpoint": endpoint, "secret": secret, "why": "shown"})
 
 
 @client_user_required(MANAGE)
 @require_POST
 def endpoint_rotate(request: HttpRequest, public_id) -> HttpResponse:
-    endpoint = services.endpoint_secret_rotate(endpoint=_endpoint(request, public_id))
+    endpoint = services.endpoint_secret_rotate(endpoint=_endpoint(request, public_id), actor=request.user)
     return _render(request, secret={"endpoint": endpoint, "secret": endpoint.secret, "why": "rotated"})
 
 
 @client_user_required(MANAGE)
 @require_POST
 def endpoint_enable(request: HttpRequest, public_id) -> HttpResponse:
-    endpoint = services.endpoint_update(endpoint=_endpoint(request, public_id), enabled=True)
+    endpoint = services.endpoint_update(endpoint=_endpoint(request, public_id), actor=request.user, enabled=True)
     messages.success(request, f"Webhooks go to {endpoint.url} again.")
     return _back()
 
@@ -125,7 +126,7 @@ def endpoint_enable(request: HttpRequest, public_id) -> HttpResponse:
 @client_user_required(MANAGE)
 @require_POST
 def endpoint_disable(request: HttpRequest, public_id) -> HttpResponse:
-    endpoint = services.endpoint_update(endpoint=_endpoint(request, public_id), enabled=False)
+    endpoint = services.endpoint_update(endpoint=_endpoint(request, public_id), actor=request.user, enabled=False)
     messages.success(request, f"Webhooks to {endpoint.url} are stopped; pending deliveries are cancelled.")
     return _back()
 
@@ -137,7 +138,7 @@ def endpoint_delete(request: HttpRequest, public_id) -> HttpResponse:
     if request.POST.get("confirm") != "yes":
         messages.error(request, "Tick the box to confirm that the endpoint and its delivery log are to be deleted.")
         return _back()
-    services.endpoint_delete(endpoint=endpoint)
+    services.endpoint_delete(endpoint=endpoint, actor=request.user)
     messages.success(request, f"The endpoint {endpoint.url} is deleted.")
     return _back()
 
@@ -146,7 +147,7 @@ def endpoint_delete(request: HttpRequest, public_id) -> HttpResponse:
 @require_POST
 def endpoint_test(request: HttpRequest, public_id) -> HttpResponse:
     endpoint = _endpoint(request, public_id)
-    services.endpoint_test_send(endpoint=endpoint)
+    services.endpoint_test_send(endpoint=endpoint, actor=request.user)
     messages.success(request, f"A test event is on its way to {endpoint.url}; its outcome shows below.")
     return _back()
 
@@ -162,6 +163,6 @@ def delivery_redeliver(request: HttpRequest, public_id) -> HttpResponse:
     )
     if delivery is None:
         raise Http404("No such delivery.")
-    services.delivery_redeliver(delivery=delivery)
+    services.delivery_redeliver(delivery=delivery, actor=request.user)
     messages.success(request, f"{delivery.event.type} is being sent to {delivery.endpoint.url} again.")
     return _back()

@@ -21,7 +21,8 @@ from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
 
-from accounts.models import User
+from accounts.audit import audit_record
+from accounts.models import AuditAction, User
 from accounts.roles import Role
 from accounts.tasks import send_templated_email
 from caly.foundation.tasks import enqueue_with_transaction
@@ -214,7 +215,8 @@ def _record(
 
 
 def _disable(endpoint: WebhookEndpoint, reason: DisabledReason, message: str) -> None:
-    """Disable a failing endpoint, cancel what was waiting for it, and e-mail its client's owners (once)."""
+    """Disable a failing endpoint, cancel what was waiting for it, audit it (no actor: nobody did it) and
+    e-mail its client's owners (once)."""
     now = timezone.now()
     disabled = WebhookEndpoint.objects.filter(pk=endpoint.pk, is_enabled=True).update(
         is_enabled=False, disabled_reason=reason, disabled_message=message[:500], disabled_at=now, updated_at=now
@@ -225,6 +227,13 @@ def _disable(endpoint: WebhookEndpoint, reason: DisabledReason, message: str) ->
         status=DeliveryStatus.CANCELLED, next_attempt_at=None, last_error="The endpoint was disabled.", updated_at=now
     )
     logger.warning("Outbound webhook endpoint %s disabled: %s", endpoint.public_id, message)
+    audit_record(
+        action=AuditAction.WEBHOOK_ENDPOINT_DISABLED,
+        client=endpoint.client,
+        actor=None,
+        target=endpoint,
+        metadata={"url": endpoint.url, "reason": reason.value, "message": message[:500]},
+    )
     owners = User.objects.filter(client_id=endpoint.client_id, role=Role.OWNER, is_active=True).order_by("pk")
     for owner in owners:
         enqueue_with_transaction(

@@ -1,5 +1,6 @@
-"""Writes of outbound webhooks: endpoints (create, change, enable and disable, rotate the secret, delete),
-events with their deliveries, redeliveries and test events.
+"""Writes of outbound webhooks: endpoints (create, change, enable and disable, rotate and reveal the secret,
+delete), events with their deliveries, redeliveries and test events. Everything a person does to an endpoint
+is in the audit log (never with the secret).
 
 Emitting is cheap: one indexed read of the client's enabled endpoints and, only when one subscribes,
 the event and its deliveries written in the caller's transaction with their tasks queued beside them;
@@ -20,7 +21,8 @@ from django.core.serializers.json import DjangoJSONEncoder
 from django.db import transaction
 from django.utils import timezone
 
-from accounts.models import Client, User
+from accounts.audit import audit_record
+from accounts.models import AuditAction, Client, User
 from caly.foundation.errors import DomainError, ErrorCode
 from caly.foundation.tasks import enqueue_with_transaction
 from integrations.outbound import destinations, signing, tasks
@@ -93,32 +95,55 @@ def endpoint_create(
     if WebhookEndpoint.objects.select_for_update().filter(client=client).count() >= limit:
         raise _invalid("url", f"A company has at most {limit} webhook endpoints; delete one first.")
     _save(endpoint)
+    audit_record(
+        action=AuditAction.WEBHOOK_ENDPOINT_CREATED,
+        client=client,
+        actor=actor,
+        target=endpoint,
+        metadata={"url": endpoint.url, "event_types": endpoint.event_types, "description": endpoint.description},
+    )
     return endpoint
+
+
+def _audit(action: AuditAction, endpoint: WebhookEndpoint, actor: User | None, **metadata: Any) -> None:
+    audit_record(
+        action=action, client=endpoint.client, actor=actor, target=endpoint, metadata={"url": endpoint.url, **metadata}
+    )
 
 
 @transaction.atomic
 def endpoint_update(
     *,
     endpoint: WebhookEndpoint,
+    actor: User | None,
     url: str | None = None,
     description: str | None = None,
     event_types: Iterable[str] | None = None,
     enabled: bool | None = None,
 ) -> WebhookEndpoint:
     """Change what was given. Enabling clears the reason it was disabled and its failing streak; disabling
-    by hand stops its pending deliveries. Raises DomainError(VALIDATION_ERROR)."""
-    endpoint = WebhookEndpoint.objects.select_for_update().get(pk=endpoint.pk)
+    by hand stops its pending deliveries. Audited: what changed (old and new), and enabling or disabling
+    (each its own entry); a change to nothing writes nothing. Raises DomainError(VALIDATION_ERROR)."""
+    endpoint = WebhookEndpoint.objects.select_for_update(of=("self",)).select_related("client").get(pk=endpoint.pk)
+    wanted: dict[str, Any] = {}
     if url is not None:
-        endpoint.url = _clean_url(url)
+        wanted["url"] = _clean_url(url)
     if description is not None:
-        endpoint.description = _clean_description(description)
+        wanted["description"] = _clean_description(description)
     if event_types is not None:
-        endpoint.event_types = _clean_event_types(event_types)
+        wanted["event_types"] = _clean_event_types(event_types)
+    changed = {field: {"old": getattr(endpoint, field), "new": value} for field, value in wanted.items()}
+    changed = {field: change for field, change in changed.items() if change["old"] != change["new"]}
+    for field, change in changed.items():
+        setattr(endpoint, field, change["new"])
+    toggled = None
     if enabled is True and not endpoint.is_enabled:
+        toggled = AuditAction.WEBHOOK_ENDPOINT_ENABLED, {"was_disabled": endpoint.disabled_reason}
         endpoint.is_enabled = True
         endpoint.disabled_reason, endpoint.disabled_message, endpoint.disabled_at = "", "", None
         endpoint.failing_since = None
     elif enabled is False and endpoint.is_enabled:
+        toggled = AuditAction.WEBHOOK_ENDPOINT_DISABLED, {"reason": DisabledReason.MANUAL.value}
         endpoint.is_enabled = False
         endpoint.disabled_reason = DisabledReason.MANUAL
         endpoint.disabled_message = "Disabled by a user."
@@ -127,27 +152,64 @@ def endpoint_update(
             status=DeliveryStatus.CANCELLED, next_attempt_at=None, last_error="The endpoint was disabled."
         )
     _save(endpoint)
+    if changed:
+        audit_record(
+            action=AuditAction.WEBHOOK_ENDPOINT_UPDATED,
+            client=endpoint.client,
+            actor=actor,
+            target=endpoint,
+            metadata=changed,
+        )
+    if toggled:
+        _audit(toggled[0], endpoint, actor, **toggled[1])
     return endpoint
 
 
 @transaction.atomic
-def endpoint_secret_rotate(*, endpoint: WebhookEndpoint, overlap_hours: int = 24) -> WebhookEndpoint:
+def endpoint_secret_rotate(
+    *, endpoint: WebhookEndpoint, actor: User | None, overlap_hours: int = 24
+) -> WebhookEndpoint:
     """A new secret; for `overlap_hours` deliveries are signed with the old one as well (both signatures,
-    space-separated), so receivers can switch without missing one. Raises DomainError(VALIDATION_ERROR)."""
+    space-separated), so receivers can switch without missing one. Audited. Raises DomainError(VALIDATION_ERROR)."""
     if not 0 <= overlap_hours <= MAX_OVERLAP_HOURS:
         raise _invalid("overlap_hours", f"From 0 to {MAX_OVERLAP_HOURS} hours.")
-    endpoint = WebhookEndpoint.objects.select_for_update().get(pk=endpoint.pk)
+    endpoint = WebhookEndpoint.objects.select_for_update(of=("self",)).select_related("client").get(pk=endpoint.pk)
     endpoint.previous_secret = endpoint.secret if overlap_hours else ""
     endpoint.previous_secret_expires_at = timezone.now() + timedelta(hours=overlap_hours) if overlap_hours else None
     endpoint.secret = signing.secret_generate()
     _save(endpoint)
+    expires = endpoint.previous_secret_expires_at
+    _audit(
+        AuditAction.WEBHOOK_SECRET_ROTATED,
+        endpoint,
+        actor,
+        overlap_hours=overlap_hours,
+        previous_secret_expires_at=expires.isoformat() if expires else None,
+    )
     return endpoint
 
 
 @transaction.atomic
-def endpoint_delete(*, endpoint: WebhookEndpoint) -> None:
-    """Delete the endpoint with its delivery log; nothing more is sent to it."""
-    OutboundDelivery.objects.filter(endpoint=endpoint).delete()
+def endpoint_secret_reveal(*, endpoint: WebhookEndpoint, actor: User | None) -> str:
+    """The endpoint's signing secret, for `actor` to see; that they saw it is audited."""
+    _audit(AuditAction.WEBHOOK_SECRET_REVEALED, endpoint, actor)
+    return endpoint.secret
+
+
+@transaction.atomic
+def endpoint_delete(*, endpoint: WebhookEndpoint, actor: User | None) -> None:
+    """Delete the endpoint with its delivery log; nothing more is sent to it. Audited with how many
+    deliveries went with it."""
+    _, deleted = OutboundDelivery.objects.filter(endpoint=endpoint).delete()
+    deliveries = deleted.get(OutboundDelivery._meta.label, 0)
+    _audit(
+        AuditAction.WEBHOOK_ENDPOINT_DELETED,
+        endpoint,
+        actor,
+        event_types=endpoint.event_types,
+        description=endpoint.description,
+        deliveries=deliveries,
+    )
     endpoint.delete()
 
 
@@ -210,19 +272,35 @@ def events_emit(
 
 
 @transaction.atomic
-def endpoint_test_send(*, endpoint: WebhookEndpoint) -> OutboundDelivery:
-    """Send a `webhook.test` event to this endpoint only (even a disabled one, once)."""
+def endpoint_test_send(*, endpoint: WebhookEndpoint, actor: User | None) -> OutboundDelivery:
+    """Send a `webhook.test` event to this endpoint only (even a disabled one, once); audited."""
     now = timezone.now()
     data = {"endpoint_id": str(endpoint.public_id), "message": "A test event sent from Caly on request."}
     event = OutboundEvent.objects.create(
         client_id=endpoint.client_id, type=TEST_EVENT_TYPE, occurred_at=now, body=_body(TEST_EVENT_TYPE, now, data)
     )
     [delivery] = _deliver(event, [endpoint.pk], manual=True)
+    _audit(AuditAction.WEBHOOK_TEST_SENT, endpoint, actor, delivery_id=str(delivery.public_id))
     return delivery
 
 
 @transaction.atomic
-def delivery_redeliver(*, delivery: OutboundDelivery) -> OutboundDelivery:
-    """Send a delivery's event to its endpoint again, now: a new delivery with the same `webhook-id` and body."""
+def delivery_redeliver(*, delivery: OutboundDelivery, actor: User | None) -> OutboundDelivery:
+    """Send a delivery's event to its endpoint again, now: a new delivery with the same `webhook-id` and body.
+    Audited on the delivery asked for, with the new one's id."""
     [again] = _deliver(delivery.event, [delivery.endpoint_id], manual=True)
+    endpoint = delivery.endpoint
+    audit_record(
+        action=AuditAction.WEBHOOK_REDELIVERY_REQUESTED,
+        client=endpoint.client,
+        actor=actor,
+        target=delivery,
+        metadata={
+            "url": endpoint.url,
+            "endpoint_id": str(endpoint.public_id),
+            "event_type": delivery.event.type,
+            "webhook_id": delivery.event.webhook_id,
+            "redelivery_id": str(again.public_id),
+        },
+    )
     return again
