@@ -78,8 +78,15 @@ def world(client_a, alice, local_storage, exotel):  # noqa: F811
 
 
 def _path(template: str, world) -> str:
-    ids = {
+    ids = {  # the more specific prefixes first
+        "calls/exports": world.call_export,
         "calls": world.call,
+        "tags": world.tag,
+        "webhook-endpoints": world.webhook_endpoint,
+        "webhook-deliveries": world.webhook_delivery,
+        "api-keys": world.api_key,
+        "me/phones": world.owner_phone,
+        "team/phones": world.phone,
         "team/members": world.agent,
         "team/invitations": world.invitation,
         "recordings": world.recording,
