@@ -11,9 +11,9 @@ import uuid
 import pytest
 from django.urls import URLPattern, URLResolver, get_resolver
 
-from accounts import jwt, services
+from accounts import api_keys, jwt, services
 from accounts.api.base import TenantAPIView
-from accounts.models import AuditAction, AuditEvent, Client, Invitation, RefreshFamily, User
+from accounts.models import ApiKey, AuditAction, AuditEvent, Client, Invitation, MemberPhone, RefreshFamily, User
 from accounts.roles import Role
 from tests.factories import PASSWORD, UserFactory
 
@@ -27,7 +27,13 @@ FOREIGN_CALLS = [
     ("POST", "team/members/{member}/deactivate", None),
     ("POST", "team/members/{inactive_member}/activate", None),
     ("POST", "team/invitations/{invitation}/revoke", None),
+    ("GET", "api-keys/{api_key}", None),
+    ("DELETE", "api-keys/{api_key}", None),
+    ("POST", "api-keys/{api_key}/revoke", None),
+    ("DELETE", "me/phones/{phone}", None),
+    ("DELETE", "team/phones/{phone}", None),
 ]
+OBJECTS = ("member", "inactive_member", "invitation", "api_key", "phone")
 
 
 def _walk(patterns, prefix=""):
@@ -59,6 +65,8 @@ def snapshot() -> dict:
         "invitations": list(Invitation.objects.order_by("pk").values()),
         "families": list(RefreshFamily.objects.order_by("pk").values("pk", "current_jti", "revoked_at")),
         "audit": list(AuditEvent.objects.order_by("pk").values_list("pk", flat=True)),
+        "api_keys": list(ApiKey.objects.order_by("pk").values()),
+        "phones": list(MemberPhone.objects.order_by("pk").values()),
     }
 
 
@@ -70,6 +78,8 @@ def world(api, client_a, client_b, alice, bob, charlie):
     invitation_a, _ = services.invitation_create(actor=alice, email="newhire@acme.example", role=Role.AGENT)
     invitation_b, _ = services.invitation_create(actor=charlie, email="newhire@bolt.example", role=Role.AGENT)
     services.invitation_create(actor=alice, email="second@acme.example", role=Role.VIEWER)
+    api_key_a, _ = api_keys.api_key_create(client=client_a, actor=alice, name="Warehouse sync", scope="read")
+    phone_a = services.member_phone_add(actor=alice, member=bob, number="+919900077701")
 
     alice_token = login(api, alice.email)
     charlie_token = login(api, charlie.email)
@@ -92,6 +102,8 @@ def world(api, client_a, client_b, alice, bob, charlie):
             "owner": alice,
             "inactive_member": erin,
             "invitation": invitation_a,
+            "api_key": api_key_a,
+            "phone": phone_a,
             "users": set(User.objects.filter(client=client_a).values_list("public_id", flat=True)),
             "invitations": set(Invitation.objects.filter(client=client_a).values_list("public_id", flat=True)),
             "events": set(a_events.values_list("public_id", flat=True)),
@@ -135,7 +147,7 @@ def test_every_accounts_route_with_an_object_id_is_covered_here():
 @pytest.mark.parametrize(("method", "path", "payload"), FOREIGN_CALLS, ids=[f"{m} {p}" for m, p, _ in FOREIGN_CALLS])
 def test_a_foreign_object_is_not_found_and_left_unchanged(api, world, method, path, payload):
     a_objects = world["a"]
-    foreign_path = path.format(**{key: a_objects[key].public_id for key in ("member", "inactive_member", "invitation")})
+    foreign_path = path.format(**{key: a_objects[key].public_id for key in OBJECTS})
     before = snapshot()
 
     response, body = call(api, method, foreign_path, payload, world["charlie_token"])
@@ -146,7 +158,7 @@ def test_a_foreign_object_is_not_found_and_left_unchanged(api, world, method, pa
     _assert_no_trace_of_a(response, world)
 
     # An id that exists nowhere gets the very same answer, so a 404 confirms nothing.
-    random_path = path.format(member=uuid.uuid4(), inactive_member=uuid.uuid4(), invitation=uuid.uuid4())
+    random_path = path.format(**{key: uuid.uuid4() for key in OBJECTS})
     missing, missing_body = call(api, method, random_path, payload, world["charlie_token"])
     assert missing.status_code == 404
     assert missing_body["error"] == body["error"]

@@ -108,7 +108,7 @@ def test_an_agent_registers_their_number_and_calls_a_missed_caller_back(open_pag
     sign_in(page, "agent@acme.example")
     register_number(page)
 
-    page.get_by_role("link", name="Missed calls").click()
+    page.get_by_role("navigation", name="Main").get_by_role("link", name="Missed calls", exact=True).click()
     rows = page.locator("tr[data-missed]")
     expect(rows).to_have_count(1)  # the other number was answered since; Bolt's is Bolt's
     row = page.locator(f'tr[data-missed="{CALLER}"]')
@@ -160,7 +160,7 @@ def test_exotels_refusal_is_shown_in_words(open_page, desk, exotel):
 def test_a_viewer_sees_the_missed_calls_without_call_back_buttons(open_page, desk):
     page = open_page()
     sign_in(page, "viewer@acme.example")
-    page.get_by_role("link", name="Missed calls").click()
+    page.get_by_role("navigation", name="Main").get_by_role("link", name="Missed calls", exact=True).click()
     expect(page.locator(f'tr[data-missed="{CALLER}"]')).to_be_visible()
     expect(page.locator("[data-click-to-call]")).to_have_count(0)
     page.locator(f'tr[data-missed="{CALLER}"] a').first.click()

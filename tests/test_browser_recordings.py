@@ -140,7 +140,7 @@ def test_an_agent_finds_plays_and_pages_through_calls(open_page, calls):
     expect(page.locator('table.agents-table tr[data-agent="none"]')).to_have_count(1 if calls["today"] else 0)
 
     # The calls, newest first, then only the outbound ones.
-    page.get_by_role("navigation", name="Main").get_by_role("link", name="Calls").click()
+    page.get_by_role("navigation", name="Main").get_by_role("link", name="Calls", exact=True).click()
     expect(page.get_by_role("heading", level=1)).to_have_text("Calls")
     expect(page.locator("tr[data-call]")).to_have_count(PAGE_SIZE)
     assert listed(page) == calls["newest_first"][:PAGE_SIZE]
@@ -185,7 +185,7 @@ def test_an_agent_finds_plays_and_pages_through_calls(open_page, calls):
     # Back to the list, then every call of the client, page after page, down to the oldest.
     page.go_back()
     expect(page).to_have_url(re.compile(r"/calls/\?direction=outbound$"))
-    page.get_by_role("navigation", name="Main").get_by_role("link", name="Calls").click()
+    page.get_by_role("navigation", name="Main").get_by_role("link", name="Calls", exact=True).click()
     expect(page).to_have_url(re.compile(r"/calls/$"))
     seen = listed(page)
     older = page.get_by_role("link", name="Older")

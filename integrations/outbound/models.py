@@ -130,7 +130,11 @@ class OutboundDelivery(models.Model):
     class Meta:
         verbose_name = "outbound webhook delivery"
         verbose_name_plural = "outbound webhook deliveries"
-        indexes = [models.Index(fields=["endpoint", "-created_at", "-id"], name="integ_outbound_dl_endpoint")]
+        indexes = [
+            models.Index(fields=["endpoint", "-created_at", "-id"], name="integ_outbound_dl_endpoint"),
+            # The recent deliveries of a client (the Developers page), and removing a client without a scan.
+            models.Index(fields=["client", "-created_at", "-id"], name="integ_outbound_dl_client"),
+        ]
 
     def __str__(self) -> str:
         return f"{self.event_id} → {self.endpoint_id} ({self.status})"
@@ -154,6 +158,8 @@ class OutboundAttempt(models.Model):
     class Meta:
         verbose_name = "outbound webhook attempt"
         ordering = ["delivery_id", "number"]
+        # Removing a client deletes its attempts by client_id: without this it would read the whole table.
+        indexes = [models.Index(fields=["client", "-started_at"], name="int_outattempt_client_started")]
 
     def __str__(self) -> str:
         return f"attempt {self.number} of {self.delivery_id}"

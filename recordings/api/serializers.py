@@ -246,7 +246,10 @@ class TagFilterField(serializers.CharField):
     its id or its name in any case. A value that is none of your tags matches no call."""
 
     def to_internal_value(self, data) -> list[str]:
-        values = [value.strip() for value in super().to_internal_value(data).split(",")]
+        text = super().to_internal_value(data)
+        if "\x00" in text:  # PostgreSQL text cannot hold it: no tag has it in its name
+            raise serializers.ValidationError("Null characters are not allowed.")
+        values = [value.strip() for value in text.split(",")]
         if not all(values):
             raise serializers.ValidationError("Tag ids or names separated by commas, none empty.")
         if len(values) > tags.TAG_FILTER_MAX:
