@@ -580,3 +580,14 @@ def test_the_search_box_finds_customers_calls_and_says_what_is_wrong(alice, link
     short = browser.get("/calls/", {"q": "pr"})
     assert short.status_code == 400 and calls_listed(short) == []
     assert 'id="id_q_error"' in short.content.decode()
+
+
+def test_an_orders_date_is_the_clients_local_day(alice, client_a):
+    client_a.timezone = "Asia/Kolkata"
+    client_a.save(update_fields=["timezone"])
+    customer = make_customer(client_a, 1)
+    make_order(customer, 1042, processed_at=datetime(2025, 3, 12, 20, 0, tzinfo=UTC))  # 01:30 on the 13th there
+
+    page = text(signed_in(alice).get(f"/customers/{customer.public_id}/"))
+
+    assert '<time class="muted" datetime="2025-03-13T01:30:00+05:30">13 Mar 2025</time>' in page
