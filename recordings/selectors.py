@@ -92,21 +92,20 @@ class CallCount:
 def call_count(*, client: Client, filters: Mapping[str, Any] | None = None, viewer: User | None = None) -> CallCount:
     """How many of the client's calls match `filters`, at a cost that does not grow with the client's calls.
 
-    No filter but the days, on PostgreSQL: exact, summed from the 15-minute stats buckets. Otherwise the
+    No filter but the days, on PostgreSQL: exact, summed from the per-day rollup (CallAgentDay). Otherwise the
     planner's estimate when it is past CALL_COUNT_EXACT_MAX (PostgreSQL), else a count that stops one row
     past that: exact when under it, "more than" when not.
     """
     filters = {name: value for name, value in (filters or {}).items() if value not in (None, "")}
     postgres = connection.vendor == "postgresql"
     if postgres and filters.keys() <= _BUCKET_FILTERS:
-        start, end = local_day_bounds(client, filters.get("started_from"), filters.get("started_to"))
-        if all(bound is None or _on_bucket(bound) for bound in (start, end)):
-            buckets = CallStatsBucket.objects.for_client(client)
-            if start:
-                buckets = buckets.filter(bucket_start__gte=start)
-            if end:
-                buckets = buckets.filter(bucket_start__lt=end)
-            return CallCount(buckets.aggregate(calls=Coalesce(Sum("calls"), 0))["calls"], "exact")
+        # The per-(local day, agent) rollup: at most (agents + 1) rows a day, kept exact by triggers.
+        days = CallAgentDay.objects.for_client(client)
+        if filters.get("started_from"):
+            days = days.filter(day__gte=filters["started_from"])
+        if filters.get("started_to"):
+            days = days.filter(day__lte=filters["started_to"])
+        return CallCount(days.aggregate(calls=Coalesce(Sum("calls"), 0))["calls"], "exact")
     calls = call_list(client=client, filters=filters, viewer=viewer).order_by()
     estimate = _planner_rows(calls) if postgres else 0
     if estimate > CALL_COUNT_EXACT_MAX:

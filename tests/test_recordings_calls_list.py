@@ -181,15 +181,15 @@ def test_it_counts_a_filter_that_can_match_nothing(api_as, alice, sortable):
 
 def test_it_stops_counting_past_the_cap(api_as, alice, sortable, monkeypatch):
     monkeypatch.setattr(selectors, "CALL_COUNT_EXACT_MAX", 3)
-    # On PostgreSQL the buckets count an unfiltered list exactly; a filter makes it count rows.
+    # On PostgreSQL the per-day rollup counts an unfiltered list exactly; a filter makes it count rows.
     body = get(api_as(alice), min_duration=0)[1]
     total = body["meta"]["pagination"]["total"]
     assert total["exact"] is False and total["count"] >= 4
 
 
 @pytest.mark.postgres
-def test_it_counts_from_the_stats_buckets_without_filters(api_as, alice, sortable, monkeypatch):
-    monkeypatch.setattr(selectors, "CALL_COUNT_EXACT_MAX", 3)  # the buckets count exactly past any cap
+def test_it_counts_from_the_per_day_rollup_without_filters(api_as, alice, sortable, monkeypatch):
+    monkeypatch.setattr(selectors, "CALL_COUNT_EXACT_MAX", 3)  # the rollup counts exactly past any cap
     api = api_as(alice)
     assert get(api)[1]["meta"]["pagination"]["total"] == {"count": 7, "exact": True}
     status, body = get(api, started_from="2025-03-01", started_to="2025-03-01")

@@ -196,7 +196,7 @@ def test_sorting_by_duration_seeks_on_its_index_without_sorting(dataset, case):
     assert not [n for n in nodes if n["Node Type"] in ("Sort", "Incremental Sort")], _summary(nodes)
 
 
-def test_the_total_of_an_unfiltered_list_reads_the_buckets_not_the_calls(dataset):
+def test_the_total_of_an_unfiltered_list_reads_the_per_day_rollup_not_the_calls(dataset):
     api = APIClient()
     api.force_authenticate(dataset["user"])
     with CaptureQueriesContext(connection) as queries:
@@ -204,7 +204,7 @@ def test_the_total_of_an_unfiltered_list_reads_the_buckets_not_the_calls(dataset
 
     assert body["meta"]["pagination"]["total"] == {"count": CALLS, "exact": True}
     counts = [q["sql"] for q in queries.captured_queries if "COUNT(" in q["sql"].upper() or "SUM(" in q["sql"].upper()]
-    assert counts and all('"recordings_call"' not in sql for sql in counts), counts
+    assert counts and all('"recordings_callagentday"' in sql for sql in counts), counts
 
 
 def test_the_total_of_a_large_filtered_list_is_the_planners_estimate(dataset):
