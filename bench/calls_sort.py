@@ -100,15 +100,15 @@ def main() -> int:
     medians = measure(http, urls, runs=args.runs, warmup=args.warmup)
 
     totals = {
-        "no filter (stats buckets, exact)": {},
-        "one week (stats buckets, exact)": {
+        "no filter (per-day rollup, exact)": {},
+        "one week (per-day rollup, exact)": {
             "started_from": Call.objects.for_client(client).order_by("-started_at").first().started_at.date()
         },
         "status=completed (planner estimate)": {"status": "completed"},
         "status=busy (planner estimate)": {"status": "busy"},
         "min_duration=600 (planner estimate)": {"min_duration": 600},
     }
-    week = totals["one week (stats buckets, exact)"]
+    week = totals["one week (per-day rollup, exact)"]
     week["started_to"] = week["started_from"]
     week["started_from"] = week["started_to"].fromordinal(week["started_to"].toordinal() - 6)
     total_ms = time_totals(client, totals, runs=args.runs, warmup=args.warmup)
