@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import logging
 import re
+from typing import Any
 
 from django.http import HttpResponse, HttpResponseRedirect, StreamingHttpResponse
 from django.utils import timezone
@@ -55,22 +56,27 @@ def _stream(handle, start: int, length: int):
             yield chunk
 
 
+def _open_stored(key: str, *, what: str, public_id) -> tuple[int, Any]:
+    """The size and an open handle of a stored object (local storage). Raises DomainError SERVICE_UNAVAILABLE
+    when storage cannot read it."""
+    try:
+        return storage.object_size(key), storage.open_object(key)
+    except OSError as exc:
+        logger.error("The %s %s cannot be read from storage: %s", what, public_id, exc)
+        raise DomainError(
+            ErrorCode.SERVICE_UNAVAILABLE,
+            f"The {what} cannot be read from storage right now; try again shortly.",
+            retry_after=STORAGE_RETRY_AFTER_SECONDS,
+        ) from None
+
+
 def recording_response(recording: Recording, *, range_header: str | None, attachment: bool) -> HttpResponse:
     filename = f"call-{recording.call.public_id}.{recording.storage_key.rsplit('.', 1)[-1]}"
     if not storage.is_local():
         return HttpResponseRedirect(
             storage.presigned_url(recording.storage_key, filename=filename, attachment=attachment)
         )
-    try:
-        size = storage.object_size(recording.storage_key)
-        handle = storage.open_object(recording.storage_key)
-    except OSError as exc:
-        logger.error("Recording %s cannot be read from storage: %s", recording.public_id, exc)
-        raise DomainError(
-            ErrorCode.SERVICE_UNAVAILABLE,
-            "The recording cannot be read from storage right now; try again shortly.",
-            retry_after=STORAGE_RETRY_AFTER_SECONDS,
-        ) from None
+    size, handle = _open_stored(recording.storage_key, what="recording", public_id=recording.public_id)
     wanted = parse_range(range_header, size)
     if wanted is False:
         handle.close()
@@ -102,16 +108,7 @@ def export_response(export: CallExport) -> HttpResponse:
     filename = f"calls-{timezone.localtime(export.created_at):%Y%m%d-%H%M%S}.csv"
     if not storage.is_local():
         return HttpResponseRedirect(storage.presigned_url(export.storage_key, filename=filename, attachment=True))
-    try:
-        size = storage.object_size(export.storage_key)
-        handle = storage.open_object(export.storage_key)
-    except OSError as exc:
-        logger.error("Calls export %s cannot be read from storage: %s", export.public_id, exc)
-        raise DomainError(
-            ErrorCode.SERVICE_UNAVAILABLE,
-            "The export cannot be read from storage right now; try again shortly.",
-            retry_after=STORAGE_RETRY_AFTER_SECONDS,
-        ) from None
+    size, handle = _open_stored(export.storage_key, what="export", public_id=export.public_id)
     response = StreamingHttpResponse(_stream(handle, 0, size), content_type="text/csv; charset=utf-8")
     response["Content-Length"] = str(size)
     response["Content-Disposition"] = f'attachment; filename="{filename}"'
