@@ -413,11 +413,11 @@ def missed_calls_refresh(*, client_id: int, number: str) -> MissedCall | None:
     """Recount the number's missed calls since its last answered call (either direction) into its MissedCall
     row, deleting the row when there are none. Reads the calls with that number only (their indexes), so it
     is the same work at 1M calls; idempotent and independent of the order calls arrive in."""
-    rows = MissedCall.objects.filter(client_id=client_id, number=number)
+    rows = MissedCall.objects.for_client(client_id).filter(number=number)
     if not E164.fullmatch(number or ""):
         rows.delete()
         return None
-    calls = Call.objects.filter(client_id=client_id)
+    calls = Call.objects.for_client(client_id)
     last_answered = (
         calls.filter(CALL_ANSWERED)
         .filter(Q(from_number=number) | Q(to_number=number))

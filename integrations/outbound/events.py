@@ -60,7 +60,7 @@ def customer_linked(*, client_id: int, call_ids: Iterable[int]) -> None:
     ids = sorted(set(call_ids))
     if not ids or not services.subscribers(client_id=client_id).get("customer.linked"):
         return
-    for call in Call.objects.filter(client_id=client_id, pk__in=ids).prefetch_related("recordings"):
+    for call in Call.objects.for_client(client_id).filter(pk__in=ids).prefetch_related("recordings"):
         services.events_emit(
             client_id=client_id,
             event_types=["customer.linked"],

@@ -22,7 +22,7 @@ def _with_log(deliveries: QuerySet[OutboundDelivery]) -> QuerySet[OutboundDelive
 
 def delivery_list(*, endpoint: WebhookEndpoint) -> QuerySet[OutboundDelivery]:
     """An endpoint's deliveries with their events and attempts (order them: the paginator does)."""
-    return _with_log(OutboundDelivery.objects.filter(client_id=endpoint.client_id, endpoint=endpoint))
+    return _with_log(OutboundDelivery.objects.for_client(endpoint.client_id).filter(endpoint=endpoint))
 
 
 def delivery_get(*, delivery: OutboundDelivery) -> OutboundDelivery:

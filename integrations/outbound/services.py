@@ -237,7 +237,7 @@ def subscribers(*, client_id: int) -> dict[str, list[int]]:
     """Event type → the ids of the client's enabled endpoints that receive it (one indexed read); nothing for a
     deactivated client."""
     found: dict[str, list[int]] = {}
-    endpoints = WebhookEndpoint.objects.filter(client_id=client_id, is_enabled=True, client__is_active=True)
+    endpoints = WebhookEndpoint.objects.for_client(client_id).filter(is_enabled=True, client__is_active=True)
     for endpoint_id, event_types in endpoints.values_list("id", "event_types"):
         for event_type in event_types:
             found.setdefault(event_type, []).append(endpoint_id)

@@ -167,7 +167,7 @@ def _linked_by_orm(call: Call, *, card: bool) -> _Linked:
         card
         and named
         and customer
-        and ShopifyPhone.objects.filter(client_id=client_id, phone=link["phone"], customer_id=customer["id"]).exists()
+        and ShopifyPhone.objects.for_client(client_id).filter(phone=link["phone"], customer_id=customer["id"]).exists()
     )
     return _Linked(link, customer, store, latest, named, phone_is_theirs)
 
@@ -246,7 +246,7 @@ def call_columns() -> dict[str, Expression]:
 def call_rows(*, client: Client, call_ids: list[int]) -> dict[int, dict[str, Any]]:
     """{call id: {"customer": {"id", "name"}}} for the calls that have a customer (the others have none): the list's
     column for calls read on their own, in one query."""
-    calls = Call.objects.filter(client=client, pk__in=call_ids).order_by()
+    calls = Call.objects.for_client(client).filter(pk__in=call_ids).order_by()
     return {call_id: {"customer": customer} for call_id, customer in calls.values_list("pk", *call_columns().values())}
 
 
